@@ -273,7 +273,10 @@ function emailText(raw) {
   const { headers, body } = splitHeaders(raw);
   const subject = squash(decodeWords(headers.subject || ''));
   const parts = mimeText(headers, body);
-  const content = parts.plain.trim() ? parts.plain : htmlToText(parts.html);
+  // Many spams send HTML as text/plain (or with no content type): strip tags there too.
+  const plain = /<\s*(html|body|table|font|br|div|p|center|b)\b[^>]*>/i.test(parts.plain)
+    ? htmlToText(parts.plain) : parts.plain;
+  const content = plain.trim() ? plain : htmlToText(parts.html);
   const cleaned = cleanBody(content);
   if (cleaned.length < 40) return null;
   const head = subject && !/[.!?:]$/.test(subject) ? `${subject}.` : subject;
@@ -371,7 +374,7 @@ function deriveSpam(pkgs) {
     labels,
     sources: [pkgs.spam],
     derivation: 'Parse each message of easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2: decode the '
-      + 'subject, take the first text/plain MIME part (else text/html with tags stripped), drop '
+      + 'subject, take the first text/plain MIME part (else text/html; HTML tags stripped from either), drop '
       + 'quoted lines and everything after a signature or list-footer line, prefix the subject, '
       + `squash whitespace, cut to ${MAX_CHARS} characters; drop bodies under 40 characters; `
       + 'de-duplicate on the first 200 letters; sample 700 per label; 200 per label to test.',
