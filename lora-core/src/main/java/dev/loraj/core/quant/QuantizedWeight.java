@@ -292,23 +292,22 @@ public final class QuantizedWeight {
     buf.checkFits(this);
     INDArray xf = asFloat(x);
     long n = xf.size(0);
-    INDArray y = Nd4j.createUninitialized(DataType.FLOAT, n, rows); // [n, out]
     int chunk = buf.chunkRows();
     if (rows <= chunk) {
       INDArray w = buf.load(this, 0, rows);                          // [out, in]
-      return Nd4j.gemm(xf, w, y, false, true, 1.0, 0.0);             // [n, in] x [in, out]
+      return Nd4j.gemm(xf, w, false, true);                          // [n, in] x [in, out]
     }
-    INDArray tmp = null;
+    // column-major y: the columns of one chunk are one contiguous block that gemm writes in place
+    INDArray y = Nd4j.createUninitialized(DataType.FLOAT, new long[] {n, rows}, 'f'); // [n, out]
     for (int r0 = 0; r0 < rows; r0 += chunk) {
       int r = Math.min(chunk, rows - r0);
       INDArray w = buf.load(this, r0, r);                            // [r, in]
-      if (tmp == null || tmp.size(1) != r) {
-        tmp = Nd4j.createUninitialized(DataType.FLOAT, n, r);
-      }
-      Nd4j.gemm(xf, w, tmp, false, true, 1.0, 0.0);                  // [n, in] x [in, r]
-      y.get(NDArrayIndex.all(), NDArrayIndex.interval(r0, r0 + r)).assign(tmp);
+      INDArray yChunk = y.get(NDArrayIndex.all(), NDArrayIndex.interval(r0, r0 + r));
+      Nd4j.gemm(xf, w, yChunk, false, true, 1.0, 0.0);               // [n, in] x [in, r]
     }
-    return y;
+    INDArray yc = y.dup('c');
+    y.close();
+    return yc;
   }
 
   /** {@code dY @ deq(W)}: [n, out] x [out, in] -> [n, in], with a buffer of its own. */

@@ -371,6 +371,10 @@ class QuantizedWeightTest {
         assertThat(maxAbsDiff(q.matmulTransposed(x.mul(2), buf), expected.mul(2)))
             .isLessThan(2e-5);
       }
+      // a buffer larger than the weight: one chunk, read through a row view of the buffer
+      try (DequantBuffer buf = new DequantBuffer(1000, 96)) {
+        assertThat(maxAbsDiff(q.matmulTransposed(x, buf), expected)).isLessThan(1e-5);
+      }
     }
     // a weight that fits one chunk, and a double-precision input
     QuantizedWeight small = QuantizedWeight.quantize(gaussian(10, 96, 23, 0.05),
@@ -390,8 +394,10 @@ class QuantizedWeightTest {
       INDArray actual = q.matmul(dy);
       assertThat(actual.shape()).containsExactly(5, 96);
       assertThat(maxAbsDiff(actual, expected)).as("%s", f).isLessThan(1e-5);
-      try (DequantBuffer buf = new DequantBuffer(7, 96)) {
-        assertThat(maxAbsDiff(q.matmul(dy, buf), expected)).isLessThan(1e-5);
+      for (int chunkRows : new int[] {7, 1000}) {
+        try (DequantBuffer buf = new DequantBuffer(chunkRows, 96)) {
+          assertThat(maxAbsDiff(q.matmul(dy, buf), expected)).isLessThan(1e-5);
+        }
       }
     }
     // input gradient through a view of a larger array (non-contiguous rows)
