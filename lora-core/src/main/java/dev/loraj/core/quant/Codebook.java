@@ -10,15 +10,18 @@ import java.util.Arrays;
  * dequantization but the quantizer never emits them. Codes with equal values (FP4's +0 and -0)
  * collapse to the lowest of them.
  *
- * <p>Ties are decided exactly: the two distances {@code x - lo} and {@code hi - x} are formed in
- * double from float operands, which is exact for all levels used here, so a float lying exactly
- * on the real midpoint of two levels is a tie.
+ * <p>Ties are decided exactly: {@code x} is compared with the midpoints of neighbouring levels,
+ * formed in double (the sum of two floats halved, exact), so a float lying exactly on the real
+ * midpoint of two levels is a tie. For 16 or fewer levels the code is found with a branch-free
+ * count of the midpoints below {@code x}; for more, by binary search.
  */
 final class Codebook {
   private final float[] values;     // value of each code, indexed by code
   private final float[] sorted;     // distinct usable values, ascending
   private final int[] sortedCode;   // lowest code index of each distinct value
   private final int zeroCode;
+  private final double[] midpoints;  // midpoints[j] between sorted[j] and sorted[j + 1]
+  private final int[] tieUp;         // 1 if a tie at midpoints[j] goes to sorted[j + 1]
 
   Codebook(float[] values, boolean[] usable) {
     if (values.length != usable.length) {
@@ -60,6 +63,12 @@ final class Codebook {
           + Arrays.toString(values));
     }
     this.zeroCode = z;
+    this.midpoints = new double[m - 1];
+    this.tieUp = new int[m - 1];
+    for (int j = 0; j + 1 < m; j++) {
+      midpoints[j] = ((double) sorted[j] + sorted[j + 1]) / 2.0;
+      tieUp[j] = sortedCode[j + 1] < sortedCode[j] ? 1 : 0;
+    }
   }
 
   /** Number of codes (16 or 256). */
@@ -84,32 +93,27 @@ final class Codebook {
 
   /** Nearest usable level to {@code x}, ties to the lower code index. {@code x} must be finite. */
   int nearest(float x) {
-    int n = sorted.length;
-    if (x <= sorted[0]) {
-      return sortedCode[0];
+    double xd = x;
+    if (midpoints.length <= 15) {
+      int pos = 0;
+      for (int j = 0; j < midpoints.length; j++) {
+        double m = midpoints[j];
+        pos += xd > m ? 1 : (xd == m ? tieUp[j] : 0);
+      }
+      return sortedCode[pos];
     }
-    if (x >= sorted[n - 1]) {
-      return sortedCode[n - 1];
-    }
-    // largest j with sorted[j] <= x
+    // first j with x < midpoints[j] (or a tie that stays low): x belongs to sorted[j]
     int lo = 0;
-    int hi = n - 1;
-    while (hi - lo > 1) {
+    int hi = midpoints.length;
+    while (lo < hi) {
       int mid = (lo + hi) >>> 1;
-      if (sorted[mid] <= x) {
-        lo = mid;
+      double m = midpoints[mid];
+      if (xd > m || (xd == m && tieUp[mid] == 1)) {
+        lo = mid + 1;
       } else {
         hi = mid;
       }
     }
-    double dl = (double) x - sorted[lo];
-    double dr = (double) sorted[hi] - x;
-    if (dl < dr) {
-      return sortedCode[lo];
-    }
-    if (dr < dl) {
-      return sortedCode[hi];
-    }
-    return Math.min(sortedCode[lo], sortedCode[hi]);
+    return sortedCode[lo];
   }
 }

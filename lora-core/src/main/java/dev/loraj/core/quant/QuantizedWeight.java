@@ -14,8 +14,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * <p><b>Layout.</b> W is flattened row-major (element {@code e = row * in + col}) and cut into
  * blocks of {@code blockSize} consecutive elements; the last block may be partial and blocks may
  * span rows. Block {@code b} stores its absmax {@code a_b = max |W_e|}; each element stores the
- * code of the level nearest to {@code W_e / a_b} (float division, ties to the lower code index,
- * see {@link QuantFormat}); an all-zero block stores the zero level's code. Dequantization is
+ * code of the level nearest to {@code W_e * (1 / a_b)} (float, as bitsandbytes' kernels
+ * normalize; ties to the lower code index, see {@link QuantFormat}); an all-zero block stores the zero level's code. Dequantization is
  * {@code deq(W)_e = table[code_e] * a_b} in float. 4-bit codes are packed two per byte, the even
  * element in the high nibble; an odd element count leaves the last low nibble 0.
  *
@@ -116,8 +116,9 @@ public final class QuantizedWeight {
         a = Math.max(a, Math.abs(v));
       }
       amax[b] = a;
+      float inv = 1f / a;  // bitsandbytes multiplies by the reciprocal of the absmax
       for (int e = start; e < end; e++) {
-        int c = a == 0f ? cb.zeroCode() : cb.nearest(data[e] / a);
+        int c = a == 0f ? cb.zeroCode() : cb.nearest(data[e] * inv);
         if (packed) {
           codes[e >> 1] |= (byte) ((e & 1) == 0 ? c << 4 : c);
         } else {
@@ -190,8 +191,9 @@ public final class QuantizedWeight {
         s = Math.max(s, Math.abs(amax[b] - offset));
       }
       scales[g] = s;
+      float inv = 1f / s;
       for (int b = start; b < end; b++) {
-        qcodes[b] = (byte) (s == 0f ? dyn.zeroCode() : dyn.nearest((amax[b] - offset) / s));
+        qcodes[b] = (byte) (s == 0f ? dyn.zeroCode() : dyn.nearest((amax[b] - offset) * inv));
       }
     }
     return new QuantizedWeight(format, rows, cols, blockSize, codes, null, qcodes, scales,

@@ -10,15 +10,15 @@ import org.nd4j.linalg.factory.Nd4j;
  * Throughput of NF4 dequantization and of the chunked fused matmuls against plain float gemm,
  * for a 4096 x 4096 weight. A measurement, not a test (no timing assertions in tests).
  *
- * <p>Run (from the worktree, after {@code mvn -o -pl lora-core test-compile}):
+ * <p>Run from the repository root (no exec plugin needed):
  * <pre>
- * export OPENBLAS_CORETYPE=SkylakeX
- * mvn -q -o -pl lora-core exec:java ... (no exec plugin pinned) or:
- * java -cp "lora-core/target/classes:lora-core/target/test-classes:$(cat cp.txt)" \
- *     dev.loraj.core.quant.QuantThroughputMain [d] [reps]
+ * mvn -q -o -pl lora-core test-compile dependency:build-classpath -Dmdep.outputFile=/tmp/cp.txt
+ * OPENBLAS_CORETYPE=SkylakeX java -Xmx8g \
+ *     -cp "lora-core/target/classes:lora-core/target/test-classes:$(cat /tmp/cp.txt)" \
+ *     dev.loraj.core.quant.QuantThroughputMain [d=4096] [reps=7]
  * </pre>
- * where cp.txt comes from {@code mvn -o -pl lora-core dependency:build-classpath
- * -Dmdep.outputFile=cp.txt}.
+ * Prefix {@code OMP_NUM_THREADS=1} on a shared machine: oversubscribed OpenMP threads make the
+ * many small gemms of the chunked path several times slower than they are.
  */
 public final class QuantThroughputMain {
   private QuantThroughputMain() {
