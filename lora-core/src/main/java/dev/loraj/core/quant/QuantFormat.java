@@ -18,7 +18,10 @@ package dev.loraj.core.quant;
  *       {@code 0, 1/192, 2/3, 1, 1/3, 1/2, 1/6, 1/4} for codes 0..7 and their negatives for 8..15
  *       (code 8 is -0 and is never emitted: ties to the lower index pick code 0). This is not the
  *       OCP MX E2M1 grid (0, 0.5, 1, 1.5, 2, 3, 4, 6); it is the one bitsandbytes' QLoRA "fp4"
- *       option uses.</li>
+ *       option uses. bitsandbytes' kernel takes the sign bit from the input, so a small
+ *       negative value becomes its code 8 (-0) where this one stores code 0, and exact ties
+ *       between levels of equal sign may be broken the other way (toward the smaller
+ *       magnitude); dequantized values agree except for the sign of zero.</li>
  *   <li>{@link #INT4}: symmetric integer levels q = -7..7, value q/7 (a choice: bitsandbytes has
  *       no INT4 quantizer); the code is q's 4-bit two's complement, nibble 8 (-8) is never
  *       emitted.</li>

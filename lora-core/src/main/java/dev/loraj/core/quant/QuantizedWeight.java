@@ -15,8 +15,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * blocks of {@code blockSize} consecutive elements; the last block may be partial and blocks may
  * span rows. Block {@code b} stores its absmax {@code a_b = max |W_e|}; each element stores the
  * code of the level nearest to {@code W_e * (1 / a_b)} (float, as bitsandbytes' kernels
- * normalize; ties to the lower code index, see {@link QuantFormat}); an all-zero block stores the zero level's code. Dequantization is
- * {@code deq(W)_e = table[code_e] * a_b} in float. 4-bit codes are packed two per byte, the even
+ * normalize; ties to the lower code index, see {@link QuantFormat}); an all-zero block stores
+ * the zero level's code. Dequantization is {@code deq(W)_e = table[code_e] * a_b} in float. 4-bit codes are packed two per byte, the even
  * element in the high nibble; an odd element count leaves the last low nibble 0.
  *
  * <p><b>Double quantization</b> (QLoRA section 3, bitsandbytes {@code compress_statistics=True}):
