@@ -67,7 +67,8 @@ public final class DeltaLora implements AdapterFactory<DeltaLora.Config> {
       init = checked.init();
       bias = checked.bias();
       if (!(updateRatio >= 0) || Double.isInfinite(updateRatio)) {
-        throw new IllegalArgumentException("update_ratio = " + updateRatio + ": must be a finite number >= 0");
+        throw new IllegalArgumentException(
+            "update_ratio = " + updateRatio + ": must be a finite number >= 0");
       }
       if (updateStartSteps < 0) {
         throw new IllegalArgumentException("update_start_steps = " + updateStartSteps + ": must be >= 0");

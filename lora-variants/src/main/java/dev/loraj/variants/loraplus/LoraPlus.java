@@ -12,11 +12,11 @@ import dev.loraj.core.model.LinearSite;
 import java.util.Map;
 
 /**
- * LoRA+ (Hayou, Ghosh and Yu 2024, arXiv 2402.12354, section 4, "LoRA+"): plain LoRA whose B is
- * trained with a larger learning rate, {@code eta_B = lambda * eta_A}. The paper shows (section
- * 3, infinite-width analysis) that equal learning rates for A and B cannot learn features
- * efficiently as the width grows, and that {@code eta_B / eta_A} should be of order width; its
- * experiments recommend {@code lambda = 2^4 = 16} (section 4, "Guide for practitioners").
+ * LoRA+ (Hayou, Ghosh and Yu 2024, arXiv 2402.12354, the definition of LoRA+): plain LoRA whose
+ * B is trained with a larger learning rate, {@code eta_B = lambda * eta_A}. The paper's
+ * infinite-width analysis shows that equal learning rates for A and B cannot learn features
+ * efficiently as the width grows, and that {@code eta_B / eta_A} should grow with the width; its
+ * experiments recommend {@code lambda = 2^4 = 16} as a default.
  *
  * <p>The model, the init and the checkpoint keys are LoRA's; only
  * {@link Adapter#learningRateMultipliers()} differs ({@code lora_B.weight -> lambda}), which the

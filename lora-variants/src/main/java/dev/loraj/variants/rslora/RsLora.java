@@ -12,8 +12,9 @@ import dev.loraj.core.lora.LoraInit;
 import dev.loraj.core.model.LinearSite;
 
 /**
- * rsLoRA, rank-stabilized LoRA (Kalajdzievski 2023, arXiv 2312.03732, section 3, theorem 3.2):
- * LoRA with the scaling factor {@code gamma_r = alpha / sqrt(r)} instead of {@code alpha / r}.
+ * rsLoRA, rank-stabilized LoRA (Kalajdzievski 2023, arXiv 2312.03732, section 3, the
+ * rank-stabilization theorem): LoRA with the scaling factor {@code gamma_r = alpha / sqrt(r)}
+ * instead of {@code alpha / r}.
  * With {@code alpha / r} the update's activations and gradients collapse as r grows (learning
  * slows at large ranks); {@code 1 / sqrt(r)} is the unique scaling (up to a constant) that keeps
  * them of order 1 in r.

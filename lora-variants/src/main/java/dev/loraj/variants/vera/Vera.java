@@ -118,8 +118,9 @@ public final class Vera implements AdapterFactory<Vera.Config> {
   public Adapter create(Config config, SiteInit init) {
     LinearSite site = init.site();
     int r = config.rank();
-    INDArray a = kaimingUniform(r, site.in(), projectionStream(config.projectionPrngKey(), 'A', r, site.in()));
-    INDArray b = kaimingUniform(site.out(), r, projectionStream(config.projectionPrngKey(), 'B', r, site.out()));
+    long key = config.projectionPrngKey();
+    INDArray a = kaimingUniform(r, site.in(), projectionStream(key, 'A', r, site.in())); // [r, in]
+    INDArray b = kaimingUniform(site.out(), r, projectionStream(key, 'B', r, site.out())); // [out, r]
     INDArray lambdaD = Nd4j.valueArrayOf(new long[] {r}, config.dInitial(), DataType.FLOAT);
     INDArray lambdaB = Nd4j.zeros(DataType.FLOAT, site.out());
     return new VeraAdapter(site, config, a, b, lambdaD, lambdaB);

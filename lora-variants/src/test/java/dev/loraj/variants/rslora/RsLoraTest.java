@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** rsLoRA's scaling gamma_r = alpha / sqrt(r) (arXiv 2312.03732, theorem 3.2). */
+/** rsLoRA's scaling gamma_r = alpha / sqrt(r) (arXiv 2312.03732, section 3). */
 class RsLoraTest {
 
   @Test
