@@ -28,7 +28,7 @@ class RsLoraTest {
 
   @Test
   void forwardAddsAlphaOverSqrtRTimesBAx() {
-    // rank 4, alpha 3 -> s = 1.5; W = I (2x2), A = [[1,0],[0,1],[1,1],[0,0]], B = 0.5 [1 1 1 1; 0 0 1 0]
+    // rank 2, alpha 3 -> s = 3 / sqrt 2 (LoRA would give 1.5); W = I, bias 0
     float[][] eye = {{1, 0}, {0, 1}};
     PeftModel pm = Fixtures.peft(Fixtures.oneLayer(eye, new float[] {0, 0}),
         RsLora.Config.defaults().withRankAndAlpha(2, 3), 3);
