@@ -74,11 +74,9 @@ public final class AdaLora implements AdapterFactory<AdaLoraConfig> {
 
   /** The allocator of a named AdaLoRA adapter (shared by all its sites). */
   public static RankAllocator allocator(PeftModel.NamedAdapter adapter) {
-    for (Adapter a : adapter.sites().values()) {
-      if (a instanceof AdaLoraAdapter ada) {
-        return ada.allocator();
-      }
-      break;
+    Adapter first = adapter.sites().values().stream().findFirst().orElse(null);
+    if (first instanceof AdaLoraAdapter ada) {
+      return ada.allocator();
     }
     throw new IllegalArgumentException("adapter '" + adapter.name() + "' is not an AdaLoRA adapter");
   }

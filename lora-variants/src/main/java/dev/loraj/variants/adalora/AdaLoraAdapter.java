@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.IntStream;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -173,7 +174,7 @@ public final class AdaLoraAdapter implements Adapter {
    * triplet has a nonzero E (the delta is zero).
    */
   public Optional<LoraWeights> toLora() {
-    long[] rows = java.util.stream.IntStream.range(0, rank)
+    long[] rows = IntStream.range(0, rank)
         .filter(i -> e.getDouble(i, 0) != 0).asLongStream().toArray();
     if (rows.length == 0) {
       return Optional.empty();

@@ -30,7 +30,9 @@ import java.util.Locale;
  * @param beta1 EMA coefficient of the sensitivity (paper and PEFT: 0.85)
  * @param beta2 EMA coefficient of the uncertainty (paper and PEFT: 0.85)
  * @param orthRegWeight weight gamma of the orthogonality regularizer; 0 switches it off (PEFT
- *     default 0.5; the reference code's examples use 0.1)
+ *     default 0.5, which PEFT applies to the un-squared mean form; the reference code's scripts
+ *     use 0.1). With the squared {@link OrthReg#PAPER} form 0.5 is strong: in
+ *     {@code AdaLoraAllocationTest}'s task it slowed fitting several-fold, and 0.1 fit well
  * @param orthReg which form of the regularizer, see {@link OrthReg}
  */
 public record AdaLoraConfig(
