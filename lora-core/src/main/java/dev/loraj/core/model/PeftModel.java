@@ -136,6 +136,7 @@ public final class PeftModel {
     List<LinearSite> selected = spec.targets().resolve(base.linearSites());
     Map<String, INDArray> originals = new LinkedHashMap<>();
     Map<String, Adapter> created = new LinkedHashMap<>();
+    Map<Class<?>, Object> shared = new HashMap<>(); // SiteInit.shared: one per addAdapter call
     try {
       for (LinearSite site : selected) {
         AdapterConfig cfg = spec.config();
@@ -144,7 +145,7 @@ public final class PeftModel {
         if (r != cfg.rank() || alpha != cfg.alpha()) {
           cfg = cfg.withRankAndAlpha(r, alpha);
         }
-        created.put(site.path(), factory.createUnchecked(cfg, new Init(name, site, seed, originals)));
+        created.put(site.path(), factory.createUnchecked(cfg, new Init(name, site, seed, originals, shared)));
       }
     } catch (RuntimeException e) {
       originals.forEach(base.weights()::put);
@@ -489,8 +490,10 @@ public final class PeftModel {
     private final LinearSite site;
     private final long seed;
     private final Map<String, INDArray> originals;
+    private final Map<Class<?>, Object> shared;
 
-    Init(String adapterName, LinearSite site, long seed, Map<String, INDArray> originals) {
+    Init(String adapterName, LinearSite site, long seed, Map<String, INDArray> originals,
+        Map<Class<?>, Object> shared) {
       this.adapterName = adapterName;
       this.site = site;
       this.seed = Hashing.murmur3_128().newHasher()
@@ -499,6 +502,7 @@ public final class PeftModel {
           .putString(site.path(), StandardCharsets.UTF_8)
           .hash().asLong();
       this.originals = originals;
+      this.shared = shared;
     }
 
     @Override
@@ -530,6 +534,11 @@ public final class PeftModel {
     public void rewriteBase(INDArray weight) {
       originals.putIfAbsent(site.weightName(), base.weights().get(site.weightName()));
       storeTorchLayout(site, weight);
+    }
+
+    @Override
+    public <T> T shared(Class<T> type, java.util.function.Supplier<? extends T> create) {
+      return type.cast(shared.computeIfAbsent(type, k -> create.get()));
     }
   }
 
