@@ -1,0 +1,76 @@
+package dev.loraj.core.adapter;
+
+import dev.loraj.core.model.LinearSite;
+import java.util.Map;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * One variant's state at one linear site: the single state object of an adapter (no parallel
+ * maps of rank/alpha/scaling by name).
+ *
+ * <p>Order of use:
+ * <ol>
+ *   <li>created by {@link AdapterFactory#create} (parameters allocated and initialised);</li>
+ *   <li>{@link #forward} adds the adapter branch to a graph, every time a graph is built;</li>
+ *   <li>{@link #regularization} contributes an optional extra loss term when training;</li>
+ *   <li>{@link #afterStep} runs after every optimizer step, with the step's gradients;</li>
+ *   <li>{@link #deltaWeight}, {@link #merge}, {@link #unmerge} for merging and export.</li>
+ * </ol>
+ * Forward adds no loss, evaluation does not merge, nothing mutates the config.
+ */
+public interface Adapter {
+
+  LinearSite site();
+
+  AdapterConfig config();
+
+  /**
+   * Trainable tensors by their PEFT key suffix ({@code "lora_A.weight"}, ...), in a stable
+   * order. The trainer updates these arrays in place.
+   */
+  Map<String, INDArray> parameters();
+
+  /**
+   * Tensors that are part of the adapter's state but not trained (AdaLoRA's rank mask, a frozen
+   * A in LoRA-FA). Saved with the adapter, never given to the optimizer.
+   */
+  default Map<String, INDArray> buffers() {
+    return Map.of();
+  }
+
+  /**
+   * The adapter's contribution to the site's output (added to {@code baseOut}).
+   *
+   * @param x the site input [n, in]
+   * @param baseOut the frozen base output [n, out], bias included
+   * @return [n, out]
+   */
+  SDVariable forward(AdapterGraph graph, SDVariable x, SDVariable baseOut);
+
+  /** Extra loss term (scalar), or {@code null} for none. Added only to the training loss. */
+  default SDVariable regularization(AdapterGraph graph) {
+    return null;
+  }
+
+  /** Called after each optimizer step (AdaLoRA's importance and masking live here). */
+  default void afterStep(StepContext context) {}
+
+  /** Learning-rate multiplier per parameter key (LoRA+ trains B faster); 1 when absent. */
+  default Map<String, Double> learningRateMultipliers() {
+    return Map.of();
+  }
+
+  /** The dense update this adapter applies, in torch layout [out, in]. */
+  INDArray deltaWeight();
+
+  /** The merged weight for {@code weight} ([out, in]); default {@code W + dW}. */
+  default INDArray merge(INDArray weight) {
+    return weight.add(deltaWeight());
+  }
+
+  /** Inverse of {@link #merge}; default {@code W' - dW}. */
+  default INDArray unmerge(INDArray merged) {
+    return merged.sub(deltaWeight());
+  }
+}

@@ -1,0 +1,58 @@
+package dev.loraj.core.adapter;
+
+import dev.loraj.core.model.LinearSite;
+
+/**
+ * Service provider for one variant, found through {@link java.util.ServiceLoader}: adding a
+ * variant is one class implementing this plus one line in
+ * {@code META-INF/services/dev.loraj.core.adapter.AdapterFactory}.
+ *
+ * <p>Order of use (see {@link Adapter}): {@link #create} once per adapted linear site, then the
+ * adapter's forward / regularization / afterStep / deltaWeight methods.
+ *
+ * @param <C> the variant's config record
+ */
+public interface AdapterFactory<C extends AdapterConfig> {
+
+  /** Registry key: lower case, unique, used as the config's {@code type}. */
+  String name();
+
+  /** One line for {@code lora variants}: the method and its paper (arXiv id). */
+  String description();
+
+  Class<C> configType();
+
+  /** The config a researcher gets without saying anything: the paper's or PEFT's defaults. */
+  C defaultConfig();
+
+  /**
+   * Allocates the adapter's parameters for one site and runs its initialisation. An init that
+   * rewrites the frozen base (PiSSA's residual, a quantized base) does so through
+   * {@link SiteInit#rewriteBase}.
+   */
+  Adapter create(C config, SiteInit init);
+
+  /** Closed-form count of trainable parameters this adapter adds at {@code site}. */
+  long trainableParameters(C config, LinearSite site);
+
+  /** Whether the model output is unchanged right after {@link #create} (most variants: yes). */
+  default boolean identityAtInit(C config) {
+    return true;
+  }
+
+  /** Whether {@link #create} replaces the frozen base weight (the conformance suite asks). */
+  default boolean rewritesBase(C config) {
+    return false;
+  }
+
+  /** Unchecked cast helper for callers holding a wildcard factory and a config of its type. */
+  @SuppressWarnings("unchecked")
+  default Adapter createUnchecked(AdapterConfig config, SiteInit init) {
+    return create(configType().cast(config), init);
+  }
+
+  @SuppressWarnings("unchecked")
+  default long trainableParametersUnchecked(AdapterConfig config, LinearSite site) {
+    return trainableParameters(configType().cast(config), site);
+  }
+}

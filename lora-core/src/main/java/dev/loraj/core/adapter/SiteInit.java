@@ -1,0 +1,35 @@
+package dev.loraj.core.adapter;
+
+import dev.loraj.core.model.LinearSite;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * What {@link AdapterFactory#create} may see and do at one site: the site, the current frozen
+ * weight in torch layout [out, in], a random stream derived from the explicit seed, calibration
+ * statistics when the task provided them (CorDA), and the right to rewrite the base.
+ */
+public interface SiteInit {
+
+  String adapterName();
+
+  LinearSite site();
+
+  /** A float copy of the frozen weight as [out, in] (transposed back when stored [in, out]). */
+  INDArray baseWeight();
+
+  /** Deterministic per (seed, adapter name, site path). */
+  SplittableRandom random();
+
+  /** Seed for ND4J random fills, derived like {@link #random()}. */
+  long seed();
+
+  /** Inputs seen by this site on calibration batches, as a covariance [in, in], if provided. */
+  default Optional<INDArray> inputCovariance() {
+    return Optional.empty();
+  }
+
+  /** Replaces the frozen base weight with {@code weight} ([out, in]); e.g. PiSSA's residual. */
+  void rewriteBase(INDArray weight);
+}

@@ -1,0 +1,109 @@
+package dev.loraj.core.lora;
+
+import dev.loraj.core.adapter.Adapter;
+import dev.loraj.core.adapter.AdapterConfig;
+import dev.loraj.core.adapter.AdapterGraph;
+import dev.loraj.core.model.LinearSite;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The LoRA branch at one site: {@code s * B (A dropout(x))}, A [r, in], B [out, r]
+ * (arXiv 2106.09685, eq. 3). Variants that keep this shape (PiSSA, rsLoRA, LoRA-FA, DoRA, ...)
+ * extend or compose it rather than copy it.
+ */
+public class LoraAdapter implements Adapter {
+
+  public static final String A = "lora_A.weight";
+  public static final String B = "lora_B.weight";
+
+  protected final LinearSite site;
+  protected final AdapterConfig config;
+  protected final int rank;
+  protected final double scaling;
+  protected final double dropout;
+  protected final INDArray a; // [r, in]
+  protected final INDArray b; // [out, r]
+
+  public LoraAdapter(LinearSite site, AdapterConfig config, double scaling, double dropout) {
+    this.site = site;
+    this.config = config;
+    this.rank = config.rank();
+    this.scaling = scaling;
+    this.dropout = dropout;
+    checkRankFits(site, rank);
+    this.a = Nd4j.create(DataType.FLOAT, rank, site.in());
+    this.b = Nd4j.create(DataType.FLOAT, site.out(), rank);
+  }
+
+  /** Rank larger than min(in, out) cannot be a low-rank update: one clear error. */
+  public static void checkRankFits(LinearSite site, int rank) {
+    int max = Math.min(site.in(), site.out());
+    if (rank > max) {
+      throw new IllegalArgumentException(
+          "rank = " + rank + " is larger than min(in, out) = " + max + " of module '"
+              + site.path() + "' [" + site.out() + " x " + site.in() + "]; use rank <= " + max
+              + " or rank_pattern for this module");
+    }
+  }
+
+  @Override
+  public LinearSite site() {
+    return site;
+  }
+
+  @Override
+  public AdapterConfig config() {
+    return config;
+  }
+
+  public INDArray a() {
+    return a;
+  }
+
+  public INDArray b() {
+    return b;
+  }
+
+  public double scaling() {
+    return scaling;
+  }
+
+  public int rank() {
+    return rank;
+  }
+
+  @Override
+  public Map<String, INDArray> parameters() {
+    Map<String, INDArray> p = new LinkedHashMap<>();
+    p.put(A, a);
+    p.put(B, b);
+    return p;
+  }
+
+  @Override
+  public SDVariable forward(AdapterGraph g, SDVariable x, SDVariable baseOut) {
+    return branch(g, x, g.param(A), g.param(B));
+  }
+
+  /** {@code s * dropout(x) A^T B^T}: [n, in] x [in, r] -> [n, r] x [r, out]. */
+  protected SDVariable branch(AdapterGraph g, SDVariable x, SDVariable av, SDVariable bv) {
+    SDVariable in = x;
+    if (g.training() && dropout > 0) {
+      in = g.sd().nn().dropout(x, 1.0 - dropout); // ND4J takes the retain probability
+    }
+    SDVariable h = g.sd().mmul(in, av, false, true, false); // [n, in] x [in, r]
+    SDVariable y = g.sd().mmul(h, bv, false, true, false); // [n, r] x [r, out]
+    return scaling == 1.0 ? y : y.mul(scaling);
+  }
+
+  /** {@code s * B A}: [out, r] x [r, in]. */
+  @Override
+  public INDArray deltaWeight() {
+    return b.mmul(a).muli(scaling);
+  }
+}

@@ -1,0 +1,47 @@
+package dev.loraj.core.model;
+
+import java.util.List;
+import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * A model family instance: its weights (Hugging Face names) and how to build its forward graph.
+ * Every linear layer goes through {@link ModelGraph#linear}, which is where adapters attach.
+ */
+public interface BaseModel {
+
+  /** Family name, e.g. {@code mlp}, {@code bert}, {@code gpt2}, {@code llama}. */
+  String family();
+
+  /** All weights by name; linear weights in their stored layout (see {@link LinearSite}). */
+  Map<String, INDArray> weights();
+
+  /** The linear layers, in graph order. */
+  List<LinearSite> linearSites();
+
+  /**
+   * Builds the forward pass: creates the input placeholders and returns the logits (or the
+   * regression output).
+   */
+  ModelOutput build(ModelGraph graph);
+
+  /**
+   * How many rows a linear-site input has per example for this batch (1 for an MLP, the
+   * sequence length for token models, whose sites see [batch * seq, hidden]).
+   */
+  default int rowsPerExample(Map<String, INDArray> inputs) {
+    return 1;
+  }
+
+  /** A copy with its own weight arrays (for merge-and-unload and full fine-tuning). */
+  BaseModel withWeights(Map<String, INDArray> weights);
+
+  /** Number of examples in a batch of inputs. */
+  default long batchSize(Map<String, INDArray> inputs) {
+    return inputs.values().iterator().next().size(0);
+  }
+
+  default long parameterCount() {
+    return weights().values().stream().mapToLong(INDArray::length).sum();
+  }
+}

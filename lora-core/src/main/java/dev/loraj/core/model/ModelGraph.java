@@ -1,0 +1,123 @@
+package dev.loraj.core.model;
+
+import dev.loraj.core.graph.FrozenMatMul;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The graph under construction for one base model: model families ask it for weights and route
+ * every linear layer through {@link #linear}, where the frozen matmul and the active adapters'
+ * branches are assembled.
+ *
+ * <p>Frozen weights become SameDiff constants (no gradient, no optimizer state); the names in
+ * {@code trainableBase} (a classification head, or everything under full fine-tuning) become
+ * variables. Linear-site inputs are 2-D [rows, in].
+ */
+public final class ModelGraph {
+
+  /** Adds adapter branches at a site; returns the site's final output. */
+  @FunctionalInterface
+  public interface SiteHook {
+    SDVariable apply(ModelGraph graph, LinearSite site, SDVariable x, SDVariable baseOut);
+  }
+
+  /** Computes a site's frozen output when the base weight is not a plain dense array. */
+  @FunctionalInterface
+  public interface BaseLinear {
+    /** Returns {@code x W^T} (no bias) for the site, or {@code null} to use the dense weight. */
+    SDVariable apply(ModelGraph graph, LinearSite site, SDVariable x);
+  }
+
+  private final SameDiff sd;
+  private final BaseModel model;
+  private final Set<String> trainableBase;
+  private final boolean training;
+  private final SiteHook hook;
+  private final BaseLinear baseLinear;
+  private final Map<String, SDVariable> weightVars = new HashMap<>();
+  private final Map<String, LinearSite> sites = new LinkedHashMap<>();
+
+  public ModelGraph(
+      SameDiff sd,
+      BaseModel model,
+      Set<String> trainableBase,
+      boolean training,
+      SiteHook hook,
+      BaseLinear baseLinear) {
+    this.sd = sd;
+    this.model = model;
+    this.trainableBase = trainableBase;
+    this.training = training;
+    this.hook = hook;
+    this.baseLinear = baseLinear;
+    for (LinearSite s : model.linearSites()) {
+      sites.put(s.path(), s);
+    }
+  }
+
+  public SameDiff sd() {
+    return sd;
+  }
+
+  public boolean training() {
+    return training;
+  }
+
+  public BaseModel model() {
+    return model;
+  }
+
+  public boolean hasWeight(String name) {
+    return model.weights().containsKey(name);
+  }
+
+  /** The weight {@code name}: a constant when frozen, a variable when trainable. */
+  public SDVariable weight(String name) {
+    SDVariable v = weightVars.get(name);
+    if (v != null) {
+      return v;
+    }
+    INDArray array = model.weights().get(name);
+    if (array == null) {
+      throw new IllegalArgumentException(
+          "model " + model.family() + " has no weight '" + name + "'");
+    }
+    v = trainableBase.contains(name) ? sd.var(name, array) : sd.constant(name, array);
+    weightVars.put(name, v);
+    return v;
+  }
+
+  public boolean isTrainable(String weightName) {
+    return trainableBase.contains(weightName);
+  }
+
+  public SDVariable placeholder(String name, DataType type, long... shape) {
+    return sd.placeHolder(name, type, shape);
+  }
+
+  /** {@code y = x W^T + b} plus the adapters of this site; x is [rows, in]. */
+  public SDVariable linear(String path, SDVariable x) {
+    LinearSite site = sites.get(path);
+    if (site == null) {
+      throw new IllegalArgumentException(
+          "model " + model.family() + " declares no linear site '" + path + "'");
+    }
+    SDVariable out = baseLinear == null ? null : baseLinear.apply(this, site, x);
+    if (out == null) {
+      SDVariable w = weight(site.weightName());
+      out = isTrainable(site.weightName())
+          ? sd.mmul(x, w, false, !site.fanInFanOut(), false)
+          : FrozenMatMul.apply(sd, x, w, !site.fanInFanOut()); // [rows, in] x [in, out]
+    }
+    if (site.hasBias()) {
+      out = out.add(weight(site.biasName()));
+    }
+    return hook == null ? out : hook.apply(this, site, x, out);
+  }
+}

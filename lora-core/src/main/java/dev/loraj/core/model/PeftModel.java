@@ -1,0 +1,590 @@
+package dev.loraj.core.model;
+
+import com.google.common.hash.Hashing;
+import dev.loraj.core.adapter.Adapter;
+import dev.loraj.core.adapter.AdapterConfig;
+import dev.loraj.core.adapter.AdapterFactory;
+import dev.loraj.core.adapter.AdapterGraph;
+import dev.loraj.core.adapter.AdapterRegistry;
+import dev.loraj.core.adapter.AdapterSpec;
+import dev.loraj.core.adapter.BiasMode;
+import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.graph.Graphs;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A base model with named adapters: add, activate (one or several), disable, delete, merge,
+ * unmerge, merge-and-unload, mixed-batch inference. The model's forward graph is rebuilt from the
+ * current state whenever it is needed, so there is no hidden wiring to keep consistent.
+ *
+ * <p>Frozen base weights are SameDiff constants; adapter parameters (and the base tensors of
+ * {@code modules_to_save} / trained biases) are variables whose arrays the trainer updates in
+ * place.
+ */
+public final class PeftModel {
+
+  /** Name for "no adapter" in mixed-batch inference (PEFT's {@code __base__}). */
+  public static final String BASE = "__base__";
+
+  private static final Logger log = LoggerFactory.getLogger(PeftModel.class);
+
+  private final BaseModel base;
+  private final AdapterRegistry registry;
+  private final Map<String, NamedAdapter> adapters = new LinkedHashMap<>();
+  private final Set<String> trainableBase = new LinkedHashSet<>();
+  private List<String> active = List.of();
+  private boolean disabled;
+  private ModelGraph.BaseLinear baseLinear;
+
+  /** One named adapter: its spec, factory and per-site state. */
+  public static final class NamedAdapter {
+    private final String name;
+    private final AdapterSpec spec;
+    private final AdapterFactory<?> factory;
+    private final Map<String, Adapter> sites;
+    private boolean merged;
+
+    NamedAdapter(String name, AdapterSpec spec, AdapterFactory<?> factory, Map<String, Adapter> sites) {
+      this.name = name;
+      this.spec = spec;
+      this.factory = factory;
+      this.sites = Collections.unmodifiableMap(sites);
+    }
+
+    public String name() {
+      return name;
+    }
+
+    public AdapterSpec spec() {
+      return spec;
+    }
+
+    public AdapterFactory<?> factory() {
+      return factory;
+    }
+
+    /** Adapter state by site path, in model order. */
+    public Map<String, Adapter> sites() {
+      return sites;
+    }
+
+    public boolean merged() {
+      return merged;
+    }
+
+    public long trainableParameters() {
+      return sites.values().stream()
+          .flatMap(a -> a.parameters().values().stream())
+          .mapToLong(INDArray::length)
+          .sum();
+    }
+  }
+
+  public PeftModel(BaseModel base, AdapterRegistry registry) {
+    this.base = base;
+    this.registry = registry;
+  }
+
+  public BaseModel base() {
+    return base;
+  }
+
+  public AdapterRegistry registry() {
+    return registry;
+  }
+
+  /** Computes frozen linear outputs for non-dense bases (a quantized weight); null for dense. */
+  public void setBaseLinear(ModelGraph.BaseLinear baseLinear) {
+    this.baseLinear = baseLinear;
+  }
+
+  // ---------------------------------------------------------------- adapters
+
+  /**
+   * Adds adapter {@code name}; the first adapter added becomes active. If creation fails at any
+   * site, base weights rewritten so far are restored and nothing is added.
+   */
+  public NamedAdapter addAdapter(String name, AdapterSpec spec, long seed) {
+    if (name == null || name.isBlank() || name.equals(BASE) || name.contains("/")) {
+      throw new IllegalArgumentException("adapter name '" + name + "' is not allowed");
+    }
+    if (adapters.containsKey(name)) {
+      throw new IllegalArgumentException("an adapter named '" + name + "' already exists");
+    }
+    AdapterFactory<?> factory = registry.forConfig(spec.config());
+    List<LinearSite> selected = spec.targets().resolve(base.linearSites());
+    Map<String, INDArray> originals = new LinkedHashMap<>();
+    Map<String, Adapter> created = new LinkedHashMap<>();
+    try {
+      for (LinearSite site : selected) {
+        AdapterConfig cfg = spec.config();
+        int r = spec.targets().rankFor(site, cfg.rank());
+        double alpha = spec.targets().alphaFor(site, cfg.alpha());
+        if (r != cfg.rank() || alpha != cfg.alpha()) {
+          cfg = cfg.withRankAndAlpha(r, alpha);
+        }
+        created.put(site.path(), factory.createUnchecked(cfg, new Init(name, site, seed, originals)));
+      }
+    } catch (RuntimeException e) {
+      originals.forEach(base.weights()::put);
+      throw e;
+    }
+    Set<String> extra = new LinkedHashSet<>(spec.targets().resolveModulesToSave(base.weights().keySet()));
+    BiasMode bias = spec.config().bias();
+    for (LinearSite s : base.linearSites()) {
+      boolean take = bias == BiasMode.ALL || (bias == BiasMode.LORA_ONLY && created.containsKey(s.path()));
+      if (take && s.hasBias()) {
+        extra.add(s.biasName());
+      }
+    }
+    trainableBase.addAll(extra);
+    NamedAdapter added = new NamedAdapter(name, spec, factory, created);
+    adapters.put(name, added);
+    if (active.isEmpty()) {
+      active = List.of(name);
+    }
+    return added;
+  }
+
+  public NamedAdapter adapter(String name) {
+    NamedAdapter a = adapters.get(name);
+    if (a == null) {
+      throw new IllegalArgumentException("no adapter named '" + name + "'; adapters: " + adapters.keySet());
+    }
+    return a;
+  }
+
+  public List<String> adapterNames() {
+    return List.copyOf(adapters.keySet());
+  }
+
+  /** Registers an adapter built elsewhere (a loaded checkpoint, a combination). */
+  public NamedAdapter putAdapter(String name, AdapterSpec spec, Map<String, Adapter> sites) {
+    if (adapters.containsKey(name) || name.equals(BASE)) {
+      throw new IllegalArgumentException("an adapter named '" + name + "' already exists");
+    }
+    NamedAdapter a = new NamedAdapter(name, spec, registry.forConfig(spec.config()), new LinkedHashMap<>(sites));
+    adapters.put(name, a);
+    if (active.isEmpty()) {
+      active = List.of(name);
+    }
+    return a;
+  }
+
+  public void setActive(String... names) {
+    for (String n : names) {
+      adapter(n);
+    }
+    active = List.of(names);
+  }
+
+  public List<String> active() {
+    return active;
+  }
+
+  /** Base output only (adapters kept). Merged adapters must be unmerged first. */
+  public void disableAdapters() {
+    List<String> merged = adapters.values().stream().filter(a -> a.merged).map(a -> a.name).toList();
+    if (!merged.isEmpty()) {
+      throw new IllegalStateException("adapters " + merged + " are merged into the base: unmerge() before disabling");
+    }
+    disabled = true;
+  }
+
+  public void enableAdapters() {
+    disabled = false;
+  }
+
+  public boolean adaptersDisabled() {
+    return disabled;
+  }
+
+  /** Removes an adapter (unmerging it first if merged). A rewritten base (PiSSA) stays rewritten. */
+  public void deleteAdapter(String name) {
+    NamedAdapter a = adapter(name);
+    if (a.merged) {
+      unmergeOne(a);
+    }
+    adapters.remove(name);
+    active = active.stream().filter(n -> !n.equals(name)).toList();
+  }
+
+  /** Base tensors trained with the adapters (modules_to_save, biases). */
+  public Set<String> trainableBase() {
+    return Collections.unmodifiableSet(trainableBase);
+  }
+
+  /** Makes base tensors trainable (full fine-tuning: every weight). */
+  public void addTrainableBase(Set<String> weightNames) {
+    for (String w : weightNames) {
+      if (!base.weights().containsKey(w)) {
+        throw new IllegalArgumentException("no base weight '" + w + "'");
+      }
+    }
+    trainableBase.addAll(weightNames);
+  }
+
+  public long trainableParameters() {
+    long n = 0;
+    for (String a : active) {
+      NamedAdapter na = adapters.get(a);
+      if (!na.merged) {
+        n += na.trainableParameters();
+      }
+    }
+    for (String w : trainableBase) {
+      n += base.weights().get(w).length();
+    }
+    return n;
+  }
+
+  // ---------------------------------------------------------------- merging
+
+  /** Merges the active adapters (or the named ones) into the base weights. */
+  public void merge(String... names) {
+    mergeInternal(names, false);
+  }
+
+  /** As {@link #merge}, but computes every merged weight first and refuses non-finite results. */
+  public void safeMerge(String... names) {
+    mergeInternal(names, true);
+  }
+
+  private void mergeInternal(String[] names, boolean safe) {
+    List<String> which = names.length == 0 ? active : List.of(names);
+    for (String n : which) {
+      NamedAdapter a = adapter(n);
+      if (a.merged) {
+        log.warn("adapter '{}' is already merged; merging again changes nothing", n);
+        continue;
+      }
+      Map<String, INDArray> mergedWeights = new LinkedHashMap<>();
+      for (Adapter ad : a.sites.values()) {
+        INDArray w = torchLayout(ad.site());
+        INDArray m = ad.merge(w);
+        if (safe && !Graphs.allFinite(m)) {
+          throw new IllegalStateException(
+              "safe merge of adapter '" + n + "' refused: merged weight of '" + ad.site().path()
+                  + "' has non-finite values; the base is unchanged");
+        }
+        mergedWeights.put(ad.site().path(), m);
+      }
+      mergedWeights.forEach((path, m) -> storeTorchLayout(site(path), m));
+      a.merged = true;
+    }
+  }
+
+  /** Restores the base weights of every merged adapter (last merged first). */
+  public void unmerge() {
+    List<NamedAdapter> merged = new ArrayList<>(adapters.values().stream().filter(a -> a.merged).toList());
+    Collections.reverse(merged);
+    merged.forEach(this::unmergeOne);
+  }
+
+  private void unmergeOne(NamedAdapter a) {
+    for (Adapter ad : a.sites.values()) {
+      storeTorchLayout(ad.site(), ad.unmerge(torchLayout(ad.site())));
+    }
+    a.merged = false;
+  }
+
+  /**
+   * A new base model whose weights have the active adapters merged in; this model is left as it
+   * was (PEFT's {@code merge_and_unload}, without mutating the receiver).
+   */
+  public BaseModel mergeAndUnload() {
+    List<String> toMerge = active.stream().filter(n -> !adapters.get(n).merged).toList();
+    merge(toMerge.toArray(String[]::new));
+    Map<String, INDArray> copy = new LinkedHashMap<>();
+    base.weights().forEach((k, v) -> copy.put(k, v.dup()));
+    for (String n : toMerge) {
+      unmergeOne(adapters.get(n));
+    }
+    return base.withWeights(copy);
+  }
+
+  LinearSite site(String path) {
+    for (LinearSite s : base.linearSites()) {
+      if (s.path().equals(path)) {
+        return s;
+      }
+    }
+    throw new IllegalArgumentException("no linear site '" + path + "'");
+  }
+
+  /** The site's frozen weight as a fresh [out, in] array. */
+  public INDArray torchLayout(LinearSite site) {
+    INDArray w = base.weights().get(site.weightName());
+    if (w == null) {
+      throw new IllegalStateException("linear site " + site.path() + " has no dense weight to merge into");
+    }
+    return site.fanInFanOut() ? w.transpose().dup('c') : w.dup('c');
+  }
+
+  /** Replaces the site's weight with {@code w} [out, in], converted to the stored layout. */
+  public void storeTorchLayout(LinearSite site, INDArray w) {
+    if (w.rank() != 2 || w.size(0) != site.out() || w.size(1) != site.in()) {
+      throw new IllegalArgumentException(
+          "weight for " + site.path() + " must be [" + site.out() + ", " + site.in() + "], got "
+              + java.util.Arrays.toString(w.shape()));
+    }
+    INDArray stored = site.fanInFanOut() ? w.transpose().dup('c') : w.dup('c');
+    base.weights().put(site.weightName(), stored.castTo(DataType.FLOAT));
+  }
+
+  // ---------------------------------------------------------------- graphs and inference
+
+  /** The variables of a built graph that the optimizer updates, and where their arrays live. */
+  public record TrainableVar(String varName, INDArray array, String adapter, String site, String key,
+      double lrMultiplier) {
+    public boolean isBase() {
+      return adapter == null;
+    }
+  }
+
+  /** A forward graph built from the current state. */
+  public record Built(SameDiff sd, SDVariable output, List<String> inputs, List<TrainableVar> trainable,
+      List<String> maskInputs, SDVariable regularization) {}
+
+  /**
+   * Builds the forward graph.
+   *
+   * @param training dropout on, regularization terms collected
+   * @param mixed adapters gated per example through mask placeholders {@code mask/<name>}, or
+   *     {@code null} for ordinary active-adapter inference
+   */
+  public Built build(boolean training, List<String> mixed) {
+    SameDiff sd = Graphs.newSameDiff();
+    List<TrainableVar> trainable = new ArrayList<>();
+    Map<String, SDVariable> masks = new LinkedHashMap<>();
+    List<SDVariable> regs = new ArrayList<>();
+    List<String> branchNames;
+    if (mixed != null) {
+      branchNames = new ArrayList<>(new LinkedHashSet<>(mixed));
+      branchNames.remove(BASE);
+      branchNames.forEach(this::adapter);
+    } else {
+      branchNames = disabled ? List.of() : active.stream().filter(n -> !adapters.get(n).merged).toList();
+    }
+    Map<String, SDVariable> adapterVars = new HashMap<>();
+    ModelGraph.SiteHook hook = (g, site, x, baseOut) -> {
+      SDVariable sum = null;
+      for (String an : branchNames) {
+        Adapter ad = adapters.get(an).sites.get(site.path());
+        if (ad == null) {
+          continue;
+        }
+        GraphView view = new GraphView(g, an, ad, adapterVars, trainable, training);
+        SDVariable c = ad.forward(view, x, baseOut);
+        if (mixed != null) {
+          SDVariable mask = masks.computeIfAbsent(an,
+              k -> sd.placeHolder("mask/" + k, DataType.FLOAT, -1, 1));
+          c = c.mul(mask);
+        }
+        if (training) {
+          SDVariable r = ad.regularization(view);
+          if (r != null) {
+            regs.add(r);
+          }
+        }
+        sum = sum == null ? c : sum.add(c);
+      }
+      return sum == null ? baseOut : baseOut.add(sum);
+    };
+    ModelGraph mg = new ModelGraph(sd, base, trainableBase, training, hook, baseLinear);
+    ModelOutput out = base.build(mg);
+    for (String w : trainableBase) {
+      if (sd.hasVariable(w)) {
+        trainable.add(new TrainableVar(w, base.weights().get(w), null, null, w, 1.0));
+      }
+    }
+    SDVariable reg = null;
+    for (SDVariable r : regs) {
+      reg = reg == null ? r : reg.add(r);
+    }
+    return new Built(sd, out.output(), out.inputs(), trainable,
+        masks.keySet().stream().map(k -> "mask/" + k).toList(), reg);
+  }
+
+  /** The model output with the active adapters (or the base if disabled). */
+  public INDArray output(Map<String, INDArray> inputs) {
+    Built b = build(false, null);
+    return Graphs.output(b.sd(), inputs, b.output().name());
+  }
+
+  /**
+   * Mixed-batch inference: row i of the batch uses adapter {@code perExample.get(i)}
+   * ({@link #BASE} for none).
+   */
+  public INDArray outputMixed(Map<String, INDArray> inputs, List<String> perExample) {
+    long batch = base.batchSize(inputs);
+    if (perExample.size() != batch) {
+      throw new IllegalArgumentException(
+          "mixed batch: " + perExample.size() + " adapter names for " + batch + " examples");
+    }
+    Built b = build(false, perExample);
+    int rows = base.rowsPerExample(inputs);
+    Map<String, INDArray> ph = new HashMap<>(inputs);
+    for (String maskName : b.maskInputs()) {
+      String an = maskName.substring("mask/".length());
+      float[] m = new float[(int) batch * rows];
+      for (int i = 0; i < batch; i++) {
+        if (perExample.get(i).equals(an)) {
+          java.util.Arrays.fill(m, i * rows, (i + 1) * rows, 1f);
+        }
+      }
+      ph.put(maskName, Nd4j.create(m, new long[] {m.length, 1}, 'c'));
+    }
+    return Graphs.output(b.sd(), ph, b.output().name());
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private final class Init implements SiteInit {
+    private final String adapterName;
+    private final LinearSite site;
+    private final long seed;
+    private final Map<String, INDArray> originals;
+
+    Init(String adapterName, LinearSite site, long seed, Map<String, INDArray> originals) {
+      this.adapterName = adapterName;
+      this.site = site;
+      this.seed = Hashing.murmur3_128().newHasher()
+          .putLong(seed)
+          .putString(adapterName, StandardCharsets.UTF_8)
+          .putString(site.path(), StandardCharsets.UTF_8)
+          .hash().asLong();
+      this.originals = originals;
+    }
+
+    @Override
+    public String adapterName() {
+      return adapterName;
+    }
+
+    @Override
+    public LinearSite site() {
+      return site;
+    }
+
+    @Override
+    public INDArray baseWeight() {
+      return torchLayout(site);
+    }
+
+    @Override
+    public SplittableRandom random() {
+      return new SplittableRandom(seed);
+    }
+
+    @Override
+    public long seed() {
+      return seed;
+    }
+
+    @Override
+    public void rewriteBase(INDArray weight) {
+      originals.putIfAbsent(site.weightName(), base.weights().get(site.weightName()));
+      storeTorchLayout(site, weight);
+    }
+  }
+
+  private final class GraphView implements AdapterGraph {
+    private final ModelGraph g;
+    private final String adapterName;
+    private final Adapter adapter;
+    private final Map<String, SDVariable> vars;
+    private final List<TrainableVar> trainable;
+    private final boolean training;
+
+    GraphView(ModelGraph g, String adapterName, Adapter adapter, Map<String, SDVariable> vars,
+        List<TrainableVar> trainable, boolean training) {
+      this.g = g;
+      this.adapterName = adapterName;
+      this.adapter = adapter;
+      this.vars = vars;
+      this.trainable = trainable;
+      this.training = training;
+    }
+
+    @Override
+    public SameDiff sd() {
+      return g.sd();
+    }
+
+    @Override
+    public SDVariable param(String key) {
+      String var = name(key);
+      SDVariable v = vars.get(var);
+      if (v == null) {
+        INDArray arr = adapter.parameters().get(key);
+        if (arr == null) {
+          throw new IllegalArgumentException(
+              "adapter at " + adapter.site().path() + " has no parameter '" + key + "'");
+        }
+        v = g.sd().var(var, arr);
+        vars.put(var, v);
+        trainable.add(new TrainableVar(var, arr, adapterName, adapter.site().path(), key,
+            adapter.learningRateMultipliers().getOrDefault(key, 1.0)));
+      }
+      return v;
+    }
+
+    @Override
+    public SDVariable buffer(String key) {
+      String var = name(key);
+      SDVariable v = vars.get(var);
+      if (v == null) {
+        INDArray arr = adapter.buffers().get(key);
+        if (arr == null) {
+          throw new IllegalArgumentException(
+              "adapter at " + adapter.site().path() + " has no buffer '" + key + "'");
+        }
+        v = g.sd().constant(var, arr);
+        vars.put(var, v);
+      }
+      return v;
+    }
+
+    @Override
+    public SDVariable constant(String key, INDArray value) {
+      return g.sd().constant(name(key), value);
+    }
+
+    @Override
+    public SDVariable baseWeight() {
+      return g.weight(adapter.site().weightName());
+    }
+
+    @Override
+    public SDVariable baseBias() {
+      return adapter.site().hasBias() ? g.weight(adapter.site().biasName()) : null;
+    }
+
+    @Override
+    public boolean training() {
+      return training;
+    }
+
+    @Override
+    public String name(String suffix) {
+      return adapterName + "/" + adapter.site().path() + "/" + suffix;
+    }
+  }
+}
