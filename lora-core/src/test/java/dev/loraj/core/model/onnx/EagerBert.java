@@ -1,5 +1,6 @@
 package dev.loraj.core.model.onnx;
 
+import dev.loraj.core.model.bert.TokenBatch;
 import dev.loraj.core.model.bert.BertCheckpoint;
 import dev.loraj.core.model.bert.BertConfig;
 import org.nd4j.linalg.api.buffer.DataType;

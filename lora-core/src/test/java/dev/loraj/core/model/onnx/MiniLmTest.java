@@ -1,5 +1,6 @@
 package dev.loraj.core.model.onnx;
 
+import dev.loraj.core.model.bert.TokenBatch;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.loraj.core.model.bert.BertCheckpoint;
@@ -18,20 +19,14 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  */
 class MiniLmTest {
 
-  /** Sentences of different lengths so the batch has padding. */
-  static final List<String> SENTENCES = List.of(
-      "Hello world",
-      "LoRA adapts a frozen pretrained model with low-rank updates.",
-      "The quick brown fox jumps over the lazy dog, again and again!");
+  static final List<String> SENTENCES = MiniLmFixture.SENTENCES;
 
   private static BertCheckpoint checkpoint;
   private static MiniLmTokenizer tokenizer;
 
   @BeforeAll
   static void load() throws Exception {
-    long t0 = System.nanoTime();
-    checkpoint = MiniLm.loadEmbedded();
-    System.out.printf("MiniLm.loadEmbedded: %.2f s%n", (System.nanoTime() - t0) / 1e9);
+    checkpoint = MiniLmFixture.checkpoint();
     tokenizer = MiniLm.embeddedTokenizer();
   }
 
@@ -89,12 +84,20 @@ class MiniLmTest {
   }
 
   @Test
-  void eagerForwardOverExtractedWeightsMatchesOnnxRuntime() throws Exception {
-    TokenBatch batch = tokenizer.encode(SENTENCES, 128);
-    INDArray expected;
-    try (OrtReference ort = OrtReference.miniLm()) {
-      expected = ort.lastHiddenState(batch);
+  void tokenizerLoadsFromAFile(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path file = dir.resolve("tokenizer.json");
+    java.nio.file.Files.write(file, MiniLm.readResource(MiniLm.TOKENIZER_RESOURCE));
+    try (MiniLmTokenizer fromFile = MiniLmTokenizer.fromFile(file)) {
+      assertThat(fromFile.encode(List.of("Hello world"), 16).inputIds()[0])
+          .containsExactly(101, 7592, 2088, 102);
     }
+  }
+
+  @Test
+  void eagerForwardOverExtractedWeightsMatchesOnnxRuntime() throws Exception {
+    TokenBatch batch = MiniLmFixture.batch();
+    INDArray expected = MiniLmFixture.ortLastHiddenState();
     INDArray actual = EagerBert.lastHiddenState(checkpoint, batch);
     assertThat(actual.shape()).containsExactly(expected.shape());
     double maxAbsDiff = Transforms.abs(actual.sub(expected)).maxNumber().doubleValue();

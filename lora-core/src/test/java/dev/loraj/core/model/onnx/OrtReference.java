@@ -1,5 +1,6 @@
 package dev.loraj.core.model.onnx;
 
+import dev.loraj.core.model.bert.TokenBatch;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;

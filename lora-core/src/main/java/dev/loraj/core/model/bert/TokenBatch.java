@@ -1,4 +1,4 @@
-package dev.loraj.core.model.onnx;
+package dev.loraj.core.model.bert;
 
 /**
  * A tokenized batch, every row padded to the same length (the longest row of the batch).
