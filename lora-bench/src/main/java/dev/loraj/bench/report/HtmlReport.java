@@ -14,8 +14,9 @@ final class HtmlReport {
   private static final String CSS = """
       body{font-family:system-ui,-apple-system,'DejaVu Sans',sans-serif;margin:2em;color:#222;max-width:1600px}
       h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ccc}
-      table{border-collapse:collapse;font-size:.9em}
-      th,td{border:1px solid #bbb;padding:.3em .6em}th{background:#eef2f7}
+      table{border-collapse:collapse;font-size:.85em}
+      div.scroll{overflow-x:auto}
+      th,td{border:1px solid #bbb;padding:.25em .45em}th{background:#eef2f7}
       td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
       tr.baseline td{background:#fafafa;font-style:italic}
       table.meta th{text-align:left;background:#f6f6f6}
@@ -38,7 +39,7 @@ final class HtmlReport {
     }
     h.append("</table>\n");
 
-    h.append("<h2>Results</h2>\n<table class=\"results\">\n<thead><tr>");
+    h.append("<h2>Results</h2>\n<div class=\"scroll\"><table class=\"results\">\n<thead><tr>");
     for (String c : TableView.columns(s)) {
       h.append("<th>").append(esc(c)).append("</th>");
     }
@@ -53,7 +54,7 @@ final class HtmlReport {
       }
       h.append("</tr>\n");
     }
-    h.append("</tbody>\n</table>\n");
+    h.append("</tbody>\n</table></div>\n");
     h.append("<p class=\"note\">Metrics: mean ± sample standard deviation (n − 1) over the ok seeds (n). "
         + "Memory, tokens/s and train s: mean over seeds; step ms: median over seeds of each trial's "
         + "median step time. MiB = 2<sup>20</sup> bytes. Full precision in summary.csv and summary.json.</p>\n");

@@ -60,8 +60,8 @@ final class Narrative {
 
   private static void addFailures(Summary s, List<String> out) {
     if (s.trialsFailed() > 0) {
-      out.add(s.trialsFailed() + " of " + s.trialsTotal()
-          + " trials failed and are excluded from the means (see Failed trials).");
+      out.add(s.trialsFailed() + " of " + s.trialsTotal() + " trials failed and "
+          + (s.trialsFailed() == 1 ? "is" : "are") + " excluded from the means (see Failed trials).");
     }
   }
 

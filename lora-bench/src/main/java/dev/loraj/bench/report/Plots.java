@@ -65,8 +65,10 @@ final class Plots {
     style(loss);
     loss.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
     int curves = 0;
-    for (Map.Entry<String, List<TrialResult>> e : Aggregator.byGroup(trials).entrySet()) {
-      double[] mean = meanCurve(e.getValue());
+    Map<String, List<TrialResult>> byGroup = Aggregator.byGroup(trials);
+    // rows order (best first), so each group keeps its colour across the charts
+    for (GroupSummary r : s.rows()) {
+      double[] mean = meanCurve(byGroup.get(r.group()));
       if (mean.length == 0) {
         continue;
       }
@@ -74,7 +76,7 @@ final class Plots {
       for (int i = 0; i < steps.length; i++) {
         steps[i] = i + 1;
       }
-      loss.addSeries(e.getKey(), steps, mean).setMarker(SeriesMarkers.NONE);
+      loss.addSeries(r.group(), steps, mean).setMarker(SeriesMarkers.NONE);
       curves++;
     }
     if (curves > 0) {

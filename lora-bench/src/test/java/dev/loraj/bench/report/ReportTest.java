@@ -18,21 +18,27 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ReportTest {
 
+  /** The synthetic sweep's report, generated once for the tests that only read it. */
+  @TempDir static Path generated;
+  private static Summary summary;
+
   @TempDir Path dir;
 
-  private Summary generateSynthetic() throws IOException {
-    SyntheticTrials.write(dir, SyntheticTrials.trials());
-    return Report.generate(dir);
+  @BeforeAll
+  static void generateSynthetic() throws IOException {
+    SyntheticTrials.write(generated, SyntheticTrials.trials());
+    summary = Report.generate(generated);
   }
 
   @Test
   void meansAndSampleStdsOverOkSeedsBestFirst() throws IOException {
-    Summary s = generateSynthetic();
+    Summary s = summary;
 
     assertThat(s.rows()).extracting(GroupSummary::group)
         .containsExactly("dora r=8 a=16", "lora r=4 a=8", "head_only");
@@ -62,8 +68,7 @@ class ReportTest {
 
   @Test
   void markdownHasHeaderTableParagraphPlotsAndFailures() throws IOException {
-    generateSynthetic();
-    String md = Files.readString(dir.resolve(Report.REPORT_MD));
+    String md = Files.readString(generated.resolve(Report.REPORT_MD));
 
     assertThat(md).contains("# Sweep report: synthetic-sst2")
         .contains("**Dataset**: synthetic-sst2-v1 (sha256 ab12cd34)")
@@ -85,9 +90,26 @@ class ReportTest {
   }
 
   @Test
+  void paragraphComparesBestAdapterWithBothBaselines() throws IOException {
+    SyntheticTrials.write(dir, SyntheticTrials.withFullFineTuning());
+    Summary s = Report.generate(dir);
+
+    assertThat(s.rows()).extracting(GroupSummary::group)
+        .containsExactly("full_ft", "dora r=8 a=16", "lora r=4 a=8", "head_only");
+    String text = String.join(" ", Narrative.sentences(s));
+    assertThat(text)
+        .contains("Best: full_ft with accuracy 0.8800 ± 0.0100 (n=3).")
+        .contains("Best adapter: dora r=8 a=16 (dora) with 0.8600 ± 0.0100.")
+        // 0.86 - 0.88 = -0.02 > one std (0.01): a real gap, not noise
+        .contains("Against full fine-tuning (0.8800 ± 0.0100): -0.0200 accuracy (worse); "
+            + "60x fewer trainable parameters, peak off-heap memory 312.0 vs 902.0 MiB.")
+        .contains("Against head-only training (0.7200 ± 0.0265): +0.1400 accuracy (better)");
+  }
+
+  @Test
   void csvParsesAndCarriesFullPrecision() throws IOException {
-    Summary s = generateSynthetic();
-    List<List<String>> csv = parseCsv(Files.readString(dir.resolve(Report.SUMMARY_CSV)));
+    Summary s = summary;
+    List<List<String>> csv = parseCsv(Files.readString(generated.resolve(Report.SUMMARY_CSV)));
 
     List<String> header = csv.get(0);
     assertThat(csv).hasSize(1 + s.rows().size());
@@ -105,8 +127,7 @@ class ReportTest {
 
   @Test
   void summaryJsonParsesWithRowsAndFailures() throws IOException {
-    generateSynthetic();
-    JsonNode root = new ObjectMapper().readTree(dir.resolve(Report.SUMMARY_JSON).toFile());
+    JsonNode root = new ObjectMapper().readTree(generated.resolve(Report.SUMMARY_JSON).toFile());
 
     assertThat(root.get("primary_metric").asText()).isEqualTo("accuracy");
     assertThat(root.get("higher_is_better").asBoolean()).isTrue();
@@ -122,9 +143,8 @@ class ReportTest {
 
   @Test
   void plotsAreValidPngImages() throws IOException {
-    generateSynthetic();
     for (String f : List.of(Plots.METRIC_VS_PARAMS, Plots.METRIC_VS_MEMORY, Plots.LOSS_CURVES)) {
-      Path p = dir.resolve(f);
+      Path p = generated.resolve(f);
       assertThat(p).exists();
       BufferedImage img = ImageIO.read(p.toFile());
       assertThat(img).as(f).isNotNull();
@@ -136,8 +156,7 @@ class ReportTest {
 
   @Test
   void htmlIsSelfContainedWithTableAndEmbeddedImages() throws IOException {
-    generateSynthetic();
-    String html = Files.readString(dir.resolve(Report.REPORT_HTML));
+    String html = Files.readString(generated.resolve(Report.REPORT_HTML));
 
     assertThat(html).startsWith("<!DOCTYPE html>").contains("<table class=\"results\">")
         .contains("<td>dora r=8 a=16</td>").contains("0.8600 ± 0.0100")
@@ -157,17 +176,19 @@ class ReportTest {
   }
 
   @Test
-  void textOutputsAreByteIdenticalAcrossRunsAndFileOrder(@TempDir Path other) throws IOException {
-    generateSynthetic();
+  void textOutputsAreByteIdenticalAcrossRunsAndFileOrder() throws IOException {
+    List<String> files = List.of(Report.REPORT_MD, Report.SUMMARY_CSV, Report.SUMMARY_JSON);
+    java.util.Map<String, byte[]> first = new java.util.HashMap<>();
+    for (String f : files) {
+      first.put(f, Files.readAllBytes(generated.resolve(f)));
+    }
+    // the same trials written in reverse order into another directory, then reported again
     List<TrialResult> shuffled = new ArrayList<>(SyntheticTrials.trials());
     Collections.reverse(shuffled);
-    SyntheticTrials.write(other, shuffled);
-    Report.generate(other);
-    for (String f : List.of(Report.REPORT_MD, Report.SUMMARY_CSV, Report.SUMMARY_JSON)) {
-      byte[] first = Files.readAllBytes(dir.resolve(f));
-      Report.generate(dir);
-      assertThat(Files.readAllBytes(dir.resolve(f))).as(f + " second run").isEqualTo(first);
-      assertThat(Files.readAllBytes(other.resolve(f))).as(f + " other directory").isEqualTo(first);
+    SyntheticTrials.write(dir, shuffled);
+    Report.generate(dir);
+    for (String f : files) {
+      assertThat(Files.readAllBytes(dir.resolve(f))).as(f + " second run").isEqualTo(first.get(f));
     }
   }
 

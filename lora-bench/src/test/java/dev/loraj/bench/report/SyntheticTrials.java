@@ -33,6 +33,17 @@ final class SyntheticTrials {
     return out;
   }
 
+  /** {@link #trials()} plus a full fine-tuning baseline (0.87/0.88/0.89, all parameters, more memory). */
+  static List<TrialResult> withFullFineTuning() {
+    List<TrialResult> out = new ArrayList<>(trials());
+    double[] acc = {0.87, 0.88, 0.89};
+    for (int s = 0; s < 3; s++) {
+      out.add(trial("full_ft", TrialResult.FULL_FT, true, null, s + 1, acc[s], 1_000_000,
+          900L << 20, 1.2));
+    }
+    return out;
+  }
+
   /** Writes the trials as DIR/trials/<id>.json. */
   static void write(Path dir, List<TrialResult> trials) throws IOException {
     for (TrialResult t : trials) {
