@@ -1,47 +1,95 @@
 package dev.loraj.core.graph;
 
+import java.lang.reflect.Field;
 import java.util.List;
+import java.util.Map;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
 import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * {@code y = x W^T} (or {@code x W} when the weight is stored [in, out]) for a frozen weight W.
+ * {@code y = x W^T} (or {@code x W} when the weight is stored [in, out]) for a frozen weight W,
+ * whose backward pass yields only the input gradient {@code dY W}.
  *
- * <p>It runs libnd4j's {@code matmul} unchanged; only its derivative differs: the backward pass
- * yields the input gradient {@code dY W} alone. ND4J's own matmul backward always computes
- * {@code dW} too, which for a frozen weight is pure waste (a full-size GEMM per site and step:
- * see ARCHITECTURE.md, "frozen weights still get dW computed"). The gradient graph is built from
- * this Java object, so subclassing is enough; execution still goes through the native op.
+ * <p>ND4J's matmul backward always computes {@code dW} as well: for a frozen weight a full-size
+ * GEMM per site and step, pure waste (ARCHITECTURE.md, "frozen weights still get dW computed").
+ * SameDiff builds its gradient graph from <em>clones</em> of the ops, re-created by op name, so a
+ * plain subclass would be lost. This class therefore replaces the Java class that SameDiff maps
+ * to libnd4j's {@code matmul} (see {@link #register()}); it behaves exactly like {@link Mmul}
+ * unless the op carries the frozen marker, a fourth integer argument that the native kernel
+ * ignores (it reads transposeA/B/result only) and that survives the cloning.
  */
 public final class FrozenMatMul extends Mmul {
 
-  private boolean weightTransposed;
+  /** Fourth integer argument: the weight (second input) is frozen. */
+  static final long FROZEN = 7_351;
 
-  /** For SameDiff's reflection; not for use. */
+  private static volatile boolean registered;
+
+  /** For SameDiff's reflection: stands in for every {@code matmul} op. */
   public FrozenMatMul() {}
+
+  private FrozenMatMul(SameDiff sd, SDVariable x, SDVariable weight, boolean weightTransposed) {
+    super(sd, x, weight, false, weightTransposed, false);
+    addIArgument(FROZEN);
+  }
 
   /**
    * @param x [n, in]
    * @param weight [out, in] when {@code weightTransposed} (torch Linear layout), else [in, out]
+   * @return [n, out]
    */
-  public FrozenMatMul(SameDiff sd, SDVariable x, SDVariable weight, boolean weightTransposed) {
-    super(sd, x, weight, false, weightTransposed, false);
-    this.weightTransposed = weightTransposed;
+  public static SDVariable apply(SameDiff sd, SDVariable x, SDVariable weight, boolean weightTransposed) {
+    register();
+    return new FrozenMatMul(sd, x, weight, weightTransposed).outputVariable();
+  }
+
+  boolean frozen() {
+    long[] i = iArgs();
+    return i != null && i.length > 3 && i[3] == FROZEN;
   }
 
   @Override
   public List<SDVariable> doDiff(List<SDVariable> gradients) {
+    if (!frozen()) {
+      return super.doDiff(gradients);
+    }
+    boolean weightTransposed = iArgs()[1] != 0;
     SDVariable dy = gradients.get(0); // [n, out]
-    SDVariable w = arg(1);
     // y = x W^T  ->  dx = dy W      ([n, out] x [out, in])
-    // y = x W    ->  dx = dy W^T    ([n, out] x [out, in]^T)
-    SDVariable dx = sameDiff.mmul(dy, w, false, !weightTransposed, false);
+    // y = x W    ->  dx = dy W^T    ([n, out] x [in, out]^T)
+    SDVariable dx = sameDiff.mmul(dy, arg(1), false, !weightTransposed, false);
     return List.of(dx); // one gradient: the weight is a constant and gets none
   }
 
-  /** Convenience: the output variable of a new frozen matmul. */
-  public static SDVariable apply(SameDiff sd, SDVariable x, SDVariable weight, boolean weightTransposed) {
-    return new FrozenMatMul(sd, x, weight, weightTransposed).outputVariable();
+  /** Maps libnd4j's {@code matmul} to this class in ND4J's op registry (idempotent). */
+  @SuppressWarnings("unchecked")
+  public static void register() {
+    if (registered) {
+      return;
+    }
+    synchronized (FrozenMatMul.class) {
+      if (registered) {
+        return;
+      }
+      try {
+        DifferentialFunctionClassHolder holder = DifferentialFunctionClassHolder.getInstance();
+        long hash = Nd4j.getExecutioner().getCustomOperations().get("matmul").getHash();
+        Field single = DifferentialFunctionClassHolder.class.getDeclaredField("customOpHashToClass");
+        single.setAccessible(true);
+        ((Map<Long, Class<?>>) single.get(holder)).put(hash, FrozenMatMul.class);
+        Field multi = DifferentialFunctionClassHolder.class.getDeclaredField("customOpHashToClasses");
+        multi.setAccessible(true);
+        Map<String, Class<?>> byName = ((Map<Long, Map<String, Class<?>>>) multi.get(holder)).get(hash);
+        if (byName != null) {
+          byName.put("matmul", FrozenMatMul.class);
+        }
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException("cannot register the frozen matmul with ND4J's op registry", e);
+      }
+      registered = true;
+    }
   }
 }

@@ -51,6 +51,10 @@ public final class PeftModel {
   private List<String> active = List.of();
   private boolean disabled;
   private ModelGraph.BaseLinear baseLinear;
+  /** Bumped by every change of structure; inference graphs are cached per version. */
+  private long version;
+  private final Map<List<String>, Built> inferenceCache = new HashMap<>();
+  private long cacheVersion = -1;
 
   /** One named adapter: its spec, factory and per-site state. */
   public static final class NamedAdapter {
@@ -111,6 +115,7 @@ public final class PeftModel {
 
   /** Computes frozen linear outputs for non-dense bases (a quantized weight); null for dense. */
   public void setBaseLinear(ModelGraph.BaseLinear baseLinear) {
+    version++;
     this.baseLinear = baseLinear;
   }
 
@@ -154,6 +159,7 @@ public final class PeftModel {
       }
     }
     trainableBase.addAll(extra);
+    version++;
     NamedAdapter added = new NamedAdapter(name, spec, factory, created);
     adapters.put(name, added);
     if (active.isEmpty()) {
@@ -179,6 +185,7 @@ public final class PeftModel {
     if (adapters.containsKey(name) || name.equals(BASE)) {
       throw new IllegalArgumentException("an adapter named '" + name + "' already exists");
     }
+    version++;
     NamedAdapter a = new NamedAdapter(name, spec, registry.forConfig(spec.config()), new LinkedHashMap<>(sites));
     adapters.put(name, a);
     if (active.isEmpty()) {
@@ -188,6 +195,7 @@ public final class PeftModel {
   }
 
   public void setActive(String... names) {
+    version++;
     for (String n : names) {
       adapter(n);
     }
@@ -200,6 +208,7 @@ public final class PeftModel {
 
   /** Base output only (adapters kept). Merged adapters must be unmerged first. */
   public void disableAdapters() {
+    version++;
     List<String> merged = adapters.values().stream().filter(a -> a.merged).map(a -> a.name).toList();
     if (!merged.isEmpty()) {
       throw new IllegalStateException("adapters " + merged + " are merged into the base: unmerge() before disabling");
@@ -208,6 +217,7 @@ public final class PeftModel {
   }
 
   public void enableAdapters() {
+    version++;
     disabled = false;
   }
 
@@ -217,6 +227,7 @@ public final class PeftModel {
 
   /** Removes an adapter (unmerging it first if merged). A rewritten base (PiSSA) stays rewritten. */
   public void deleteAdapter(String name) {
+    version++;
     NamedAdapter a = adapter(name);
     if (a.merged) {
       unmergeOne(a);
@@ -232,6 +243,7 @@ public final class PeftModel {
 
   /** Makes base tensors trainable (full fine-tuning: every weight). */
   public void addTrainableBase(Set<String> weightNames) {
+    version++;
     for (String w : weightNames) {
       if (!base.weights().containsKey(w)) {
         throw new IllegalArgumentException("no base weight '" + w + "'");
@@ -287,6 +299,7 @@ public final class PeftModel {
       }
       mergedWeights.forEach((path, m) -> storeTorchLayout(site(path), m));
       a.merged = true;
+      version++;
     }
   }
 
@@ -302,6 +315,7 @@ public final class PeftModel {
       storeTorchLayout(ad.site(), ad.unmerge(torchLayout(ad.site())));
     }
     a.merged = false;
+    version++;
   }
 
   /**
@@ -339,6 +353,7 @@ public final class PeftModel {
 
   /** Replaces the site's weight with {@code w} [out, in], converted to the stored layout. */
   public void storeTorchLayout(LinearSite site, INDArray w) {
+    version++;
     if (w.rank() != 2 || w.size(0) != site.out() || w.size(1) != site.in()) {
       throw new IllegalArgumentException(
           "weight for " + site.path() + " must be [" + site.out() + ", " + site.in() + "], got "
@@ -424,7 +439,7 @@ public final class PeftModel {
 
   /** The model output with the active adapters (or the base if disabled). */
   public INDArray output(Map<String, INDArray> inputs) {
-    Built b = build(false, null);
+    Built b = cachedInference(null);
     return Graphs.output(b.sd(), inputs, b.output().name());
   }
 
@@ -438,7 +453,7 @@ public final class PeftModel {
       throw new IllegalArgumentException(
           "mixed batch: " + perExample.size() + " adapter names for " + batch + " examples");
     }
-    Built b = build(false, perExample);
+    Built b = cachedInference(perExample);
     int rows = base.rowsPerExample(inputs);
     Map<String, INDArray> ph = new HashMap<>(inputs);
     for (String maskName : b.maskInputs()) {
@@ -452,6 +467,19 @@ public final class PeftModel {
       ph.put(maskName, Nd4j.create(m, new long[] {m.length, 1}, 'c'));
     }
     return Graphs.output(b.sd(), ph, b.output().name());
+  }
+
+  /** The inference graph for the current state (rebuilt after any structural change). */
+  public Built cachedInference(List<String> mixed) {
+    if (cacheVersion != version) {
+      inferenceCache.clear();
+      cacheVersion = version;
+    }
+    List<String> key = mixed == null ? List.of() : new ArrayList<>(new LinkedHashSet<>(mixed));
+    if (mixed != null) {
+      key.add(0, "mixed:");
+    }
+    return inferenceCache.computeIfAbsent(key, k -> build(false, mixed));
   }
 
   // ---------------------------------------------------------------- internals

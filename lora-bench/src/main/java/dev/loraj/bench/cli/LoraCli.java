@@ -1,0 +1,63 @@
+package dev.loraj.bench.cli;
+
+import java.io.InputStream;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code lora} command line: one subcommand per job. */
+@Command(
+    name = "lora",
+    mixinStandardHelpOptions = true,
+    versionProvider = LoraCli.Version.class,
+    description = "LoRA research framework on the JVM: variants, sweeps, reports, reproductions.",
+    subcommands = {VariantsCommand.class, CommandLine.HelpCommand.class})
+public final class LoraCli implements Runnable {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.setProperty("org.nd4j.log.initialization", "false");
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The configured command line (also used by tests). */
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new LoraCli());
+    cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
+          || ex instanceof java.io.IOException) {
+        cmd.getErr().println("error: " + ex.getMessage());
+        return 2;
+      }
+      throw ex;
+    });
+    return cl;
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
+  /** Version from the build (filtered resource). */
+  public static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"lora " + version(), "JDK " + System.getProperty("java.version")
+          + " on " + System.getProperty("os.name") + "/" + System.getProperty("os.arch")};
+    }
+  }
+
+  public static String version() {
+    try (InputStream in = LoraCli.class.getResourceAsStream("/lora-version.properties")) {
+      Properties p = new Properties();
+      if (in != null) {
+        p.load(in);
+      }
+      return p.getProperty("version", "unknown");
+    } catch (java.io.IOException e) {
+      return "unknown";
+    }
+  }
+}

@@ -1,0 +1,111 @@
+package dev.loraj.core.io;
+
+import java.io.BufferedOutputStream;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Writes a file so that readers see either the old content or the complete new content: the
+ * bytes go to a temporary file in the target's directory, are forced to disk, and the temporary
+ * file is renamed over the target ({@code ATOMIC_MOVE}, {@code REPLACE_EXISTING}); the directory
+ * is then forced too where the platform allows it. If anything fails, including the caller's
+ * body, the old file is untouched and the temporary file is deleted.
+ *
+ * <p>The temporary file is created with default permissions (umask applies), not the 0600 of
+ * {@code Files.createTempFile}, so the final file has the permissions a plain write would give.
+ */
+public final class AtomicFiles {
+  private static final AtomicLong COUNTER = new AtomicLong();
+
+  private AtomicFiles() {}
+
+  /**
+   * Replaces {@code target} with what {@code body} writes. The stream is buffered; the body must
+   * not keep it, and closing it is harmless (it only flushes).
+   */
+  public static void write(Path target, IOConsumer<OutputStream> body) throws IOException {
+    Path absolute = target.toAbsolutePath();
+    Path dir = absolute.getParent();
+    Path temp = createTemp(dir, absolute.getFileName().toString());
+    boolean moved = false;
+    try {
+      try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
+        BufferedOutputStream out =
+            new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 16);
+        body.accept(new FlushOnClose(out));
+        out.flush();
+        channel.force(true);
+      }
+      Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE,
+          StandardCopyOption.REPLACE_EXISTING);
+      moved = true;
+    } finally {
+      if (!moved) {
+        deleteQuietly(temp);
+      }
+    }
+    forceDirectory(dir);
+  }
+
+  /** Replaces {@code target} with {@code text} in UTF-8. */
+  public static void writeString(Path target, String text) throws IOException {
+    byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+    write(target, out -> out.write(bytes));
+  }
+
+  private static Path createTemp(Path dir, String name) throws IOException {
+    long pid = ProcessHandle.current().pid();
+    while (true) {
+      Path temp = dir.resolve("." + name + "." + pid + "." + COUNTER.incrementAndGet() + ".tmp");
+      try {
+        return Files.createFile(temp);
+      } catch (FileAlreadyExistsException e) {
+        // a leftover from a crashed process with our pid: try the next counter value
+      }
+    }
+  }
+
+  private static void deleteQuietly(Path temp) {
+    try {
+      Files.deleteIfExists(temp);
+    } catch (IOException | RuntimeException e) {
+      // the body's exception is the one to report; a stray temp file is named like ".x.tmp"
+    }
+  }
+
+  /** Makes the rename durable (POSIX); platforms that cannot open a directory skip it. */
+  private static void forceDirectory(Path dir) {
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    } catch (IOException | RuntimeException e) {
+      // not supported here (Windows): the file itself was forced before the rename
+    }
+  }
+
+  /** Lets the body close the stream without closing the channel before it is forced. */
+  private static final class FlushOnClose extends FilterOutputStream {
+    FlushOnClose(OutputStream out) {
+      super(out);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      out.write(b, off, len);
+    }
+
+    @Override
+    public void close() throws IOException {
+      flush();
+    }
+  }
+}
