@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.graph.Graphs;
+import dev.loraj.core.lora.Fill;
+import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.model.LinearSite;
 import dev.loraj.core.model.ModelGraph;
@@ -21,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -153,11 +156,33 @@ class BertModelTest {
 
     Map<String, INDArray> data = new HashMap<>(inputs);
     data.put("labels", Nd4j.createFromArray(new float[][] {{1, 0}, {0, 1}, {1, 0}}));
-    TrainResult result = new Trainer(TrainConfig.of(2, 1e-2, 5))
+    TrainResult result = new Trainer(TrainConfig.of(1, 1e-2, 5))
         .train(peft, CROSS_ENTROPY, (step, micro) -> data);
     assertThat(result.losses()).allSatisfy(l -> assertThat(l).isFinite());
     assertThat(maxAbsDiff(peft.output(inputs), before)).isGreaterThan(1e-6);
     frozen.forEach((k, v) ->
         assertThat(base.weights().get(k).equals(v)).as("base %s unchanged", k).isTrue());
+  }
+
+  @Test
+  void mixedBatchRowsEqualSingleAdapterOutputs() {
+    BertModel base = BertModel.of(checkpoint, BertModel.Pooling.MEAN, 0, 1);
+    PeftModel peft = new PeftModel(base, AdapterRegistry.discover());
+    SplittableRandom rnd = new SplittableRandom(9);
+    for (String name : List.of("a", "b")) {
+      peft.addAdapter(name, new AdapterSpec(LoraConfig.of(2, 4), Targets.of("query", "value")), 5);
+      // non-zero B so that the two adapters and the base differ
+      peft.adapter(name).sites().values().forEach(ad -> Fill.normal(((LoraAdapter) ad).b(), 0, 0.05, rnd));
+    }
+    INDArray mixed = peft.outputMixed(inputs, List.of("a", PeftModel.BASE, "b"));
+    peft.setActive("a");
+    INDArray a = peft.output(inputs);
+    peft.setActive("b");
+    INDArray b = peft.output(inputs);
+    INDArray plain = forward(base);
+    assertThat(maxAbsDiff(a.getRow(0), plain.getRow(0))).isGreaterThan(1e-4);
+    assertThat(maxAbsDiff(mixed.getRow(0), a.getRow(0))).isLessThanOrEqualTo(1e-5);
+    assertThat(maxAbsDiff(mixed.getRow(1), plain.getRow(1))).isLessThanOrEqualTo(1e-5);
+    assertThat(maxAbsDiff(mixed.getRow(2), b.getRow(2))).isLessThanOrEqualTo(1e-5);
   }
 }
