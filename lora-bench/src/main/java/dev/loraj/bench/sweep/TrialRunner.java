@@ -64,13 +64,13 @@ public final class TrialRunner {
     r.put("task", task.id());
     r.put("dataset", task.datasetId());
     r.put("dataset_sha256", task.datasetSha256());
-    r.put("base_model", task.baseModelName());
     r.put("seed", spec.seed());
     ObjectNode train = spec.specJson().get("train").deepCopy();
     r.set("train", train);
     r.put("primary_metric", cfg.primaryMetric());
     r.put("higher_is_better", task.higherIsBetter());
     ObjectNode prov = Provenance.machine();
+    prov.put("base_model", task.baseModelName());
     prov.put("dataset", task.datasetId());
     prov.put("dataset_sha256", task.datasetSha256());
     prov.put("seed", spec.seed());
