@@ -22,7 +22,7 @@ public class BertStepProbe {
         pm.addAdapter("default", new AdapterSpec(LoraConfig.of(8, 16), Targets.of("query", "value").withModulesToSave("classifier")), 1);
       }
       long t0 = System.nanoTime();
-      var r = new Trainer(TrainConfig.of(8, 1e-3, 1)).train(pm, task.objective(), task.trainBatches(1, 16));
+      var r = new Trainer(TrainConfig.of(Integer.getInteger("steps", 8), 1e-3, 1)).train(pm, task.objective(), task.trainBatches(1, 16));
       System.out.printf("%s: steps %s ms; offheap now %.0f MiB; total %.1f s%n", mode, r.stepMillis(), MemoryMonitor.offHeapBytes() / 1048576.0, (System.nanoTime() - t0) / 1e9);
       long t1 = System.nanoTime();
       System.out.println("eval " + task.evaluate(pm) + " in " + (System.nanoTime() - t1) / 1e9 + " s");

@@ -134,11 +134,13 @@ public final class TextClassificationTask implements Task {
     };
   }
 
+  /**
+   * Pads every batch to {@code max_length}: SameDiff's array cache reuses buffers only for equal
+   * shapes, and a fresh native allocation per step (page faults on new memory) cost as much as
+   * the compute in a profile of MiniLM training steps.
+   */
   private Map<String, INDArray> batch(List<long[]> ids, int[] labels, int[] idx, boolean withLabels) {
-    int len = 0;
-    for (int i : idx) {
-      len = Math.max(len, ids.get(i).length);
-    }
+    int len = maxLength;
     long[][] in = new long[idx.length][len];
     long[][] mask = new long[idx.length][len];
     long[][] types = new long[idx.length][len];
