@@ -32,20 +32,25 @@ final class Lapack {
   /** Reserved (not committed) stack of the LAPACK thread: 8x the measured need. */
   static final long STACK_BYTES = 64L << 20;
 
-  private static final String THREAD_NAME = "loraj-lapack";
+  private static final ThreadLocal<Boolean> ON_LAPACK_THREAD =
+      ThreadLocal.withInitial(() -> false);
 
   private static final ExecutorService LAPACK_THREAD =
       Executors.newSingleThreadExecutor(
           task -> {
-            Thread t = new Thread(null, task, THREAD_NAME, STACK_BYTES);
+            Runnable marked = () -> {
+              ON_LAPACK_THREAD.set(true);
+              task.run();
+            };
+            Thread t = new Thread(null, marked, "loraj-lapack", STACK_BYTES);
             t.setDaemon(true);
             return t;
           });
 
   /** Runs one LAPACKE call on the large-stack LAPACK thread and returns its {@code info}. */
   static int call(IntSupplier lapackCall) {
-    if (Thread.currentThread().getName().equals(THREAD_NAME)) {
-      return lapackCall.getAsInt();
+    if (ON_LAPACK_THREAD.get()) {
+      return lapackCall.getAsInt(); // already there (nested use): run inline
     }
     Future<Integer> result = LAPACK_THREAD.submit(lapackCall::getAsInt);
     try {

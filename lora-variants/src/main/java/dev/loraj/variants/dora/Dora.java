@@ -1,0 +1,164 @@
+package dev.loraj.variants.dora;
+
+import dev.loraj.core.adapter.Adapter;
+import dev.loraj.core.adapter.AdapterFactory;
+import dev.loraj.core.adapter.AdapterGraph;
+import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.graph.FrozenMatMul;
+import dev.loraj.core.lora.LoraAdapter;
+import dev.loraj.core.lora.LoraConfig;
+import dev.loraj.core.lora.LoraInit;
+import dev.loraj.core.model.LinearSite;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * DoRA, weight-decomposed low-rank adaptation (Liu et al. 2024, arXiv 2402.09353, section 4.1,
+ * eq. 5): the adapted weight is split into a trainable magnitude and a direction that LoRA
+ * updates,
+ *
+ * <pre>
+ *   W' = m * (W + s B A) / ||W + s B A||_c        m [out], norms per output row (over in)
+ * </pre>
+ *
+ * with {@code m} initialised to {@code ||W||_c} (B = 0), so the model is unchanged at init.
+ *
+ * <p>Section 4.3 ("reduce training overhead") treats the norm as a constant in backpropagation;
+ * like PEFT ({@code tuners/lora/dora.py}) the norm here is {@code n = ||W + s sg(B A)||} with
+ * {@code sg} a stop-gradient, and the branch added to the frozen output is
+ *
+ * <pre>
+ *   (m/n - 1) * (x W^T) + (m/n) * s * B A x          [n, out]
+ * </pre>
+ *
+ * where {@code x W^T} is the base output without its bias (so the bias is not rescaled). With
+ * dropout active it is recomputed from the dropped input, as PEFT does.
+ *
+ * <p>Merge writes {@code W' = (m/n)(W + dW)}; unmerge inverts it with the norm cached at merge
+ * time, {@code W = W'/(m/n) - dW} (the merged weight alone does not determine n). PEFT keys:
+ * {@code lora_A.weight}, {@code lora_B.weight}, {@code lora_magnitude_vector} (no ".weight").
+ *
+ * <p>The norm needs the dense base weight in the graph, so DoRA does not run on a quantized base
+ * that has no dense weight ({@link AdapterGraph#baseWeight()} fails there).
+ */
+public final class Dora implements AdapterFactory<DoraConfig> {
+
+  /** PEFT's key of the magnitude vector [out]. */
+  public static final String MAGNITUDE = "lora_magnitude_vector";
+
+  @Override
+  public String name() {
+    return "dora";
+  }
+
+  @Override
+  public String description() {
+    return "DoRA: magnitude m and direction (W + sBA)/||W + sBA|| trained (arXiv 2402.09353)";
+  }
+
+  @Override
+  public Class<DoraConfig> configType() {
+    return DoraConfig.class;
+  }
+
+  @Override
+  public DoraConfig defaultConfig() {
+    return DoraConfig.defaults();
+  }
+
+  @Override
+  public Adapter create(DoraConfig config, SiteInit init) {
+    LoraConfig lora = config.lora();
+    DoraAdapter adapter = new DoraAdapter(init.site(), config, lora.scaling(), config.dropout());
+    LoraInit strategy = config.init() == LoraConfig.Init.GAUSSIAN ? LoraInit.GAUSSIAN : LoraInit.KAIMING;
+    strategy.initialize(adapter.a(), adapter.b(), adapter.scaling(), init);
+    // m = ||W + s B A||_c per output row (eq. 5 at t = 0): identity at init
+    adapter.magnitude.assign(init.baseWeight().addi(adapter.deltaWeight()).norm2(1));
+    return adapter;
+  }
+
+  /** LoRA's r (in + out) plus one magnitude per output unit. */
+  @Override
+  public long trainableParameters(DoraConfig config, LinearSite site) {
+    return (long) config.rank() * (site.in() + site.out()) + site.out();
+  }
+
+  /** LoRA's A and B plus the magnitude vector, with DoRA's forward, merge and unmerge. */
+  public static final class DoraAdapter extends LoraAdapter {
+
+    private final double dropoutRate;
+    private final INDArray magnitude; // [out]
+    private INDArray mergedNorm; // [out], set by merge, consumed by unmerge
+
+    DoraAdapter(LinearSite site, DoraConfig config, double scaling, double dropout) {
+      super(site, config, scaling, 0.0); // dropout applied here, shared by both terms
+      this.dropoutRate = dropout;
+      this.magnitude = Nd4j.create(DataType.FLOAT, site.out());
+    }
+
+    /** The magnitude vector m [out] (updated in place by the trainer). */
+    public INDArray magnitude() {
+      return magnitude;
+    }
+
+    @Override
+    public Map<String, INDArray> parameters() {
+      Map<String, INDArray> p = new LinkedHashMap<>(super.parameters());
+      p.put(MAGNITUDE, magnitude);
+      return p;
+    }
+
+    @Override
+    public SDVariable forward(AdapterGraph g, SDVariable x, SDVariable baseOut) {
+      SameDiff sd = g.sd();
+      SDVariable av = g.param(A);
+      SDVariable bv = g.param(B);
+      SDVariable m = g.param(MAGNITUDE);
+      SDVariable stored = g.baseWeight(); // [out, in], or [in, out] with fan_in_fan_out
+      SDVariable w = site.fanInFanOut() ? stored.permute(1, 0) : stored; // [out, in]
+      SDVariable ba = sd.mmul(bv, av); // [out, r] x [r, in]
+      SDVariable detached = new StopGradient(sd, ba).outputVariable();
+      SDVariable norm = w.add(detached.mul(scaling)).norm2(1); // [out]
+      SDVariable scale = m.div(norm).reshape(1, site.out()); // m/n as a row [1, out]
+
+      SDVariable in = x;
+      SDVariable direct; // x W^T without bias [n, out]
+      if (g.training() && dropoutRate > 0) {
+        in = sd.nn().dropout(x, 1.0 - dropoutRate); // ND4J takes the retain probability
+        direct = FrozenMatMul.apply(sd, in, stored, !site.fanInFanOut()); // [n, in] x [in, out]
+      } else {
+        SDVariable bias = g.baseBias();
+        direct = bias == null ? baseOut : baseOut.sub(bias);
+      }
+      SDVariable lora = branch(g, in, av, bv); // s B A x [n, out]
+      return scale.sub(1.0).mul(direct).add(scale.mul(lora));
+    }
+
+    /** {@code W' = (m/n)(W + dW)}, n the row norms of {@code W + dW}; caches n for unmerge. */
+    @Override
+    public INDArray merge(INDArray weight) {
+      INDArray combined = weight.add(deltaWeight()); // [out, in]
+      INDArray norm = combined.norm2(1); // [out]
+      mergedNorm = norm;
+      return combined.muliColumnVector(magnitude.div(norm).reshape(site.out(), 1));
+    }
+
+    /** {@code W = W' / (m/n) - dW} with the n of the last merge. */
+    @Override
+    public INDArray unmerge(INDArray merged) {
+      if (mergedNorm == null) {
+        throw new IllegalStateException(
+            "DoRA adapter at '" + site.path() + "' was not merged: nothing to unmerge");
+      }
+      INDArray scale = magnitude.div(mergedNorm).reshape(site.out(), 1); // [out, 1]
+      mergedNorm = null;
+      return merged.divColumnVector(scale).subi(deltaWeight());
+    }
+  }
+}
