@@ -64,8 +64,9 @@ public final class QuantizedLinearOp extends DynamicCustomOp {
   private static volatile boolean registered;
   private static volatile long identityHash;
 
-  /** The previous result handed to libnd4j's identity; closed on the next call. */
+  /** The previous result handed to libnd4j's identity, and its thread; see {@link #recycle}. */
   private INDArray lastResult;
+  private Thread lastThread;
 
   /** For SameDiff's reflection (clones). */
   public QuantizedLinearOp() {}
@@ -172,12 +173,22 @@ public final class QuantizedLinearOp extends DynamicCustomOp {
     INDArray result = mode() == FORWARD
         ? w.matmulTransposed(in, buf)  // [n, in] x [in, out]
         : w.matmul(in, buf);           // [n, out] x [out, in]
-    if (lastResult != null && !lastResult.wasClosed()) {
-      lastResult.close(); // the identity copy of the previous call has long finished
-    }
-    lastResult = result;
+    recycle(result);
     oc.setInputArray(0, result);
     return List.of(LongShapeDescriptor.fromShape(result.shape(), DataType.FLOAT));
+  }
+
+  /**
+   * Closes the previous result when this thread made it (its identity copy has finished: a
+   * thread runs one op at a time), so large results do not wait for the GC; a result another
+   * thread made is left to the GC, as its copy may still be running.
+   */
+  private synchronized void recycle(INDArray result) {
+    if (lastResult != null && lastThread == Thread.currentThread() && !lastResult.wasClosed()) {
+      lastResult.close();
+    }
+    lastResult = result;
+    lastThread = Thread.currentThread();
   }
 
   /**

@@ -106,6 +106,38 @@ class QLoraTest {
     assertThat(maxAbsDiff(pm.output(in), atInit)).as("the adapter trained").isGreaterThan(1e-4);
   }
 
+  /** A failure at a later site puts back the dense weights already replaced by quantized ones. */
+  @Test
+  void failedCreationRestoresTheDenseBase() {
+    MlpModel m = MlpModel.random(List.of(32, 96, 16, 8), MlpModel.Activation.GELU, false, 2);
+    Map<String, INDArray> before = new LinkedHashMap<>(m.weights());
+    PeftModel pm = new PeftModel(m, Fixtures.REGISTRY);
+    AdapterSpec spec = new AdapterSpec(QLoraConfig.defaults().withRankAndAlpha(12, 16), Targets.allLinear());
+    assertThatThrownBy(() -> pm.addAdapter("default", spec, 1)).hasMessageContaining("rank = 12");
+    assertThat(m.quantizedWeights()).isEmpty();
+    assertThat(m.weights().keySet()).containsExactlyInAnyOrderElementsOf(before.keySet());
+    before.forEach((k, v) -> assertThat(m.weights().get(k)).as(k).isSameAs(v));
+  }
+
+  /**
+   * A qlora adapter on a site that is already NF4 requantizes the dequantized weight: the codes
+   * come back unchanged; with double quantization the block scales may move by the
+   * second-level rounding, measured here.
+   */
+  @Test
+  void requantizingADequantizedWeightIsNearlyIdempotent() {
+    INDArray w = Fill.normal(new long[] {256, 256}, 0.02, new SplittableRandom(8));
+    for (boolean dq : new boolean[] {false, true}) {
+      QuantizedWeight once = QuantizedWeight.quantize(w, QuantFormat.NF4, 64, dq);
+      QuantizedWeight twice = QuantizedWeight.quantize(once.dequantize(), QuantFormat.NF4, 64, dq);
+      double drift = maxAbsDiff(twice.dequantize(), once.dequantize()) / w.amaxNumber().doubleValue();
+      System.out.printf("NF4 requantization (double quant %s): codes equal %s, max drift %.2e of max|W|%n",
+          dq, java.util.Arrays.equals(once.codes(), twice.codes()), drift);
+      assertThat(twice.codes()).containsExactly(once.codes());
+      assertThat(drift).isLessThan(dq ? 1e-3 : 1e-7);
+    }
+  }
+
   /** Composition: quantizing the base and adding plain LoRA is the qlora variant, bit for bit. */
   @Test
   void quantizedBasePlusLoraEqualsTheQloraVariant() {
