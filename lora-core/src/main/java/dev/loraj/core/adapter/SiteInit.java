@@ -4,6 +4,7 @@ import dev.loraj.core.model.LinearSite;
 import dev.loraj.core.quant.QuantizedWeight;
 import java.util.Optional;
 import java.util.SplittableRandom;
+import java.util.function.Supplier;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -45,5 +46,19 @@ public interface SiteInit {
    */
   default void rewriteBase(QuantizedWeight weight) {
     throw new UnsupportedOperationException("this site cannot hold a quantized base weight");
+  }
+
+  /**
+   * One object of type {@code type} shared by every site of this one adapter (one
+   * {@code addAdapter} call): the first site's call creates it with {@code create}, later sites
+   * get the same instance. For state that is global across an adapter's sites, such as
+   * AdaLoRA's rank budget; another adapter, or the same name in another model, gets its own.
+   * No static state is involved: the object lives as long as the adapters holding it.
+   *
+   * @throws UnsupportedOperationException if this initialiser cannot share state
+   */
+  default <T> T shared(Class<T> type, Supplier<? extends T> create) {
+    throw new UnsupportedOperationException(
+        getClass().getName() + " does not provide per-adapter shared state");
   }
 }

@@ -40,6 +40,32 @@ public class LoraAdapter implements Adapter {
     this.b = Nd4j.create(DataType.FLOAT, site.out(), rank);
   }
 
+  /**
+   * An adapter over given arrays (a loaded checkpoint, an export to plain LoRA), used as they are
+   * (not copied). Only shapes are checked: a rank above min(in, out) is allowed here because such
+   * an adapter can arise exactly (PiSSA's export has rank 2r) and PEFT loads it.
+   *
+   * @param a [r, in], r = {@code config.rank()}
+   * @param b [out, r]
+   */
+  public LoraAdapter(LinearSite site, AdapterConfig config, double scaling, double dropout,
+      INDArray a, INDArray b) {
+    this.site = site;
+    this.config = config;
+    this.rank = config.rank();
+    this.scaling = scaling;
+    this.dropout = dropout;
+    if (!java.util.Arrays.equals(a.shape(), new long[] {rank, site.in()})
+        || !java.util.Arrays.equals(b.shape(), new long[] {site.out(), rank})) {
+      throw new IllegalArgumentException(
+          "LoRA arrays for '" + site.path() + "' must be A [" + rank + ", " + site.in() + "] and B ["
+              + site.out() + ", " + rank + "], got A " + java.util.Arrays.toString(a.shape())
+              + " and B " + java.util.Arrays.toString(b.shape()));
+    }
+    this.a = a;
+    this.b = b;
+  }
+
   /** Rank larger than min(in, out) cannot be a low-rank update: one clear error. */
   public static void checkRankFits(LinearSite site, int rank) {
     int max = Math.min(site.in(), site.out());

@@ -20,8 +20,10 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.function.BiConsumer;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -64,6 +66,8 @@ public final class PeftModel {
   private long version;
   private final Map<List<String>, Built> inferenceCache = new HashMap<>();
   private long cacheVersion = -1;
+  /** Mean {@code x^T x} of each site's inputs from {@link #calibrate}, by site path, [in, in]. */
+  private final Map<String, INDArray> inputCovariances = new LinkedHashMap<>();
 
   /** One named adapter: its spec, factory and per-site state. */
   public static final class NamedAdapter {
@@ -147,6 +151,7 @@ public final class PeftModel {
     List<LinearSite> selected = spec.targets().resolve(base.linearSites());
     Map<String, Frozen> originals = new LinkedHashMap<>();
     Map<String, Adapter> created = new LinkedHashMap<>();
+    Map<Class<?>, Object> shared = new HashMap<>(); // SiteInit.shared: one per addAdapter call
     try {
       for (LinearSite site : selected) {
         AdapterConfig cfg = spec.config();
@@ -155,7 +160,7 @@ public final class PeftModel {
         if (r != cfg.rank() || alpha != cfg.alpha()) {
           cfg = cfg.withRankAndAlpha(r, alpha);
         }
-        created.put(site.path(), factory.createUnchecked(cfg, new Init(name, site, seed, originals)));
+        created.put(site.path(), factory.createUnchecked(cfg, new Init(name, site, seed, originals, shared)));
       }
     } catch (RuntimeException e) {
       originals.forEach(this::restoreFrozen);
@@ -502,6 +507,11 @@ public final class PeftModel {
    *     {@code null} for ordinary active-adapter inference
    */
   public Built build(boolean training, List<String> mixed) {
+    return build(training, mixed, null);
+  }
+
+  /** As {@link #build(boolean, List)}; {@code siteInputs} (if not null) sees every site's input. */
+  private Built build(boolean training, List<String> mixed, BiConsumer<LinearSite, SDVariable> siteInputs) {
     SameDiff sd = Graphs.newSameDiff();
     List<TrainableVar> trainable = new ArrayList<>();
     Map<String, SDVariable> masks = new LinkedHashMap<>();
@@ -516,6 +526,9 @@ public final class PeftModel {
     }
     Map<String, SDVariable> adapterVars = new HashMap<>();
     ModelGraph.SiteHook hook = (g, site, x, baseOut) -> {
+      if (siteInputs != null) {
+        siteInputs.accept(site, x);
+      }
       SDVariable sum = null;
       for (String an : branchNames) {
         Adapter ad = adapters.get(an).sites.get(site.path());
@@ -599,6 +612,75 @@ public final class PeftModel {
     return inferenceCache.computeIfAbsent(key, k -> build(false, mixed));
   }
 
+  // ---------------------------------------------------------------- calibration
+
+  /**
+   * Runs the model (as {@link #output} would: active adapters applied, no dropout) on
+   * {@code batches} and records, for every linear site, the mean outer product of its input rows,
+   * {@code C = (1/N) sum_rows x^T x} ([in, in], N = all rows of all batches seen by that site).
+   * Data-aware inits read it through {@link SiteInit#inputCovariance()} when an adapter is added
+   * afterwards (CorDA, arXiv 2406.05223, Sec. 3.1: "C = X X^T" of the layer's input activations).
+   *
+   * <p>Replaces any earlier calibration. The statistics are a snapshot: adding a base-rewriting
+   * adapter later does not update them. Batch entries that are not graph inputs (targets) are
+   * ignored.
+   *
+   * @param batches model inputs, e.g. {@code {"x": [n, in]}} for an MLP; at least one
+   */
+  public void calibrate(Iterable<Map<String, INDArray>> batches) {
+    Map<String, List<String[]>> outputs = new LinkedHashMap<>(); // site -> [gram, rows] names
+    Built b = build(false, null, (site, x) -> {
+      List<String[]> hits = outputs.computeIfAbsent(site.path(), k -> new ArrayList<>());
+      String prefix = "calibration/" + site.path() + "/" + hits.size();
+      SameDiff sd = x.getSameDiff();
+      SDVariable gram = sd.mmul(prefix + "/gram", x, x, true, false, false); // [in, n] x [n, in]
+      SDVariable rows = sd.sizeAt(prefix + "/rows", x, 0);
+      hits.add(new String[] {gram.name(), rows.name()});
+    });
+    List<String> names = new ArrayList<>();
+    outputs.values().forEach(l -> l.forEach(pair -> names.addAll(List.of(pair))));
+    Map<String, INDArray> sums = new LinkedHashMap<>();
+    Map<String, Long> counts = new LinkedHashMap<>();
+    int seen = 0;
+    for (Map<String, INDArray> batch : batches) {
+      Map<String, INDArray> ph = new HashMap<>();
+      for (String in : b.inputs()) {
+        if (batch.containsKey(in)) {
+          ph.put(in, batch.get(in));
+        }
+      }
+      Map<String, INDArray> res = b.sd().output(ph, names.toArray(String[]::new));
+      outputs.forEach((path, hits) -> {
+        for (String[] pair : hits) {
+          INDArray g = res.get(pair[0]).castTo(DataType.DOUBLE);
+          sums.merge(path, g, INDArray::addi);
+          counts.merge(path, res.get(pair[1]).getLong(0), Long::sum);
+        }
+      });
+      seen++;
+    }
+    if (seen == 0) {
+      throw new IllegalArgumentException("calibrate: batches is empty; give at least one batch of model inputs");
+    }
+    inputCovariances.clear();
+    sums.forEach((path, sum) -> {
+      long n = counts.get(path);
+      if (n > 0) {
+        inputCovariances.put(path, sum.divi(n).castTo(DataType.FLOAT));
+      }
+    });
+  }
+
+  /** The calibrated input covariance of site {@code path} ([in, in], a copy), if any. */
+  public Optional<INDArray> inputCovariance(String path) {
+    return Optional.ofNullable(inputCovariances.get(path)).map(INDArray::dup);
+  }
+
+  /** Forgets the statistics of {@link #calibrate}. */
+  public void clearCalibration() {
+    inputCovariances.clear();
+  }
+
   // ---------------------------------------------------------------- internals
 
   private final class Init implements SiteInit {
@@ -606,8 +688,10 @@ public final class PeftModel {
     private final LinearSite site;
     private final long seed;
     private final Map<String, Frozen> originals;
+    private final Map<Class<?>, Object> shared;
 
-    Init(String adapterName, LinearSite site, long seed, Map<String, Frozen> originals) {
+    Init(String adapterName, LinearSite site, long seed, Map<String, Frozen> originals,
+        Map<Class<?>, Object> shared) {
       this.adapterName = adapterName;
       this.site = site;
       this.seed = Hashing.murmur3_128().newHasher()
@@ -616,6 +700,7 @@ public final class PeftModel {
           .putString(site.path(), StandardCharsets.UTF_8)
           .hash().asLong();
       this.originals = originals;
+      this.shared = shared;
     }
 
     @Override
@@ -644,6 +729,11 @@ public final class PeftModel {
     }
 
     @Override
+    public Optional<INDArray> inputCovariance() {
+      return PeftModel.this.inputCovariance(site.path());
+    }
+
+    @Override
     public void rewriteBase(INDArray weight) {
       originals.putIfAbsent(site.weightName(), frozen(site));
       storeTorchLayout(site, weight);
@@ -653,6 +743,11 @@ public final class PeftModel {
     public void rewriteBase(QuantizedWeight weight) {
       originals.putIfAbsent(site.weightName(), frozen(site));
       storeQuantized(site, weight);
+    }
+
+    @Override
+    public <T> T shared(Class<T> type, java.util.function.Supplier<? extends T> create) {
+      return type.cast(shared.computeIfAbsent(type, k -> create.get()));
     }
   }
 

@@ -15,14 +15,14 @@ public interface Objective {
 
   /**
    * Softmax cross-entropy; placeholder {@code labels} holds one-hot rows [batch, classes]
-   * (rows of zeros are ignored... not supported: every row must be one-hot).
+   * (every row one-hot, or a probability distribution).
    */
   static Objective classification() {
     return new Objective() {
       @Override
       public SDVariable loss(SameDiff sd, SDVariable logits) {
         SDVariable labels = sd.placeHolder("labels", DataType.FLOAT, -1, -1);
-        SDVariable logp = sd.nn().logSoftmax(logits, 1);
+        SDVariable logp = logSoftmax(sd, logits);
         return labels.mul(logp).sum(1).mean().neg(); // -mean_i sum_c y_ic log p_ic
       }
 
@@ -31,6 +31,15 @@ public interface Objective {
         return List.of("labels");
       }
     };
+  }
+
+  /**
+   * Row-wise {@code x - max - log(sum(exp(x - max)))}, from elementary ops: ND4J's log_softmax
+   * with an axis fails when SameDiff clones it for the gradient graph.
+   */
+  static SDVariable logSoftmax(SameDiff sd, SDVariable x) {
+    SDVariable shifted = x.sub(x.max(true, 1)); // the max is a constant shift: gradient-neutral
+    return shifted.sub(sd.math().log(sd.math().exp(shifted).sum(true, 1)));
   }
 
   /** Mean squared error over all entries; placeholder {@code targets} with the output's shape. */

@@ -93,8 +93,22 @@ public abstract class AdapterConformanceSuite {
     return copy;
   }
 
+  /**
+   * Runs on every model before the suite adds an adapter. The default calibrates the model on a
+   * few random batches so that data-aware inits (CorDA reads {@code SiteInit.inputCovariance()})
+   * can be created; for every other variant this only records statistics nobody reads.
+   */
+  protected void prepare(PeftModel pm) {
+    List<Map<String, INDArray>> batches = new ArrayList<>();
+    for (long seed = 0; seed < 3; seed++) {
+      batches.add(Map.of("x", Fill.normal(new long[] {32, WIDTHS.get(0)}, 1.0, new SplittableRandom(900 + seed))));
+    }
+    pm.calibrate(batches);
+  }
+
   PeftModel withAdapter(AdapterRegistry registry, AdapterFactory<?> f, MlpModel base, String name, long seed) {
     PeftModel pm = new PeftModel(base, registry);
+    prepare(pm);
     pm.addAdapter(name, new AdapterSpec(configFor(f), Targets.allLinear()), seed);
     return pm;
   }

@@ -1,0 +1,30 @@
+package dev.loraj.bench.cli;
+
+import dev.loraj.bench.report.Report;
+import dev.loraj.bench.report.Summary;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/** {@code lora report DIR}: aggregates a sweep's trial files into tables, charts and one HTML page. */
+@Command(name = "report", mixinStandardHelpOptions = true,
+    description = {"Read DIR/trials/*.json and write report.md, report.html, summary.csv,",
+        "summary.json and PNG charts into DIR."})
+final class ReportCommand implements Callable<Integer> {
+
+  @Parameters(index = "0", paramLabel = "DIR", description = "The sweep directory (holds trials/).")
+  Path dir;
+
+  @Override
+  public Integer call() throws Exception {
+    Summary s = Report.generate(dir);
+    System.out.println("report for sweep " + s.sweepName() + ": " + s.rows().size() + " groups, "
+        + s.trialsOk() + " ok trials, " + s.trialsFailed() + " failed");
+    for (String f : new String[] {Report.REPORT_MD, Report.REPORT_HTML, Report.SUMMARY_CSV,
+        Report.SUMMARY_JSON}) {
+      System.out.println("  " + dir.resolve(f));
+    }
+    return 0;
+  }
+}

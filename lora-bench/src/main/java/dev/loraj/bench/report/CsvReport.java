@@ -1,0 +1,77 @@
+package dev.loraj.bench.report;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code summary.csv}: the rows of {@link Summary} in RFC 4180 form (LF line ends), full precision (Java's
+ * shortest round-trip decimal), bytes as bytes, an empty cell where a value does not exist.
+ */
+final class CsvReport {
+
+  private CsvReport() {}
+
+  static String render(Summary s) {
+    List<String> header = new ArrayList<>(List.of(
+        "group", "method", "baseline", "rank", "n_ok", "n_failed", "seeds"));
+    for (String m : s.metricNames()) {
+      header.add(m + "_mean");
+      header.add(m + "_std");
+      header.add(m + "_n");
+    }
+    for (String q : measures()) {
+      header.add(q + "_mean");
+      header.add(q + "_std");
+    }
+    header.addAll(List.of("trainable_params", "total_params", "trainable_pct", "step_ms_median"));
+    StringBuilder csv = new StringBuilder(line(header));
+    for (GroupSummary r : s.rows()) {
+      List<String> c = new ArrayList<>();
+      c.add(r.group());
+      c.add(r.method());
+      c.add(Boolean.toString(r.baseline()));
+      c.add(r.rank() == null ? "" : r.rank().toString());
+      c.add(Integer.toString(r.nOk()));
+      c.add(Integer.toString(r.nFailed()));
+      c.add(String.join(";", r.seeds().stream().map(String::valueOf).toList()));
+      for (String m : s.metricNames()) {
+        MeanStd v = r.metric(m);
+        c.add(v == null ? "" : num(v.mean()));
+        c.add(v == null || v.std() == null ? "" : num(v.std()));
+        c.add(v == null ? "0" : Integer.toString(v.n()));
+      }
+      for (MeanStd v : List.of(r.adapterFileBytes(), r.optimizerStateBytes(), r.peakOffheapBytes(),
+          r.peakHeapBytes(), r.peakRssBytes(), r.analyticMemoryBytes(), r.tokensPerS(),
+          r.trainSeconds())) {
+        c.add(num(v.mean()));
+        c.add(v.std() == null ? "" : num(v.std()));
+      }
+      c.add(Long.toString(r.trainableParams()));
+      c.add(Long.toString(r.totalParams()));
+      c.add(num(r.trainablePct()));
+      c.add(num(r.stepMsMedian()));
+      csv.append(line(c));
+    }
+    return csv.toString();
+  }
+
+  /** The aggregated measurements, in the column order of the CSV. */
+  private static List<String> measures() {
+    return List.of("adapter_file_bytes", "optimizer_state_bytes", "peak_offheap_bytes",
+        "peak_heap_bytes", "peak_rss_bytes", "analytic_memory_bytes", "tokens_per_s",
+        "train_seconds");
+  }
+
+  private static String num(double v) {
+    return Double.toString(v);
+  }
+
+  private static String line(List<String> cells) {
+    List<String> q = new ArrayList<>();
+    for (String c : cells) {
+      boolean quote = c.contains(",") || c.contains("\"") || c.contains("\n") || c.contains("\r");
+      q.add(quote ? '"' + c.replace("\"", "\"\"") + '"' : c);
+    }
+    return String.join(",", q) + "\n";
+  }
+}

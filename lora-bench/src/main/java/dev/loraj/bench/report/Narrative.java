@@ -1,0 +1,99 @@
+package dev.loraj.bench.report;
+
+import dev.loraj.bench.sweep.TrialResult;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The "what the table shows" paragraph, generated from the numbers: the best row, the best
+ * adapter, and its gap to the head-only and full fine-tuning baselines (with parameter and
+ * memory ratios). A gap no larger than the larger of the two standard deviations is called
+ * within seed noise; that is a reading aid, not a significance test.
+ */
+final class Narrative {
+
+  private Narrative() {}
+
+  /** Plain sentences (no Markdown or HTML markup). */
+  static List<String> sentences(Summary s) {
+    List<String> out = new ArrayList<>();
+    String pm = s.primaryMetric();
+    List<GroupSummary> ranked = s.rows().stream().filter(r -> has(r, pm)).toList();
+    if (ranked.isEmpty()) {
+      out.add("No ok trial recorded the primary metric " + pm + ", so nothing can be ranked.");
+      addFailures(s, out);
+      return out;
+    }
+    out.add("Rows are sorted by " + pm + " (" + (s.higherIsBetter() ? "higher" : "lower")
+        + " is better), mean ± sample std over seeds.");
+    GroupSummary best = ranked.get(0);
+    out.add("Best: " + label(best) + " with " + pm + " " + Fmt.meanStd(best.metric(pm))
+        + " (n=" + best.metric(pm).n() + ").");
+    GroupSummary adapter = ranked.stream().filter(r -> !r.baseline()).findFirst().orElse(null);
+    GroupSummary full = bestOf(ranked, TrialResult.FULL_FT);
+    GroupSummary head = bestOf(ranked, TrialResult.HEAD_ONLY);
+    if (adapter == null) {
+      out.add("No adapter method finished; only baselines are shown.");
+    } else {
+      if (adapter != best) {
+        out.add("Best adapter: " + label(adapter) + " with " + Fmt.meanStd(adapter.metric(pm)) + ".");
+      }
+      out.add(label(adapter) + " trains " + Fmt.count(adapter.trainableParams()) + " parameters ("
+          + Fmt.pct(adapter.trainablePct()) + " of " + Fmt.count(adapter.totalParams()) + ").");
+      if (full != null) {
+        out.add("Against full fine-tuning (" + Fmt.meanStd(full.metric(pm)) + "): "
+            + gap(adapter, full, s) + "; " + ratio(full.trainableParams(), adapter.trainableParams())
+            + " fewer trainable parameters, peak off-heap memory " + Fmt.mib(adapter.peakOffheapBytes())
+            + " vs " + Fmt.mib(full.peakOffheapBytes()) + " MiB.");
+      }
+      if (head != null) {
+        out.add("Against head-only training (" + Fmt.meanStd(head.metric(pm)) + "): "
+            + gap(adapter, head, s) + ".");
+      }
+    }
+    if (full == null && head == null) {
+      out.add("The sweep has no head_only or full_ft baseline to compare with.");
+    }
+    addFailures(s, out);
+    return out;
+  }
+
+  private static void addFailures(Summary s, List<String> out) {
+    if (s.trialsFailed() > 0) {
+      out.add(s.trialsFailed() + " of " + s.trialsTotal() + " trials failed and "
+          + (s.trialsFailed() == 1 ? "is" : "are") + " excluded from the means (see Failed trials).");
+    }
+  }
+
+  private static String gap(GroupSummary a, GroupSummary b, Summary s) {
+    MeanStd ma = a.metric(s.primaryMetric());
+    MeanStd mb = b.metric(s.primaryMetric());
+    double d = ma.mean() - mb.mean();
+    boolean better = s.higherIsBetter() ? d > 0 : d < 0;
+    double noise = Math.max(ma.std() == null ? 0 : ma.std(), mb.std() == null ? 0 : mb.std());
+    String verdict = d == 0 ? "equal" : (better ? "better" : "worse");
+    String within = Math.abs(d) <= noise && noise > 0 ? ", within seed noise (one std)" : "";
+    return Fmt.signed(d) + " " + s.primaryMetric() + " (" + verdict + within + ")";
+  }
+
+  private static String ratio(long big, long small) {
+    if (small <= 0) {
+      return "n/a";
+    }
+    double r = (double) big / small;
+    return r >= 10 ? Fmt.f("%,.0fx", r) : Fmt.f("%.1fx", r);
+  }
+
+  private static GroupSummary bestOf(List<GroupSummary> ranked, String variant) {
+    return ranked.stream().filter(r -> r.method().equals(variant)).findFirst().orElse(null);
+  }
+
+  private static boolean has(GroupSummary r, String pm) {
+    MeanStd m = r.metric(pm);
+    return m != null && m.n() > 0 && !Double.isNaN(m.mean());
+  }
+
+  private static String label(GroupSummary r) {
+    return r.group().equals(r.method()) ? r.group() : r.group() + " (" + r.method() + ")";
+  }
+}

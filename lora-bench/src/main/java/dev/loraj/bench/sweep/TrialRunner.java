@@ -1,0 +1,198 @@
+package dev.loraj.bench.sweep;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loraj.bench.progress.Progress;
+import dev.loraj.core.adapter.Adapter;
+import dev.loraj.core.adapter.AdapterRegistry;
+import dev.loraj.core.adapter.AdapterSpec;
+import dev.loraj.core.engine.MemoryMonitor;
+import dev.loraj.core.io.SafetensorsWriter;
+import dev.loraj.core.model.BaseModel;
+import dev.loraj.core.model.PeftModel;
+import dev.loraj.core.model.Targets;
+import dev.loraj.core.train.NonFiniteLossException;
+import dev.loraj.core.train.TrainListener;
+import dev.loraj.core.train.TrainResult;
+import dev.loraj.core.train.Trainer;
+import dev.loraj.eval.task.Task;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Runs one trial and measures it: task metric on held-out data, loss curve, parameter counts,
+ * adapter file size, optimizer state, peak off-heap / heap / RSS during training beside the
+ * analytic estimate, step time and throughput, with provenance.
+ */
+public final class TrialRunner {
+
+  public static final String ADAPTER_NAME = "default";
+
+  private final AdapterRegistry registry;
+  private final ObjectMapper json;
+
+  public TrialRunner(AdapterRegistry registry, ObjectMapper json) {
+    this.registry = registry;
+    this.json = json;
+  }
+
+  /** Runs {@code spec} on {@code task}; the adapter is saved under {@code adapterDir} (if not null). */
+  public ObjectNode run(String sweepName, SweepConfig cfg, TrialSpec spec, Task task, Path adapterDir) {
+    ObjectNode r = json.createObjectNode();
+    r.put("id", spec.id());
+    r.put("sweep", sweepName);
+    r.put("group", spec.group());
+    r.put("variant", spec.variant());
+    r.put("baseline", spec.baseline());
+    if (spec.rank() == null) {
+      r.putNull("rank");
+    } else {
+      r.put("rank", spec.rank());
+    }
+    r.set("config", spec.configJson());
+    r.set("targets", spec.targets() == null ? null : json.valueToTree(spec.targets()));
+    r.put("task", task.id());
+    r.put("dataset", task.datasetId());
+    r.put("dataset_sha256", task.datasetSha256());
+    r.put("seed", spec.seed());
+    ObjectNode train = spec.specJson().get("train").deepCopy();
+    r.set("train", train);
+    r.put("primary_metric", cfg.primaryMetric());
+    r.put("higher_is_better", task.higherIsBetter());
+    ObjectNode prov = Provenance.machine();
+    prov.put("base_model", task.baseModelName());
+    prov.put("dataset", task.datasetId());
+    prov.put("dataset_sha256", task.datasetSha256());
+    prov.put("seed", spec.seed());
+    prov.put("start_time", Instant.now().toString());
+
+    List<Double> losses = new ArrayList<>();
+    long t0 = System.nanoTime();
+    try (MemoryMonitor mem = MemoryMonitor.start();
+        Progress bar = new Progress(spec.id(), spec.train().steps())) {
+      BaseModel base = task.newBaseModel();
+      PeftModel pm = new PeftModel(base, registry);
+      Set<String> head = headWeights(base, task);
+      switch (spec.variant()) {
+        case TrialSpec.HEAD_ONLY -> pm.addTrainableBase(head);
+        case TrialSpec.FULL_FT -> pm.addTrainableBase(new LinkedHashSet<>(base.weights().keySet()));
+        default -> {
+          Targets t = spec.targets();
+          List<String> save = new ArrayList<>(t.modulesToSave());
+          for (String h : task.headModules()) {
+            if (!save.contains(h)) {
+              save.add(h);
+            }
+          }
+          t = t.withModulesToSave(save.toArray(String[]::new));
+          pm.addAdapter(ADAPTER_NAME, new AdapterSpec(spec.config(), t), spec.seed());
+        }
+      }
+      long trainable = pm.trainableParameters();
+      long total = base.parameterCount();
+      TrainListener listener = new TrainListener() {
+        @Override
+        public void onStep(long step, long totalSteps, double loss, double lr, double ms) {
+          mem.sample();
+          losses.add(loss);
+          bar.update(step, String.format(java.util.Locale.ROOT, "loss %.4f", loss));
+        }
+      };
+      TrainResult result = new Trainer(spec.train()).listen(listener)
+          .train(pm, task.objective(), task.trainBatches(spec.seed(), spec.batchSize()));
+      double trainSeconds = (System.nanoTime() - t0) / 1e9;
+      mem.sample();
+      MemoryMonitor.Peaks peaks = mem.peaks();
+      Map<String, Double> metrics = task.evaluate(pm);
+      r.set("metrics", json.valueToTree(new java.util.TreeMap<>(metrics)));
+      r.set("loss_curve", json.valueToTree(losses));
+      r.put("trainable_params", trainable);
+      r.put("total_params", total);
+      r.put("adapter_file_bytes", saveTrainable(pm, base, adapterDir, spec));
+      r.put("optimizer_state_bytes", result.optimizerStateBytes());
+      r.put("peak_offheap_bytes", peaks.offHeapBytes());
+      r.put("peak_heap_bytes", peaks.heapBytes());
+      r.put("peak_rss_bytes", peaks.rssBytes());
+      // weights (4 B each) + gradient and Adam's two moments (12 B) per trainable parameter;
+      // activations are not in the estimate
+      r.put("analytic_memory_bytes", 4 * total + 12 * trainable + extraFrozenBytes(pm));
+      double stepMs = result.medianStepMillis();
+      r.put("step_ms_median", stepMs);
+      r.put("tokens_per_s", spec.batchSize() * task.tokensPerExample() * spec.train().accumulation() / (stepMs / 1000));
+      r.put("train_seconds", trainSeconds);
+      r.put("status", "ok");
+      r.putNull("error");
+    } catch (NonFiniteLossException e) {
+      failed(r, losses, e);
+    } catch (RuntimeException | IOException e) {
+      failed(r, losses, e);
+    }
+    prov.put("end_time", Instant.now().toString());
+    r.set("provenance", prov);
+    return r;
+  }
+
+  private void failed(ObjectNode r, List<Double> losses, Exception e) {
+    r.put("status", "failed");
+    r.put("error", e.getClass().getSimpleName() + ": " + e.getMessage());
+    r.set("loss_curve", json.valueToTree(losses));
+    r.set("metrics", json.createObjectNode());
+  }
+
+  private static Set<String> headWeights(BaseModel base, Task task) {
+    Set<String> out = new LinkedHashSet<>();
+    for (String h : task.headModules()) {
+      base.weights().keySet().stream().filter(w -> w.startsWith(h + ".")).forEach(out::add);
+    }
+    return out;
+  }
+
+  /** Bytes of frozen non-base state adapters keep (buffers such as VeRA's projections). */
+  private static long extraFrozenBytes(PeftModel pm) {
+    long n = 0;
+    for (String a : pm.adapterNames()) {
+      for (Adapter ad : pm.adapter(a).sites().values()) {
+        n += ad.buffers().values().stream().mapToLong(x -> 4 * x.length()).sum();
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Writes what training changed (adapter tensors under PEFT's key names, and trained base tensors)
+   * as one safetensors file and returns its size. Full fine-tuning's "adapter" is the whole model:
+   * measured, then deleted.
+   */
+  private long saveTrainable(PeftModel pm, BaseModel base, Path adapterDir, TrialSpec spec) throws IOException {
+    Map<String, INDArray> tensors = new LinkedHashMap<>();
+    if (pm.adapterNames().contains(ADAPTER_NAME)) {
+      pm.adapter(ADAPTER_NAME).sites().forEach((site, ad) -> {
+        ad.parameters().forEach((k, v) -> tensors.put("base_model.model." + site + "." + k, v));
+        ad.buffers().forEach((k, v) -> tensors.put("base_model.model." + site + "." + k, v));
+      });
+    }
+    for (String w : pm.trainableBase()) {
+      tensors.put("base_model.model." + w, base.weights().get(w));
+    }
+    Path dir = adapterDir == null ? Files.createTempDirectory("lora-trial") : adapterDir.resolve(spec.id());
+    Files.createDirectories(dir);
+    Path file = dir.resolve("adapter_model.safetensors");
+    SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
+    long size = Files.size(file);
+    if (adapterDir == null || spec.variant().equals(TrialSpec.FULL_FT)) {
+      Files.delete(file);
+      Files.deleteIfExists(dir);
+    }
+    return size;
+  }
+}

@@ -1,0 +1,289 @@
+package dev.loraj.core.model.bert;
+
+import dev.loraj.core.lora.Fill;
+import dev.loraj.core.model.BaseModel;
+import dev.loraj.core.model.LinearSite;
+import dev.loraj.core.model.ModelGraph;
+import dev.loraj.core.model.ModelOutput;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.nd4j.autodiff.samediff.SDIndex;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * A BERT encoder (Devlin et al., arXiv 1810.04805) as a SameDiff graph, with an optional
+ * sequence-classification head, following Hugging Face's {@code BertModel} /
+ * {@code BertForSequenceClassification} weight names and arithmetic:
+ *
+ * <pre>
+ *   h0 = LN(E_word[ids] + E_pos[0..S) + E_type[types])
+ *   per layer (post-LN):  h = LN(h + W_o Attn(W_q h, W_k h, W_v h))
+ *                         h = LN(h + W_2 gelu(W_1 h))
+ *   Attn = softmax(Q K^T / sqrt(d_head) + (1 - mask) * float32_min) V, per head
+ *   gelu(x) = x/2 (1 + erf(x / sqrt 2))  (exact, HF "gelu")
+ * </pre>
+ *
+ * Every {@code nn.Linear} (query, key, value, attention.output.dense, intermediate.dense,
+ * output.dense, pooler.dense, classifier) goes through {@link ModelGraph#linear}, so adapters
+ * attach there; {@code classifier} is the output head (excluded by all-linear).
+ *
+ * <p>Inputs: placeholders {@code input_ids}, {@code attention_mask}, {@code token_type_ids}, INT64
+ * [batch, seq] (see {@link #inputs(TokenBatch)}); seq must not exceed max_position_embeddings.
+ * Output: with a head, logits [batch, numLabels]; without, the pooled sentence vector
+ * [batch, hidden], or for {@link Pooling#NONE} the last hidden state [batch * seq, hidden].
+ *
+ * <p>Dropout is not applied, in training either: ND4J's dropout draws from its global RNG, which
+ * the framework avoids. LoRA's own dropout (on the adapter input) is unaffected.
+ */
+public final class BertModel implements BaseModel {
+
+  /** How the [batch, seq, hidden] states become one vector per example. */
+  public enum Pooling {
+    /** No pooling: the output is the last hidden state, [batch * seq, hidden] (no head). */
+    NONE,
+    /** The [CLS] (first) token's state, without BERT's pooler. */
+    CLS,
+    /** HF BertForSequenceClassification: tanh(pooler.dense([CLS])). Needs pooler weights. */
+    POOLER,
+    /**
+     * Attention-masked mean over tokens (sentence-transformers; the pooling all-MiniLM-L6-v2 was
+     * trained with).
+     */
+    MEAN
+  }
+
+  public static final String INPUT_IDS = "input_ids";
+  public static final String ATTENTION_MASK = "attention_mask";
+  public static final String TOKEN_TYPE_IDS = "token_type_ids";
+
+  /** HF {@code initializer_range}: the std of a freshly initialised classifier. */
+  public static final double INITIALIZER_RANGE = 0.02;
+
+  private final BertConfig config;
+  private final Pooling pooling;
+  private final int numLabels;
+  private final Map<String, INDArray> weights;
+  private final List<LinearSite> sites;
+
+  /**
+   * @param weights tensors under HF names (a leading {@code bert.} is stripped, so a
+   *     BertForSequenceClassification state dict loads as is); Linear weights [out, in]
+   * @param numLabels classifier outputs; 0 for no head
+   */
+  public BertModel(BertConfig config, Map<String, INDArray> weights, Pooling pooling, int numLabels) {
+    if (numLabels < 0) {
+      throw new IllegalArgumentException("numLabels = " + numLabels + ", must be >= 0 (0: no head)");
+    }
+    if (pooling == Pooling.NONE && numLabels > 0) {
+      throw new IllegalArgumentException("pooling NONE has no per-example vector for a"
+          + " classifier; use CLS, POOLER or MEAN with numLabels = " + numLabels);
+    }
+    this.config = config;
+    this.pooling = pooling;
+    this.numLabels = numLabels;
+    this.weights = new LinkedHashMap<>();
+    weights.forEach((k, v) -> this.weights.put(k.startsWith("bert.") ? k.substring(5) : k, v));
+    this.sites = List.copyOf(buildSites());
+    new BertCheckpoint(config, this.weights).validate();
+    for (LinearSite s : sites) {
+      checkShape(s.weightName(), s.weightShape());
+      checkShape(s.biasName(), s.out());
+    }
+  }
+
+  /**
+   * A model over a checkpoint's (copied map of) weights; a classifier missing from the checkpoint
+   * is initialised as HF does: weight ~ N(0, 0.02^2), bias 0.
+   */
+  public static BertModel of(BertCheckpoint checkpoint, Pooling pooling, int numLabels, long seed) {
+    Map<String, INDArray> w = new LinkedHashMap<>(checkpoint.weights());
+    if (numLabels > 0 && !w.containsKey("classifier.weight")) {
+      long d = checkpoint.config().hiddenSize();
+      w.put("classifier.weight",
+          Fill.normal(new long[] {numLabels, d}, INITIALIZER_RANGE, new SplittableRandom(seed)));
+      w.put("classifier.bias", Nd4j.zeros(DataType.FLOAT, numLabels));
+    }
+    return new BertModel(checkpoint.config(), w, pooling, numLabels);
+  }
+
+  /** Placeholder arrays (INT64 [batch, seq]) for a tokenized batch. */
+  public static Map<String, INDArray> inputs(TokenBatch batch) {
+    Map<String, INDArray> in = new LinkedHashMap<>();
+    in.put(INPUT_IDS, Nd4j.createFromArray(batch.inputIds()));
+    in.put(ATTENTION_MASK, Nd4j.createFromArray(batch.attentionMask()));
+    in.put(TOKEN_TYPE_IDS, Nd4j.createFromArray(batch.tokenTypeIds()));
+    return in;
+  }
+
+  public BertConfig config() {
+    return config;
+  }
+
+  public Pooling pooling() {
+    return pooling;
+  }
+
+  public int numLabels() {
+    return numLabels;
+  }
+
+  @Override
+  public String family() {
+    return "bert";
+  }
+
+  @Override
+  public Map<String, INDArray> weights() {
+    return weights;
+  }
+
+  @Override
+  public List<LinearSite> linearSites() {
+    return sites;
+  }
+
+  @Override
+  public int rowsPerExample(Map<String, INDArray> inputs) {
+    return (int) inputs.get(INPUT_IDS).size(1);
+  }
+
+  @Override
+  public long batchSize(Map<String, INDArray> inputs) {
+    return inputs.get(INPUT_IDS).size(0);
+  }
+
+  @Override
+  public BertModel withWeights(Map<String, INDArray> w) {
+    return new BertModel(config, w, pooling, numLabels);
+  }
+
+  @Override
+  public ModelOutput build(ModelGraph g) {
+    SameDiff sd = g.sd();
+    int d = config.hiddenSize();
+    int heads = config.numAttentionHeads();
+    int dh = config.headSize();
+    SDVariable ids = g.placeholder(INPUT_IDS, DataType.INT64, -1, -1);
+    SDVariable mask = g.placeholder(ATTENTION_MASK, DataType.INT64, -1, -1);
+    SDVariable types = g.placeholder(TOKEN_TYPE_IDS, DataType.INT64, -1, -1);
+    SDVariable batchSeq = sd.shape(ids); // [2]: B, S
+    // [1]: S. (Not sizeAt + range: SameDiff warns "No fields found for property name
+    // dimensions/dtype" when it clones those ops for the gradient graph.)
+    SDVariable seq = batchSeq.get(SDIndex.interval(1, 2));
+
+    // embeddings: [B, S, d] + [S, d] (rows 0..S-1 of the position table) + [B, S, d]
+    SDVariable positionRows = sd.slice(g.weight("embeddings.position_embeddings.weight"),
+        sd.constant(Nd4j.createFromArray(0L, 0L)),
+        sd.concat(0, seq, sd.constant(Nd4j.createFromArray((long) d))));
+    SDVariable emb = sd.gather(g.weight("embeddings.word_embeddings.weight"), ids, 0)
+        .add(positionRows)
+        .add(sd.gather(g.weight("embeddings.token_type_embeddings.weight"), types, 0));
+    SDVariable h = layerNorm(g, sd.reshape(emb, -1, d), "embeddings.LayerNorm"); // [B*S, d]
+
+    // additive mask [B, 1, 1, S]: 0 for tokens, float32 min for padding (as HF computes it)
+    SDVariable maskF = sd.castTo(mask, DataType.FLOAT);
+    SDVariable maskBias = sd.expandDims(sd.expandDims(maskF.rsub(1.0).mul(-Float.MAX_VALUE), 1), 1);
+    SDVariable headShape = sd.concat(0, batchSeq, sd.constant(Nd4j.createFromArray((long) heads, dh)));
+    double scale = 1.0 / Math.sqrt(dh);
+
+    for (int l = 0; l < config.numHiddenLayers(); l++) {
+      String p = "encoder.layer." + l + ".";
+      SDVariable q = splitHeads(sd, g.linear(p + "attention.self.query", h), headShape); // [B,H,S,dh]
+      SDVariable k = splitHeads(sd, g.linear(p + "attention.self.key", h), headShape);
+      SDVariable v = splitHeads(sd, g.linear(p + "attention.self.value", h), headShape);
+      SDVariable scores = sd.mmul(q, k, false, true, false) // [B,H,S,dh] x [B,H,dh,S]
+          .mul(scale).add(maskBias);
+      SDVariable probs = sd.nn().softmax(scores, 3);
+      SDVariable ctx = sd.mmul(probs, v, false, false, false); // [B,H,S,S] x [B,H,S,dh]
+      ctx = sd.reshape(sd.permute(ctx, 0, 2, 1, 3), -1, d); // [B*S, d]
+      SDVariable attn = g.linear(p + "attention.output.dense", ctx);
+      h = layerNorm(g, h.add(attn), p + "attention.output.LayerNorm");
+      SDVariable ff = activation(sd, g.linear(p + "intermediate.dense", h)); // [B*S, ff]
+      ff = g.linear(p + "output.dense", ff); // [B*S, d]
+      h = layerNorm(g, h.add(ff), p + "output.LayerNorm");
+    }
+
+    List<String> inputs = List.of(INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS);
+    if (pooling == Pooling.NONE) {
+      return new ModelOutput(h, inputs);
+    }
+    SDVariable h3 = sd.reshape(h, sd.concat(0, batchSeq, sd.constant(Nd4j.createFromArray((long) d))));
+    SDVariable pooled = switch (pooling) {
+      case CLS -> h3.get(SDIndex.all(), SDIndex.point(0), SDIndex.all()); // [B, d]
+      case POOLER -> sd.math().tanh(
+          g.linear("pooler.dense", h3.get(SDIndex.all(), SDIndex.point(0), SDIndex.all())));
+      case MEAN -> {
+        // sum_t m_t h_t / max(sum_t m_t, 1e-9)  (sentence-transformers' clamp)
+        SDVariable summed = h3.mul(sd.expandDims(maskF, 2)).sum(1); // [B, d]
+        SDVariable count = sd.math().max(maskF.sum(true, 1), sd.constant(Nd4j.scalar(1e-9f)));
+        yield summed.div(count);
+      }
+      case NONE -> throw new AssertionError();
+    };
+    SDVariable out = numLabels > 0 ? g.linear("classifier", pooled) : pooled;
+    return new ModelOutput(out, inputs);
+  }
+
+  /** [B*S, d] -> [B, H, S, d_head]. */
+  private static SDVariable splitHeads(SameDiff sd, SDVariable x, SDVariable headShape) {
+    return sd.permute(sd.reshape(x, headShape), 0, 2, 1, 3);
+  }
+
+  /** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta (biased var). */
+  private SDVariable layerNorm(ModelGraph g, SDVariable x, String module) {
+    SDVariable centred = x.sub(x.mean(true, 1));
+    SDVariable var = centred.mul(centred).mean(true, 1);
+    SDVariable norm = centred.div(g.sd().math().sqrt(var.add(config.layerNormEps())));
+    return norm.mul(g.weight(module + ".weight")).add(g.weight(module + ".bias"));
+  }
+
+  private SDVariable activation(SameDiff sd, SDVariable x) {
+    return switch (config.hiddenAct()) {
+      case "gelu" -> x.mul(sd.math().erf(x.mul(1.0 / Math.sqrt(2.0))).add(1.0)).mul(0.5);
+      case "relu" -> sd.nn().relu(x, 0);
+      default -> throw new IllegalStateException("hidden_act " + config.hiddenAct());
+    };
+  }
+
+  private List<LinearSite> buildSites() {
+    int d = config.hiddenSize();
+    int ff = config.intermediateSize();
+    List<LinearSite> s = new ArrayList<>();
+    for (int l = 0; l < config.numHiddenLayers(); l++) {
+      String p = "encoder.layer." + l + ".";
+      s.add(new LinearSite(p + "attention.self.query", d, d, false, false, true));
+      s.add(new LinearSite(p + "attention.self.key", d, d, false, false, true));
+      s.add(new LinearSite(p + "attention.self.value", d, d, false, false, true));
+      s.add(new LinearSite(p + "attention.output.dense", d, d, false, false, true));
+      s.add(new LinearSite(p + "intermediate.dense", d, ff, false, false, true));
+      s.add(new LinearSite(p + "output.dense", ff, d, false, false, true));
+    }
+    if (pooling == Pooling.POOLER) {
+      s.add(new LinearSite("pooler.dense", d, d, false, false, true));
+    }
+    if (numLabels > 0) {
+      s.add(new LinearSite("classifier", d, numLabels, false, true, true));
+    }
+    return s;
+  }
+
+  private void checkShape(String name, long... shape) {
+    INDArray a = weights.get(name);
+    if (a == null) {
+      throw new IllegalArgumentException("BERT weights lack '" + name + "' (needed by pooling "
+          + pooling + ", numLabels " + numLabels + ")");
+    }
+    if (!Arrays.equals(a.shape(), shape)) {
+      throw new IllegalArgumentException("BERT weight '" + name + "' has shape "
+          + Arrays.toString(a.shape()) + ", expected " + Arrays.toString(shape));
+    }
+  }
+}
