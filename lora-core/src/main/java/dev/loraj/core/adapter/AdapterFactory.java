@@ -28,7 +28,8 @@ public interface AdapterFactory<C extends AdapterConfig> {
   /**
    * Allocates the adapter's parameters for one site and runs its initialisation. An init that
    * rewrites the frozen base (PiSSA's residual, a quantized base) does so through
-   * {@link SiteInit#rewriteBase}.
+   * {@link SiteInit#rewriteBase(org.nd4j.linalg.api.ndarray.INDArray)} (dense) or
+   * {@link SiteInit#rewriteBase(dev.loraj.core.quant.QuantizedWeight)} (quantized).
    */
   Adapter create(C config, SiteInit init);
 

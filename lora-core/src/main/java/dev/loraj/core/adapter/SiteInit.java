@@ -1,6 +1,7 @@
 package dev.loraj.core.adapter;
 
 import dev.loraj.core.model.LinearSite;
+import dev.loraj.core.quant.QuantizedWeight;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
@@ -17,7 +18,10 @@ public interface SiteInit {
 
   LinearSite site();
 
-  /** A float copy of the frozen weight as [out, in] (transposed back when stored [in, out]). */
+  /**
+   * A float copy of the frozen weight as [out, in] (transposed back when stored [in, out];
+   * dequantized when the base holds it quantized).
+   */
   INDArray baseWeight();
 
   /** Deterministic per (seed, adapter name, site path). */
@@ -33,6 +37,16 @@ public interface SiteInit {
 
   /** Replaces the frozen base weight with {@code weight} ([out, in]); e.g. PiSSA's residual. */
   void rewriteBase(INDArray weight);
+
+  /**
+   * Replaces the frozen base weight with a quantized one ([out, in]; QLoRA, LoftQ, QPiSSA): the
+   * dense array leaves the model and the site computes {@code x deq(W)^T} from then on.
+   *
+   * @throws UnsupportedOperationException where the model cannot hold quantized weights
+   */
+  default void rewriteBase(QuantizedWeight weight) {
+    throw new UnsupportedOperationException("this site cannot hold a quantized base weight");
+  }
 
   /**
    * One object of type {@code type} shared by every site of this one adapter (one

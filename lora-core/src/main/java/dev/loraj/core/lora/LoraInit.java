@@ -6,7 +6,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * How a LoRA-shaped adapter's A [r, in] and B [out, r] start. Init strategies are objects:
  * PiSSA/MiLoRA (an SVD slice), OLoRA (QR), CorDA and LoftQ implement this, and may rewrite the
- * base through {@link SiteInit#rewriteBase}.
+ * base through {@link SiteInit#rewriteBase(INDArray)}.
  */
 @FunctionalInterface
 public interface LoraInit {

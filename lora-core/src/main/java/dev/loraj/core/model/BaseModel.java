@@ -1,5 +1,6 @@
 package dev.loraj.core.model;
 
+import dev.loraj.core.quant.QuantizedWeight;
 import java.util.List;
 import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -15,6 +16,17 @@ public interface BaseModel {
 
   /** All weights by name; linear weights in their stored layout (see {@link LinearSite}). */
   Map<String, INDArray> weights();
+
+  /**
+   * Frozen linear weights held quantized (QLoRA's NF4 base, ...), by weight name, each in torch
+   * layout [out, in] whatever the site's stored layout; a name here is absent from
+   * {@link #weights()}, so the float copy is really gone. Mutable for families that hold
+   * quantized weights (a field and this accessor); the default, an empty immutable map, means
+   * the family cannot.
+   */
+  default Map<String, QuantizedWeight> quantizedWeights() {
+    return Map.of();
+  }
 
   /** The linear layers, in graph order. */
   List<LinearSite> linearSites();
@@ -33,7 +45,10 @@ public interface BaseModel {
     return 1;
   }
 
-  /** A copy with its own weight arrays (for merge-and-unload and full fine-tuning). */
+  /**
+   * A copy with its own weight arrays (for merge-and-unload and full fine-tuning); it holds no
+   * quantized weights.
+   */
   BaseModel withWeights(Map<String, INDArray> weights);
 
   /** Number of examples in a batch of inputs. */
@@ -42,6 +57,7 @@ public interface BaseModel {
   }
 
   default long parameterCount() {
-    return weights().values().stream().mapToLong(INDArray::length).sum();
+    return weights().values().stream().mapToLong(INDArray::length).sum()
+        + quantizedWeights().values().stream().mapToLong(q -> (long) q.rows() * q.cols()).sum();
   }
 }

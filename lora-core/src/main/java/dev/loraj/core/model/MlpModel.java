@@ -1,6 +1,7 @@
 package dev.loraj.core.model;
 
 import dev.loraj.core.lora.Fill;
+import dev.loraj.core.quant.QuantizedWeight;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,6 +24,7 @@ public final class MlpModel implements BaseModel {
   private final Activation activation;
   private final boolean head;
   private final Map<String, INDArray> weights;
+  private final Map<String, QuantizedWeight> quantized = new LinkedHashMap<>();
   private final List<LinearSite> sites;
 
   /**
@@ -90,6 +92,11 @@ public final class MlpModel implements BaseModel {
   @Override
   public Map<String, INDArray> weights() {
     return weights;
+  }
+
+  @Override
+  public Map<String, QuantizedWeight> quantizedWeights() {
+    return quantized;
   }
 
   @Override

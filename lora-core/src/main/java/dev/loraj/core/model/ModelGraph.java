@@ -1,6 +1,8 @@
 package dev.loraj.core.model;
 
 import dev.loraj.core.graph.FrozenMatMul;
+import dev.loraj.core.quant.QuantizedLinearOp;
+import dev.loraj.core.quant.QuantizedWeight;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -18,6 +20,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>Frozen weights become SameDiff constants (no gradient, no optimizer state); the names in
  * {@code trainableBase} (a classification head, or everything under full fine-tuning) become
  * variables. Linear-site inputs are 2-D [rows, in].
+ *
+ * <p>A site whose weight the model holds quantized ({@link BaseModel#quantizedWeights()})
+ * computes {@code x deq(W)^T} with {@link QuantizedLinearOp}: dequantized chunk by chunk in
+ * Java, never as a whole float copy, with a backward pass to x only.
  */
 public final class ModelGraph {
 
@@ -74,7 +80,7 @@ public final class ModelGraph {
   }
 
   public boolean hasWeight(String name) {
-    return model.weights().containsKey(name);
+    return model.weights().containsKey(name) || model.quantizedWeights().containsKey(name);
   }
 
   /** The weight {@code name}: a constant when frozen, a variable when trainable. */
@@ -84,6 +90,9 @@ public final class ModelGraph {
       return v;
     }
     INDArray array = model.weights().get(name);
+    if (array == null && model.quantizedWeights().containsKey(name)) {
+      array = dequantizedStored(name);
+    }
     if (array == null) {
       throw new IllegalArgumentException(
           "model " + model.family() + " has no weight '" + name + "'");
@@ -91,6 +100,25 @@ public final class ModelGraph {
     v = trainableBase.contains(name) ? sd.var(name, array) : sd.constant(name, array);
     weightVars.put(name, v);
     return v;
+  }
+
+  /**
+   * A quantized weight asked for as a dense tensor (DoRA's weight norm needs W itself): its
+   * dequantization in the stored layout, a float copy held by the graph as a constant. Sites
+   * reached only through {@link #linear} never make this copy.
+   */
+  private INDArray dequantizedStored(String name) {
+    if (trainableBase.contains(name)) {
+      throw new IllegalStateException("weight '" + name + "' is quantized and cannot be trained;"
+          + " dequantize it (PeftModel.storeTorchLayout of a float copy) first");
+    }
+    INDArray w = model.quantizedWeights().get(name).dequantize(); // [out, in]
+    for (LinearSite s : sites.values()) {
+      if (s.weightName().equals(name) && s.fanInFanOut()) {
+        return w.transpose().dup('c'); // stored [in, out]
+      }
+    }
+    return w;
   }
 
   public boolean isTrainable(String weightName) {
@@ -109,6 +137,10 @@ public final class ModelGraph {
           "model " + model.family() + " declares no linear site '" + path + "'");
     }
     SDVariable out = baseLinear == null ? null : baseLinear.apply(this, site, x);
+    QuantizedWeight quantized = model.quantizedWeights().get(site.weightName());
+    if (out == null && quantized != null) {
+      out = QuantizedLinearOp.apply(sd, x, quantized); // [rows, in] x [in, out], chunked
+    }
     if (out == null) {
       SDVariable w = weight(site.weightName());
       out = isTrainable(site.weightName())

@@ -10,6 +10,7 @@ import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
 import dev.loraj.core.graph.Graphs;
+import dev.loraj.core.quant.QuantizedWeight;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -18,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -38,6 +40,13 @@ import org.slf4j.LoggerFactory;
  * <p>Frozen base weights are SameDiff constants; adapter parameters (and the base tensors of
  * {@code modules_to_save} / trained biases) are variables whose arrays the trainer updates in
  * place.
+ *
+ * <p>A site may hold its frozen weight quantized ({@link BaseModel#quantizedWeights()}, see
+ * {@link #storeQuantized}); any adapter composes with it. Merging into a quantized site
+ * dequantizes, adds and requantizes with the site's format (as PEFT does for bitsandbytes
+ * layers): rounding makes the merged model differ from the unmerged one, and a warning says so.
+ * {@link #unmerge} restores the exact quantized weight the merge replaced, and
+ * {@link #mergeAndUnload} exports float weights, {@code deq(W) + dW}, without rounding.
  */
 public final class PeftModel {
 
@@ -67,6 +76,8 @@ public final class PeftModel {
     private final AdapterFactory<?> factory;
     private final Map<String, Adapter> sites;
     private boolean merged;
+    /** Quantized sites this adapter's merge requantized: site path -> {before, after}. */
+    private final Map<String, QuantizedWeight[]> requantized = new HashMap<>();
 
     NamedAdapter(String name, AdapterSpec spec, AdapterFactory<?> factory, Map<String, Adapter> sites) {
       this.name = name;
@@ -138,7 +149,7 @@ public final class PeftModel {
     }
     AdapterFactory<?> factory = registry.forConfig(spec.config());
     List<LinearSite> selected = spec.targets().resolve(base.linearSites());
-    Map<String, INDArray> originals = new LinkedHashMap<>();
+    Map<String, Frozen> originals = new LinkedHashMap<>();
     Map<String, Adapter> created = new LinkedHashMap<>();
     Map<Class<?>, Object> shared = new HashMap<>(); // SiteInit.shared: one per addAdapter call
     try {
@@ -152,7 +163,7 @@ public final class PeftModel {
         created.put(site.path(), factory.createUnchecked(cfg, new Init(name, site, seed, originals, shared)));
       }
     } catch (RuntimeException e) {
-      originals.forEach(base.weights()::put);
+      originals.forEach(this::restoreFrozen);
       throw e;
     }
     Set<String> extra = new LinkedHashSet<>(spec.targets().resolveModulesToSave(base.weights().keySet()));
@@ -250,6 +261,10 @@ public final class PeftModel {
   public void addTrainableBase(Set<String> weightNames) {
     version++;
     for (String w : weightNames) {
+      if (base.quantizedWeights().containsKey(w)) {
+        throw new IllegalArgumentException("base weight '" + w + "' is quantized and cannot be"
+            + " trained; store a float copy (storeTorchLayout) first");
+      }
       if (!base.weights().containsKey(w)) {
         throw new IllegalArgumentException("no base weight '" + w + "'");
       }
@@ -292,7 +307,12 @@ public final class PeftModel {
         continue;
       }
       Map<String, INDArray> mergedWeights = new LinkedHashMap<>();
+      Map<String, QuantizedWeight> before = new LinkedHashMap<>();
       for (Adapter ad : a.sites.values()) {
+        QuantizedWeight q = quantized(ad.site());
+        if (q != null) {
+          before.put(ad.site().path(), q);
+        }
         INDArray w = torchLayout(ad.site());
         INDArray m = ad.merge(w);
         if (safe && !Graphs.allFinite(m)) {
@@ -302,7 +322,14 @@ public final class PeftModel {
         }
         mergedWeights.put(ad.site().path(), m);
       }
-      mergedWeights.forEach((path, m) -> storeTorchLayout(site(path), m));
+      if (!before.isEmpty()) {
+        log.warn("merging adapter '{}' into {} quantized base weight(s): dequantize, add, requantize;"
+            + " rounding makes the merged output differ from the unmerged one (mergeAndUnload()"
+            + " exports exact float weights instead)", n, before.size());
+      }
+      mergedWeights.forEach((path, m) -> store(site(path), m, false));
+      a.requantized.clear();
+      before.forEach((path, q) -> a.requantized.put(path, new QuantizedWeight[] {q, quantized(site(path))}));
       a.merged = true;
       version++;
     }
@@ -315,25 +342,44 @@ public final class PeftModel {
     merged.forEach(this::unmergeOne);
   }
 
+  /**
+   * A quantized site still holding what this adapter's merge stored gets back the exact weight
+   * the merge replaced; any other site is unmerged arithmetically (requantized if quantized).
+   */
   private void unmergeOne(NamedAdapter a) {
     for (Adapter ad : a.sites.values()) {
-      storeTorchLayout(ad.site(), ad.unmerge(torchLayout(ad.site())));
+      QuantizedWeight[] pair = a.requantized.get(ad.site().path());
+      if (pair != null && quantized(ad.site()) == pair[1]) {
+        base.quantizedWeights().put(ad.site().weightName(), pair[0]);
+        version++;
+        continue;
+      }
+      store(ad.site(), ad.unmerge(torchLayout(ad.site())), true);
     }
+    a.requantized.clear();
     a.merged = false;
     version++;
   }
 
   /**
    * A new base model whose weights have the active adapters merged in; this model is left as it
-   * was (PEFT's {@code merge_and_unload}, without mutating the receiver).
+   * was (PEFT's {@code merge_and_unload}, without mutating the receiver). Every weight of the
+   * copy is float: a quantized site becomes {@code deq(W) + dW}, exactly, with no requantization.
    */
   public BaseModel mergeAndUnload() {
-    List<String> toMerge = active.stream().filter(n -> !adapters.get(n).merged).toList();
-    merge(toMerge.toArray(String[]::new));
+    List<NamedAdapter> toMerge = active.stream().map(adapters::get).filter(a -> !a.merged).toList();
     Map<String, INDArray> copy = new LinkedHashMap<>();
     base.weights().forEach((k, v) -> copy.put(k, v.dup()));
-    for (String n : toMerge) {
-      unmergeOne(adapters.get(n));
+    for (LinearSite s : base.linearSites()) {
+      List<Adapter> here = toMerge.stream().map(a -> a.sites.get(s.path())).filter(Objects::nonNull).toList();
+      if (here.isEmpty() && quantized(s) == null) {
+        continue;
+      }
+      INDArray w = torchLayout(s); // [out, in], dequantized when quantized
+      for (Adapter ad : here) {
+        w = ad.merge(w);
+      }
+      copy.put(s.weightName(), (s.fanInFanOut() ? w.transpose() : w).dup('c').castTo(DataType.FLOAT));
     }
     return base.withWeights(copy);
   }
@@ -347,8 +393,12 @@ public final class PeftModel {
     throw new IllegalArgumentException("no linear site '" + path + "'");
   }
 
-  /** The site's frozen weight as a fresh [out, in] array. */
+  /** The site's frozen weight as a fresh [out, in] array (dequantized when held quantized). */
   public INDArray torchLayout(LinearSite site) {
+    QuantizedWeight q = quantized(site);
+    if (q != null) {
+      return q.dequantize();
+    }
     INDArray w = base.weights().get(site.weightName());
     if (w == null) {
       throw new IllegalStateException("linear site " + site.path() + " has no dense weight to merge into");
@@ -356,16 +406,83 @@ public final class PeftModel {
     return site.fanInFanOut() ? w.transpose().dup('c') : w.dup('c');
   }
 
-  /** Replaces the site's weight with {@code w} [out, in], converted to the stored layout. */
+  /**
+   * Replaces the site's weight with {@code w} [out, in], converted to the stored layout. A site
+   * held quantized is requantized with its format, block size and double quantization (rounding
+   * changes the values: logged as a warning).
+   */
   public void storeTorchLayout(LinearSite site, INDArray w) {
+    store(site, w, true);
+  }
+
+  private void store(LinearSite site, INDArray w, boolean warnRequantize) {
     version++;
     if (w.rank() != 2 || w.size(0) != site.out() || w.size(1) != site.in()) {
       throw new IllegalArgumentException(
           "weight for " + site.path() + " must be [" + site.out() + ", " + site.in() + "], got "
               + java.util.Arrays.toString(w.shape()));
     }
+    QuantizedWeight q = quantized(site);
+    if (q != null) {
+      if (warnRequantize) {
+        log.warn("requantizing '{}' ({}): rounding changes the stored weight", site.weightName(), q);
+      }
+      base.quantizedWeights().put(site.weightName(),
+          QuantizedWeight.quantize(w, q.format(), q.blockSize(), q.doubleQuantized()));
+      return;
+    }
     INDArray stored = site.fanInFanOut() ? w.transpose().dup('c') : w.dup('c');
     base.weights().put(site.weightName(), stored.castTo(DataType.FLOAT));
+  }
+
+  /** The site's quantized frozen weight ([out, in]), or {@code null} when it is dense. */
+  public QuantizedWeight quantized(LinearSite site) {
+    return base.quantizedWeights().get(site.weightName());
+  }
+
+  /**
+   * Holds the site's frozen weight quantized ({@code q} is [out, in] whatever the stored
+   * layout); the dense array leaves {@link BaseModel#weights()}, so its memory can be freed.
+   *
+   * @throws UnsupportedOperationException if the model family cannot hold quantized weights
+   */
+  public void storeQuantized(LinearSite site, QuantizedWeight q) {
+    if (q.rows() != site.out() || q.cols() != site.in()) {
+      throw new IllegalArgumentException("quantized weight for " + site.path() + " must be ["
+          + site.out() + ", " + site.in() + "], got " + java.util.Arrays.toString(q.shape()));
+    }
+    if (trainableBase.contains(site.weightName())) {
+      throw new IllegalArgumentException("base weight '" + site.weightName()
+          + "' is trainable and cannot be quantized");
+    }
+    try {
+      base.quantizedWeights().put(site.weightName(), q);
+    } catch (UnsupportedOperationException e) {
+      throw new UnsupportedOperationException("model family '" + base.family() + "' cannot hold"
+          + " quantized weights: its BaseModel does not override quantizedWeights()", e);
+    }
+    base.weights().remove(site.weightName());
+    version++;
+  }
+
+  /** A site's frozen weight as it is stored now: dense or quantized (to restore on failure). */
+  private record Frozen(INDArray dense, QuantizedWeight quantized) {}
+
+  private Frozen frozen(LinearSite site) {
+    return new Frozen(base.weights().get(site.weightName()), quantized(site));
+  }
+
+  private void restoreFrozen(String weightName, Frozen f) {
+    version++;
+    if (f.quantized() != null) {
+      base.quantizedWeights().put(weightName, f.quantized());
+      base.weights().remove(weightName);
+    } else {
+      if (base.quantizedWeights().containsKey(weightName)) {
+        base.quantizedWeights().remove(weightName);
+      }
+      base.weights().put(weightName, f.dense());
+    }
   }
 
   // ---------------------------------------------------------------- graphs and inference
@@ -570,10 +687,10 @@ public final class PeftModel {
     private final String adapterName;
     private final LinearSite site;
     private final long seed;
-    private final Map<String, INDArray> originals;
+    private final Map<String, Frozen> originals;
     private final Map<Class<?>, Object> shared;
 
-    Init(String adapterName, LinearSite site, long seed, Map<String, INDArray> originals,
+    Init(String adapterName, LinearSite site, long seed, Map<String, Frozen> originals,
         Map<Class<?>, Object> shared) {
       this.adapterName = adapterName;
       this.site = site;
@@ -618,8 +735,14 @@ public final class PeftModel {
 
     @Override
     public void rewriteBase(INDArray weight) {
-      originals.putIfAbsent(site.weightName(), base.weights().get(site.weightName()));
+      originals.putIfAbsent(site.weightName(), frozen(site));
       storeTorchLayout(site, weight);
+    }
+
+    @Override
+    public void rewriteBase(QuantizedWeight weight) {
+      originals.putIfAbsent(site.weightName(), frozen(site));
+      storeQuantized(site, weight);
     }
 
     @Override

@@ -46,6 +46,23 @@ public enum QuantFormat {
     this.codebook = new Codebook(table, usable);
   }
 
+  /** The name in config files: {@code nf4}, {@code fp4}, {@code int4}, {@code int8}. */
+  @com.fasterxml.jackson.annotation.JsonValue
+  public String json() {
+    return name().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  /** Reads a config name, case-insensitively; the error lists the accepted names. */
+  @com.fasterxml.jackson.annotation.JsonCreator
+  public static QuantFormat parse(String s) {
+    for (QuantFormat f : values()) {
+      if (f.json().equalsIgnoreCase(s)) {
+        return f;
+      }
+    }
+    throw new IllegalArgumentException("format = '" + s + "': accepted nf4, fp4, int4, int8");
+  }
+
   /** Bits per stored code: 4 (two codes per byte) or 8. */
   public int bits() {
     return bits;

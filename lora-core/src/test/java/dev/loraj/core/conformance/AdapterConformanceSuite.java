@@ -11,6 +11,7 @@ import dev.loraj.core.model.LinearSite;
 import dev.loraj.core.model.MlpModel;
 import dev.loraj.core.model.PeftModel;
 import dev.loraj.core.model.Targets;
+import dev.loraj.core.quant.QuantizedWeight;
 import dev.loraj.core.train.Objective;
 import dev.loraj.core.train.TrainConfig;
 import dev.loraj.core.train.Trainer;
@@ -36,6 +37,11 @@ public abstract class AdapterConformanceSuite {
   static final List<Integer> WIDTHS = List.of(16, 24, 12, 5);
   static final int RANK = 4;
   static final double ALPHA = 8;
+  /**
+   * Merged vs unmerged outputs on a quantized base, relative to the largest output: the merge
+   * requantizes W + dW with 4-bit codes (NF4's largest half-gap is ~0.14 of a block's absmax).
+   */
+  static final double QUANTIZED_MERGE_TOLERANCE = 0.1;
 
   /** The registry under test: by default every factory on the class path. */
   protected AdapterRegistry registry() {
@@ -152,15 +158,22 @@ public abstract class AdapterConformanceSuite {
     train(pm, 3, 5);
     Map<String, INDArray> in = inputs(2);
     Map<String, INDArray> w0 = snapshot(base);
+    Map<String, QuantizedWeight> q0 = new LinkedHashMap<>(base.quantizedWeights());
     INDArray unmerged = pm.output(in);
     pm.merge();
     Map<String, INDArray> w1 = snapshot(base);
+    Map<String, QuantizedWeight> q1 = new LinkedHashMap<>(base.quantizedWeights());
     INDArray merged = pm.output(in);
-    assertThat(maxAbsDiff(merged, unmerged)).as("merged vs unmerged").isLessThanOrEqualTo(1e-5);
+    // Merging into a quantized base requantizes W + dW (PEFT does the same and warns): the
+    // merged output is only close. Everything else below holds exactly for every base.
+    double mergeTol = q0.isEmpty() ? 1e-5 : QUANTIZED_MERGE_TOLERANCE * unmerged.amaxNumber().doubleValue();
+    assertThat(maxAbsDiff(merged, unmerged)).as("merged vs unmerged").isLessThanOrEqualTo(mergeTol);
     pm.merge(); // warns, changes nothing
     w1.forEach((k, v) -> assertThat(base.weights().get(k).equals(v)).as("second merge left %s", k).isTrue());
+    q1.forEach((k, v) -> assertThat(base.quantizedWeights().get(k)).as("second merge left %s", k).isSameAs(v));
     pm.unmerge();
     w0.forEach((k, v) -> assertThat(maxAbsDiff(base.weights().get(k), v)).as("unmerge restores %s", k).isLessThanOrEqualTo(1e-5));
+    q0.forEach((k, v) -> assertThat(base.quantizedWeights().get(k)).as("unmerge restores quantized %s", k).isSameAs(v));
     assertThat(maxAbsDiff(pm.output(in), unmerged)).isLessThanOrEqualTo(1e-5);
     // merge-and-unload gives the same logits and leaves the model as it was
     var unloaded = pm.mergeAndUnload();

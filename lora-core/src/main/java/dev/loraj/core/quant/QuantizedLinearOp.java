@@ -1,0 +1,219 @@
+package dev.loraj.core.quant;
+
+import java.lang.ref.WeakReference;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
+import org.nd4j.imports.converters.ImportClassMapping;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.api.ops.OpContext;
+import org.nd4j.linalg.api.shape.LongShapeDescriptor;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * A SameDiff op computed in Java: {@code y = x deq(W)^T} for a {@link QuantizedWeight} W
+ * [out, in] (the frozen linear of QLoRA, arXiv 2305.14314, eq. 5), whose backward pass is the
+ * same kind of op, {@code dx = dy deq(W)}, and which gives no gradient to W: the codes and
+ * scales never enter the graph, so nothing can differentiate them.
+ *
+ * <p><b>Why a Java op, and how it runs inside SameDiff.</b> In-graph dequantization is two
+ * orders of magnitude too slow on ND4J ({@code gather} ~0.6 us per index, ARCHITECTURE.md);
+ * the chunked Java kernels of {@link QuantizedWeight} ({@link QuantizedWeight#matmulTransposed},
+ * {@link QuantizedWeight#matmul}) dequantize {@link DequantBuffer#DEFAULT_CHUNK_ROWS} rows at a
+ * time into a reused buffer and call gemm, so the whole float weight never exists. ND4J
+ * 1.0.0-M2.1 has no user-defined op: its executor sends every custom op to libnd4j by
+ * {@link #opHash()}. It does, however, ask the <em>Java</em> op object for its output shapes,
+ * with the op's input arrays already in the {@link OpContext}, right before it allocates the
+ * outputs and executes ({@code InferenceSession.getAndParameterizeOp}). This op computes its
+ * result there, puts it in place of input 0, and reports the hash of libnd4j's {@code identity},
+ * which then copies it into the output array the session allocated (one [n, out] copy, small
+ * next to the dequantization). The same path serves inference ({@code output}) and the gradient
+ * graph ({@code calculateGradients}).
+ *
+ * <p><b>Cloning.</b> SameDiff builds its gradient graph from clones re-created by op name and
+ * arguments, so everything the op needs travels in its arguments: the mode in an integer
+ * argument, the weight's key in a string argument. The key resolves through a registry of weak
+ * references: the graph does not keep a weight alive, its owner (the base model) does.
+ * {@link #register()} maps the op name to this class in ND4J's op registry.
+ *
+ * <p>Thread-safety: one {@link DequantBuffer} per thread and input width is reused across calls.
+ */
+public final class QuantizedLinearOp extends DynamicCustomOp {
+
+  /** The op name under which clones are re-created. */
+  public static final String OP_NAME = "loraj_quantized_linear";
+
+  /** Integer argument 0: {@code y = x deq(W)^T}, x [n, in] -> [n, out] (the forward pass). */
+  static final long FORWARD = 0;
+  /** Integer argument 0: {@code dx = dy deq(W)}, dy [n, out] -> [n, in] (the input gradient). */
+  static final long INPUT_GRADIENT = 1;
+
+  private static final Map<String, WeakReference<QuantizedWeight>> WEIGHTS = new ConcurrentHashMap<>();
+  private static final Map<QuantizedWeight, String> KEYS =
+      java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+  private static final AtomicLong NEXT_KEY = new AtomicLong();
+  private static final ThreadLocal<Map<Integer, DequantBuffer>> BUFFERS =
+      ThreadLocal.withInitial(HashMap::new);
+  private static volatile boolean registered;
+  private static volatile long identityHash;
+
+  /** The previous result handed to libnd4j's identity, and its thread; see {@link #recycle}. */
+  private INDArray lastResult;
+  private Thread lastThread;
+
+  /** For SameDiff's reflection (clones). */
+  public QuantizedLinearOp() {}
+
+  private QuantizedLinearOp(SameDiff sd, SDVariable in, String key, long mode) {
+    super(null, sd, new SDVariable[] {in});
+    addIArgument(mode);
+    addSArgument(key);
+  }
+
+  /**
+   * {@code x deq(W)^T} as a graph node.
+   *
+   * @param x [n, in], float
+   * @param weight W [out, in]
+   * @return [n, out]
+   */
+  public static SDVariable apply(SameDiff sd, SDVariable x, QuantizedWeight weight) {
+    register();
+    return new QuantizedLinearOp(sd, x, keyOf(weight), FORWARD).outputVariable();
+  }
+
+  private static String keyOf(QuantizedWeight w) {
+    synchronized (KEYS) {
+      String key = KEYS.get(w);
+      if (key == null) {
+        WEIGHTS.values().removeIf(r -> r.get() == null);
+        key = "qw" + NEXT_KEY.incrementAndGet();
+        KEYS.put(w, key);
+        WEIGHTS.put(key, new WeakReference<>(w));
+      }
+      return key;
+    }
+  }
+
+  private QuantizedWeight weight() {
+    String key = sArgs()[0];
+    WeakReference<QuantizedWeight> ref = WEIGHTS.get(key);
+    QuantizedWeight w = ref == null ? null : ref.get();
+    if (w == null) {
+      throw new IllegalStateException("quantized weight '" + key + "' of op " + getOwnName()
+          + " is no longer held by any model: rebuild the graph from the model");
+    }
+    return w;
+  }
+
+  private long mode() {
+    return iArgs()[0];
+  }
+
+  @Override
+  public String opName() {
+    return OP_NAME;
+  }
+
+  /** libnd4j's {@code identity}: copies the Java result (input 0 by then) into the output. */
+  @Override
+  public long opHash() {
+    long h = identityHash;
+    if (h == 0) {
+      h = Nd4j.getExecutioner().getCustomOperations().get("identity").getHash();
+      identityHash = h;
+    }
+    return h;
+  }
+
+  @Override
+  public int getNumOutputs() {
+    return 1;
+  }
+
+  /** No named properties: ND4J's default looks up a libnd4j descriptor this op does not have. */
+  @Override
+  public Map<String, Object> propertiesForFunction() {
+    return Map.of();
+  }
+
+  @Override
+  public void setPropertiesForFunction(Map<String, Object> properties) {
+    // the mode and the key are arguments
+  }
+
+  @Override
+  public void configureFromArguments() {
+    // everything lives in iArgs/sArgs, read when needed
+  }
+
+  @Override
+  public List<DataType> calculateOutputDataTypes(List<DataType> dataTypes) {
+    return List.of(DataType.FLOAT);
+  }
+
+  /**
+   * Computes the product (see the class comment) and replaces input 0 by it.
+   *
+   * @return the result's shape, [n, out] forward or [n, in] for the input gradient
+   */
+  @Override
+  public List<LongShapeDescriptor> calculateOutputShape(OpContext oc) {
+    INDArray in = oc.getInputArray(0);
+    QuantizedWeight w = weight();
+    DequantBuffer buf = BUFFERS.get().computeIfAbsent(w.cols(),
+        c -> new DequantBuffer(DequantBuffer.DEFAULT_CHUNK_ROWS, c));
+    INDArray result = mode() == FORWARD
+        ? w.matmulTransposed(in, buf)  // [n, in] x [in, out]
+        : w.matmul(in, buf);           // [n, out] x [out, in]
+    recycle(result);
+    oc.setInputArray(0, result);
+    return List.of(LongShapeDescriptor.fromShape(result.shape(), DataType.FLOAT));
+  }
+
+  /**
+   * Closes the previous result when this thread made it (its identity copy has finished: a
+   * thread runs one op at a time), so large results do not wait for the GC; a result another
+   * thread made is left to the GC, as its copy may still be running.
+   */
+  private synchronized void recycle(INDArray result) {
+    if (lastResult != null && lastThread == Thread.currentThread() && !lastResult.wasClosed()) {
+      lastResult.close();
+    }
+    lastResult = result;
+    lastThread = Thread.currentThread();
+  }
+
+  /**
+   * Forward: {@code dx = dy deq(W)} (an op of this kind in the other mode); no gradient for W,
+   * which is not an input. Input gradient: the gradient of {@code dy deq(W)} w.r.t. dy is
+   * {@code g deq(W)^T}.
+   */
+  @Override
+  public List<SDVariable> doDiff(List<SDVariable> gradients) {
+    long other = mode() == FORWARD ? INPUT_GRADIENT : FORWARD;
+    return List.of(new QuantizedLinearOp(sameDiff, gradients.get(0), sArgs()[0], other).outputVariable());
+  }
+
+  /** Maps {@link #OP_NAME} to this class in ND4J's op registry (idempotent). */
+  public static void register() {
+    if (registered) {
+      return;
+    }
+    synchronized (QuantizedLinearOp.class) {
+      if (registered) {
+        return;
+      }
+      DifferentialFunctionClassHolder.getInstance(); // initializes the registry first
+      ImportClassMapping.getOpNameMapping().put(OP_NAME, new QuantizedLinearOp());
+      registered = true;
+    }
+  }
+}
