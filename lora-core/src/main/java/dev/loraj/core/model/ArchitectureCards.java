@@ -149,9 +149,13 @@ public final class ArchitectureCards {
 
   /**
    * Targets for {@code names} on {@code sites}: aliases become the exact paths they denote, other
-   * names stay PEFT target names. An alias that denotes no module is an error.
+   * names stay PEFT target names; {@code all-linear} alone is PEFT's all-linear. An alias that
+   * denotes no module is an error.
    */
   public static Targets targets(List<String> names, List<LinearSite> sites) {
+    if (names.equals(List.of(Targets.ALL_LINEAR))) {
+      return Targets.allLinear();
+    }
     Set<String> out = new LinkedHashSet<>();
     for (String n : names) {
       Set<String> rel = ALIASES.get(n);

@@ -77,6 +77,8 @@ class ArchitectureCardsTest {
     String dir = PeftGolden.root().resolve("llama-tiny").toString();
     // 2 layers, q [32 -> 32], v [32 -> 16]: 4 (64 + 48) per layer at r = 4
     assertThat(count(dir, "q_proj,v_proj", 4)).isEqualTo(2 * 4 * (64 + 48));
+    // all-linear: q 64, k 48, v 48, o 64, gate 96, up 96, down 96 per layer (r = 4), no lm_head
+    assertThat(count(dir, "all-linear", 4)).isEqualTo(2 * 4 * (64 + 48 + 48 + 64 + 96 + 96 + 96));
   }
 
   @Test
