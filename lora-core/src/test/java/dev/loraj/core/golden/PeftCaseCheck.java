@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.checkpoint.PeftAdapters;
-import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.HfModels;
 import dev.loraj.core.model.PeftModel;
 import java.nio.file.Files;
@@ -94,9 +93,5 @@ public final class PeftCaseCheck {
 
   static Iterable<Map.Entry<String, JsonNode>> iterable(JsonNode obj) {
     return obj::fields;
-  }
-
-  static BaseModel unused() {
-    return null;
   }
 }

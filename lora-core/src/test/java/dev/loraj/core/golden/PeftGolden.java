@@ -6,7 +6,6 @@ import dev.loraj.core.io.SafetensorsFile;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.file.Files;
@@ -136,9 +135,5 @@ public final class PeftGolden {
       throw new IllegalArgumentException("lengths differ: " + x.length() + " vs " + y.length());
     }
     return x.sub(y).amaxNumber().doubleValue();
-  }
-
-  static URI unused() {
-    return null;
   }
 }
