@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = LoraCli.Version.class,
     description = "LoRA research framework on the JVM: variants, sweeps, reports, reproductions.",
-    subcommands = {VariantsCommand.class, SweepCommand.class, ReportCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {VariantsCommand.class, SweepCommand.class, ReportCommand.class, LogitsCommand.class,
+        ParamsCommand.class, CommandLine.HelpCommand.class})
 public final class LoraCli implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

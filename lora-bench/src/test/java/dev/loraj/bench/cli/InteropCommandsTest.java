@@ -1,0 +1,52 @@
+package dev.loraj.bench.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraj.core.golden.PeftGolden;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.factory.Nd4j;
+
+/** {@code lora logits} and {@code lora params} against the golden files and the LoRA paper. */
+class InteropCommandsTest {
+
+  static String run(String... args) {
+    PrintStream original = System.out;
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+    try {
+      assertThat(LoraCli.commandLine().execute(args)).as(String.join(" ", args)).isZero();
+    } finally {
+      System.setOut(original);
+    }
+    return buf.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void logitsOfAPeftAdapterMatchPyTorch() throws Exception {
+    Path root = PeftGolden.root();
+    String out = run("logits", "--model", root.resolve("gpt2-tiny").toString(),
+        "--adapter", root.resolve("adapters/gpt2-lora").toString(), "--merge",
+        "--tokens", "3,14,15,9,26,5,35");
+    JsonNode logits = new ObjectMapper().readTree(out).get("logits");
+    assertThat(logits.size()).isEqualTo(7);
+    double[][] rows = new ObjectMapper().convertValue(logits, double[][].class);
+    double diff = PeftGolden.maxAbsDiff(Nd4j.createFromArray(rows), PeftGolden.expected("gpt2-lora/merged/logits"));
+    assertThat(diff).isLessThanOrEqualTo(1e-4);
+  }
+
+  @Test
+  void paramsCountsTheLoraPaperFigures() throws Exception {
+    JsonNode r = new ObjectMapper().readTree(
+        run("params", "--model", "roberta-base", "--targets", "query,value", "--rank", "8", "--json"));
+    assertThat(r.get("trainable_parameters").asLong()).isEqualTo(294_912); // LoRA paper Table 2: 0.3M
+    assertThat(r.get("adapted_modules").asInt()).isEqualTo(24);
+    assertThat(run("params", "--model", "gpt3-175b", "--targets", "query,value", "--rank", "8"))
+        .contains("37,748,736"); // Table 4: 37.7M
+  }
+}

@@ -1,0 +1,287 @@
+package dev.loraj.core.checkpoint;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loraj.core.adapter.AdapterConfig;
+import dev.loraj.core.adapter.AdapterFactory;
+import dev.loraj.core.adapter.AdapterRegistry;
+import dev.loraj.core.adapter.AdapterSpec;
+import dev.loraj.core.adapter.ConfigCodec;
+import dev.loraj.core.model.Targets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * PEFT's {@code adapter_config.json} ({@code LoraConfig}, peft 0.21) in both directions.
+ *
+ * <p>Reading maps PEFT's fields onto a registered variant: {@code use_dora} picks {@code dora},
+ * otherwise {@code lora}; {@code r} and {@code lora_alpha} become the config's {@code rank} and
+ * {@code alpha}; {@code lora_dropout}, {@code use_rslora} and {@code bias} go to the variant
+ * config's fields of those names ({@code dropout}, {@code use_rslora}, {@code bias}), which is how
+ * a variant with its own config record (DoRA's) is built without this class knowing it. Targets
+ * come from {@code target_modules} (a list, a regex, or {@code all-linear}), {@code
+ * exclude_modules}, {@code layers_to_transform}, {@code rank_pattern}, {@code alpha_pattern} and
+ * {@code modules_to_save}. Keys this class does not know are ignored with one warning listing
+ * them (newer PEFT versions add keys).
+ */
+public record PeftAdapterConfig(
+    String variant, AdapterSpec spec, boolean fanInFanOut, List<String> ignoredKeys) {
+
+  /** Fields read and applied. */
+  static final Set<String> HANDLED = Set.of(
+      "peft_type", "r", "lora_alpha", "lora_dropout", "use_rslora", "use_dora", "bias",
+      "fan_in_fan_out", "target_modules", "exclude_modules", "layers_to_transform",
+      "rank_pattern", "alpha_pattern", "modules_to_save", "init_lora_weights");
+
+  /** Bookkeeping fields with no effect on the numbers. */
+  static final Set<String> METADATA = Set.of(
+      "base_model_name_or_path", "revision", "inference_mode", "peft_version", "auto_mapping",
+      "task_type", "megatron_core", "qalora_group_size", "layers_pattern");
+
+  /** Fields that are harmless at their neutral value (null, false, {} or []). */
+  static final Set<String> NEUTRAL = Set.of(
+      "lora_bias", "use_qalora", "megatron_config", "loftq_config", "eva_config", "corda_config",
+      "layer_replication", "target_parameters", "trainable_token_indices",
+      "alora_invocation_tokens", "arrow_config", "ensure_weight_tying", "kasa_config",
+      "lora_ga_config", "monteclora_config", "use_bdlora", "velora_config", "runtime_config");
+
+  /**
+   * Parses a config tree. {@code source} names the file in errors.
+   *
+   * @throws IllegalArgumentException naming the field and the bad value
+   */
+  public static PeftAdapterConfig parse(JsonNode root, AdapterRegistry registry, String source) {
+    if (root == null || !root.isObject()) {
+      throw new IllegalArgumentException(source + ": an adapter config must be a JSON object");
+    }
+    String peftType = root.path("peft_type").asText("");
+    if (!peftType.equals("LORA")) {
+      throw new IllegalArgumentException(
+          source + ": peft_type = " + root.get("peft_type") + "; only \"LORA\" adapters can be"
+              + " loaded (DoRA is LORA with use_dora)");
+    }
+    boolean dora = bool(root, "use_dora", source);
+    String variant = dora ? "dora" : "lora";
+    if (!registry.contains(variant)) {
+      throw new IllegalArgumentException(
+          source + ": use_dora = " + dora + " needs the '" + variant + "' variant, which is not"
+              + " registered (registered: " + registry.names() + "); put lora-variants on the"
+              + " class path");
+    }
+    AdapterFactory<?> factory = registry.get(variant);
+    ConfigCodec codec = new ConfigCodec(registry);
+    ObjectNode tree = codec.toTree(factory.defaultConfig());
+    tree.put("rank", positiveInt(root, "r", 8, source));
+    tree.put("alpha", number(root, "lora_alpha", 8, source));
+    setIfPresent(tree, root, "lora_dropout", "dropout", 0.0, source);
+    setIfPresent(tree, root, "use_rslora", "use_rslora", false, source);
+    setIfPresent(tree, root, "bias", "bias", "none", source);
+    AdapterConfig config = codec.fromTree(tree);
+
+    Targets targets = new Targets(
+        selector(root.get("target_modules"), "target_modules", source, true),
+        selector(root.get("exclude_modules"), "exclude_modules", source, false),
+        layers(root.get("layers_to_transform"), source),
+        intMap(root.get("rank_pattern"), "rank_pattern", source),
+        doubleMap(root.get("alpha_pattern"), "alpha_pattern", source),
+        stringList(root.get("modules_to_save"), "modules_to_save", source));
+
+    List<String> ignored = new ArrayList<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      String k = e.getKey();
+      if (HANDLED.contains(k) || METADATA.contains(k)) {
+        continue;
+      }
+      if (!NEUTRAL.contains(k) || !neutral(e.getValue())) {
+        ignored.add(k + "=" + e.getValue());
+      }
+    }
+    JsonNode init = root.get("init_lora_weights");
+    if (init != null && init.isTextual() && !init.asText().equals("gaussian")) {
+      ignored.add("init_lora_weights=" + init + " (the weights come from the file; a base"
+          + " rewritten at init, as PiSSA's, is not reproduced)");
+    }
+    return new PeftAdapterConfig(variant, new AdapterSpec(config, targets),
+        bool(root, "fan_in_fan_out", source), List.copyOf(ignored));
+  }
+
+  /**
+   * The {@code adapter_config.json} content for an adapter (sorted keys). {@code targetPaths}:
+   * the adapted module paths, written as {@code target_modules} (as PEFT does for
+   * {@code all-linear}), so the selection is exact whatever selector made it.
+   */
+  public static Map<String, Object> toJson(String variant, AdapterSpec spec,
+      List<String> targetPaths, boolean fanInFanOut, ConfigCodec codec,
+      String baseModelNameOrPath) {
+    AdapterConfig cfg = spec.config();
+    Map<String, Object> out = new TreeMap<>();
+    out.put("peft_type", "LORA");
+    out.put("task_type", null);
+    out.put("base_model_name_or_path", baseModelNameOrPath);
+    out.put("inference_mode", true);
+    out.put("init_lora_weights", true);
+    out.put("r", cfg.rank());
+    out.put("lora_alpha", plainNumber(cfg.alpha()));
+    JsonNode fields = codec.jsonMapper().valueToTree(cfg);
+    out.put("lora_dropout", fields.path("dropout").asDouble(0.0));
+    out.put("use_rslora", fields.path("use_rslora").asBoolean(false));
+    out.put("bias", fields.path("bias").asText("none"));
+    out.put("use_dora", variant.equals("dora"));
+    out.put("fan_in_fan_out", fanInFanOut);
+    out.put("target_modules", new ArrayList<>(new TreeSet<>(targetPaths)));
+    out.put("exclude_modules", null);
+    out.put("layers_to_transform", null);
+    out.put("layers_pattern", null);
+    out.put("lora_bias", false);
+    Map<String, Object> ranks = new TreeMap<>(spec.targets().rankPattern());
+    out.put("rank_pattern", ranks);
+    Map<String, Object> alphas = new TreeMap<>();
+    spec.targets().alphaPattern().forEach((k, v) -> alphas.put(k, plainNumber(v)));
+    out.put("alpha_pattern", alphas);
+    List<String> save = spec.targets().modulesToSave();
+    out.put("modules_to_save", save.isEmpty() ? null : save);
+    if (cfg instanceof PeftExportable exportable) {
+      out.putAll(exportable.peftConfigFields());
+    } else if (!variant.equals("lora") && !variant.equals("dora")) {
+      throw new IllegalArgumentException(
+          "variant '" + variant + "' has no PEFT LoRA form: its config "
+              + cfg.getClass().getSimpleName() + " does not implement PeftExportable");
+    }
+    return out;
+  }
+
+  /** 8.0 -> 8 (PEFT writes integral alphas as ints). */
+  static Object plainNumber(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e15 ? (Object) (long) v : (Object) v;
+  }
+
+  private static boolean neutral(JsonNode v) {
+    return v == null || v.isNull() || (v.isBoolean() && !v.asBoolean())
+        || (v.isContainerNode() && v.isEmpty());
+  }
+
+  private static void setIfPresent(ObjectNode tree, JsonNode root, String peftName,
+      String field, Object neutral, String source) {
+    JsonNode v = root.get(peftName);
+    if (v == null || v.isNull()) {
+      return;
+    }
+    if (tree.has(field)) {
+      tree.set(field, v);
+      return;
+    }
+    boolean isNeutral = v.isBoolean() ? v.asBoolean() == (Boolean) neutral
+        : v.isNumber() ? v.asDouble() == ((Number) neutral).doubleValue()
+        : v.asText().equals(neutral);
+    if (!isNeutral) {
+      throw new IllegalArgumentException(
+          source + ": " + peftName + " = " + v + ", but the variant's config has no '" + field
+              + "' field; accepted here: " + neutral);
+    }
+  }
+
+  private static boolean bool(JsonNode root, String name, String source) {
+    JsonNode v = root.get(name);
+    if (v == null || v.isNull()) {
+      return false;
+    }
+    if (!v.isBoolean()) {
+      throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected true or false");
+    }
+    return v.asBoolean();
+  }
+
+  private static int positiveInt(JsonNode root, String name, int fallback, String source) {
+    JsonNode v = root.get(name);
+    if (v == null || v.isNull()) {
+      return fallback;
+    }
+    if (!v.isIntegralNumber() || v.asInt() <= 0) {
+      throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected a positive integer");
+    }
+    return v.asInt();
+  }
+
+  private static double number(JsonNode root, String name, double fallback, String source) {
+    JsonNode v = root.get(name);
+    if (v == null || v.isNull()) {
+      return fallback;
+    }
+    if (!v.isNumber()) {
+      throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected a number");
+    }
+    return v.asDouble();
+  }
+
+  private static Targets.Selector selector(JsonNode v, String name, String source, boolean required) {
+    if (v == null || v.isNull()) {
+      if (required) {
+        throw new IllegalArgumentException(
+            source + ": " + name + " is missing; expected a list of module names, a regex or"
+                + " 'all-linear' (PEFT's per-architecture defaults are not applied here)");
+      }
+      return null;
+    }
+    if (v.isTextual()) {
+      return Targets.Selector.regex(v.asText());
+    }
+    return Targets.Selector.names(stringList(v, name, source));
+  }
+
+  private static List<Integer> layers(JsonNode v, String source) {
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    if (v.isIntegralNumber()) {
+      return List.of(v.asInt());
+    }
+    List<Integer> out = new ArrayList<>();
+    if (!v.isArray()) {
+      throw new IllegalArgumentException(
+          source + ": layers_to_transform = " + v + "; expected an integer or a list of integers");
+    }
+    v.forEach(n -> out.add(n.asInt()));
+    return out;
+  }
+
+  private static List<String> stringList(JsonNode v, String name, String source) {
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    if (!v.isArray()) {
+      throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected a list of strings");
+    }
+    List<String> out = new ArrayList<>();
+    v.forEach(n -> out.add(n.asText()));
+    return out;
+  }
+
+  private static Map<String, Integer> intMap(JsonNode v, String name, String source) {
+    Map<String, Integer> out = new LinkedHashMap<>();
+    if (v != null && !v.isNull()) {
+      if (!v.isObject()) {
+        throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected an object");
+      }
+      v.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asInt()));
+    }
+    return out;
+  }
+
+  private static Map<String, Double> doubleMap(JsonNode v, String name, String source) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    if (v != null && !v.isNull()) {
+      if (!v.isObject()) {
+        throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected an object");
+      }
+      v.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asDouble()));
+    }
+    return out;
+  }
+}

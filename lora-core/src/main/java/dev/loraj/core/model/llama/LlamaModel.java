@@ -1,0 +1,237 @@
+package dev.loraj.core.model.llama;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.loraj.core.graph.FrozenMatMul;
+import dev.loraj.core.model.BaseModel;
+import dev.loraj.core.model.HfConfig;
+import dev.loraj.core.model.LinearSite;
+import dev.loraj.core.model.ModelGraph;
+import dev.loraj.core.model.ModelOutput;
+import dev.loraj.core.model.TransformerOps;
+import dev.loraj.core.model.TransformerOps.AttentionShape;
+import dev.loraj.core.model.TransformerOps.Rope;
+import dev.loraj.core.model.TransformerOps.Seq;
+import dev.loraj.core.model.WeightShapes;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Llama (Touvron et al. 2023, arXiv 2302.13971) as transformers' {@code LlamaForCausalLM}, which
+ * also covers Mistral (sliding-window attention) and Qwen2 (biases on q/k/v): pre-RMSNorm blocks,
+ * rotary position embeddings (arXiv 2104.09864), grouped-query attention (arXiv 2305.13245,
+ * {@code num_key_value_heads}) and the SwiGLU MLP {@code down(silu(gate(x)) * up(x))}
+ * (arXiv 2002.05202).
+ *
+ * <p>Module names are transformers' ({@code model.layers.N.self_attn.q_proj}); weights are
+ * stored [out, in]. An untied {@code lm_head} is a linear site marked as the output head
+ * ({@code all-linear} skips it); with {@code tie_word_embeddings} the head reuses
+ * {@code model.embed_tokens.weight} and is not a site.
+ *
+ * <p>Input placeholder {@code input_ids} INT64 [batch, seq] (INT32 arrays are cast); output
+ * logits [batch * seq, vocab], row {@code b * seq + t}. Positions are 0..seq-1 for every
+ * example; causal attention, no padding mask. Only the default rotary scaling is supported.
+ */
+public final class LlamaModel implements BaseModel {
+
+  /**
+   * The fields of {@code LlamaConfig} (and Mistral's, Qwen2's) this graph uses.
+   *
+   * @param ropeTheta base of the rotary angles: {@code rope_theta}, or
+   *     {@code rope_parameters.rope_theta} as transformers 5 writes it
+   * @param qkvBias q/k/v projections have biases (Qwen2; Llama's {@code attention_bias})
+   * @param outBias o_proj has a bias (Llama's {@code attention_bias})
+   * @param slidingWindow Mistral's attention window, 0 for none
+   */
+  public record Config(String modelType, int vocabSize, int hidden, int intermediate, int layers,
+      int heads, int kvHeads, int headDim, double rmsNormEps, double ropeTheta, String activation,
+      boolean tieWordEmbeddings, boolean qkvBias, boolean outBias, boolean mlpBias,
+      int slidingWindow) {
+
+    public Config {
+      new AttentionShape(heads, kvHeads, headDim); // validates
+      if (headDim % 2 != 0) {
+        throw new IllegalArgumentException("head_dim = " + headDim + ": rotary embeddings need an even head_dim");
+      }
+    }
+
+    public static Config from(HfConfig c) {
+      String type = c.string("llama", "model_type");
+      int hidden = c.positiveInt("hidden_size");
+      int heads = c.positiveInt("num_attention_heads");
+      boolean qwen = type.equals("qwen2");
+      boolean attnBias = c.bool(false, "attention_bias");
+      int window = 0;
+      if (type.equals("mistral") || (qwen && c.bool(false, "use_sliding_window"))) {
+        window = c.positiveInt(0, "sliding_window");
+      }
+      return new Config(type,
+          c.positiveInt("vocab_size"),
+          hidden,
+          c.positiveInt("intermediate_size"),
+          c.positiveInt("num_hidden_layers"),
+          heads,
+          c.positiveInt(heads, "num_key_value_heads"),
+          c.positiveInt(hidden / heads, "head_dim"),
+          c.number(1e-6, "rms_norm_eps"),
+          ropeTheta(c),
+          c.string("silu", "hidden_act"),
+          c.bool(false, "tie_word_embeddings"),
+          qwen || attnBias,
+          attnBias,
+          c.bool(false, "mlp_bias"),
+          window);
+    }
+
+    private static double ropeTheta(HfConfig c) {
+      for (String field : new String[] {"rope_parameters", "rope_scaling"}) {
+        JsonNode rp = c.object(field);
+        if (rp == null) {
+          continue;
+        }
+        String kind = rp.path("rope_type").asText(rp.path("type").asText("default"));
+        if (!kind.equals("default")) {
+          throw new IllegalArgumentException(
+              c.source() + ": " + field + ".rope_type = '" + kind + "' is not supported; only"
+                  + " 'default' rotary embeddings are implemented");
+        }
+        if (rp.has("rope_theta")) {
+          return rp.get("rope_theta").asDouble();
+        }
+      }
+      return c.number(10000.0, "rope_theta");
+    }
+  }
+
+  private final Config config;
+  private final Map<String, INDArray> weights;
+  private final List<LinearSite> sites;
+
+  public LlamaModel(Config config, Map<String, INDArray> weights) {
+    this.config = config;
+    this.weights = new LinkedHashMap<>(weights);
+    this.sites = sites(config);
+    expectedWeights(config).check(this.weights);
+  }
+
+  public Config config() {
+    return config;
+  }
+
+  /** The linear sites of a model of this shape (no weights needed), in module order. */
+  public static List<LinearSite> sites(Config c) {
+    List<LinearSite> s = new ArrayList<>();
+    int e = c.hidden();
+    int q = c.heads() * c.headDim();
+    int kv = c.kvHeads() * c.headDim();
+    for (int i = 0; i < c.layers(); i++) {
+      String a = "model.layers." + i + ".self_attn.";
+      s.add(new LinearSite(a + "q_proj", e, q, false, false, c.qkvBias()));
+      s.add(new LinearSite(a + "k_proj", e, kv, false, false, c.qkvBias()));
+      s.add(new LinearSite(a + "v_proj", e, kv, false, false, c.qkvBias()));
+      s.add(new LinearSite(a + "o_proj", q, e, false, false, c.outBias()));
+      String m = "model.layers." + i + ".mlp.";
+      s.add(new LinearSite(m + "gate_proj", e, c.intermediate(), false, false, c.mlpBias()));
+      s.add(new LinearSite(m + "up_proj", e, c.intermediate(), false, false, c.mlpBias()));
+      s.add(new LinearSite(m + "down_proj", c.intermediate(), e, false, false, c.mlpBias()));
+    }
+    if (!c.tieWordEmbeddings()) {
+      s.add(new LinearSite("lm_head", e, c.vocabSize(), false, true, false));
+    }
+    return List.copyOf(s);
+  }
+
+  /** Every weight name with its shape, as {@code LlamaForCausalLM.state_dict()}. */
+  public static WeightShapes expectedWeights(Config c) {
+    WeightShapes w = new WeightShapes(c.modelType());
+    long e = c.hidden();
+    w.put("model.embed_tokens.weight", c.vocabSize(), e);
+    for (int i = 0; i < c.layers(); i++) {
+      w.put("model.layers." + i + ".input_layernorm.weight", e);
+      w.put("model.layers." + i + ".post_attention_layernorm.weight", e);
+    }
+    for (LinearSite s : sites(c)) {
+      w.put(s.weightName(), s.weightShape());
+      if (s.hasBias()) {
+        w.put(s.biasName(), s.out());
+      }
+    }
+    w.put("model.norm.weight", e);
+    return w;
+  }
+
+  @Override
+  public String family() {
+    return "llama";
+  }
+
+  @Override
+  public Map<String, INDArray> weights() {
+    return weights;
+  }
+
+  @Override
+  public List<LinearSite> linearSites() {
+    return sites;
+  }
+
+  @Override
+  public int rowsPerExample(Map<String, INDArray> inputs) {
+    return (int) inputs.get("input_ids").size(1);
+  }
+
+  @Override
+  public long batchSize(Map<String, INDArray> inputs) {
+    return inputs.get("input_ids").size(0);
+  }
+
+  @Override
+  public LlamaModel withWeights(Map<String, INDArray> w) {
+    return new LlamaModel(config, w);
+  }
+
+  @Override
+  public ModelOutput build(ModelGraph g) {
+    SameDiff sd = g.sd();
+    SDVariable ids = g.placeholder("input_ids", DataType.INT64, -1, -1);
+    Seq seq = Seq.of(sd, ids);
+    SDVariable h = TransformerOps.embed(seq, g.weight("model.embed_tokens.weight"), null); // [n, e]
+    SDVariable mask = TransformerOps.causalMask(seq, config.slidingWindow());
+    Rope rope = TransformerOps.ropeTables(seq, config.headDim(), config.ropeTheta());
+    AttentionShape shape = new AttentionShape(config.heads(), config.kvHeads(), config.headDim());
+    double scaling = Math.pow(config.headDim(), -0.5);
+    for (int i = 0; i < config.layers(); i++) {
+      String p = "model.layers." + i;
+      SDVariable x = rms(g, h, p + ".input_layernorm.weight");
+      SDVariable att = TransformerOps.causalAttention(seq,
+          g.linear(p + ".self_attn.q_proj", x),
+          g.linear(p + ".self_attn.k_proj", x),
+          g.linear(p + ".self_attn.v_proj", x),
+          shape, s -> s.mul(scaling), rope, mask);
+      h = h.add(g.linear(p + ".self_attn.o_proj", att));
+      SDVariable m = rms(g, h, p + ".post_attention_layernorm.weight");
+      SDVariable gate = TransformerOps.activation(sd, config.activation(), g.linear(p + ".mlp.gate_proj", m));
+      h = h.add(g.linear(p + ".mlp.down_proj", gate.mul(g.linear(p + ".mlp.up_proj", m))));
+    }
+    h = rms(g, h, "model.norm.weight");
+    SDVariable logits;
+    if (config.tieWordEmbeddings()) {
+      SDVariable wte = g.weight("model.embed_tokens.weight");
+      logits = g.isTrainable("model.embed_tokens.weight")
+          ? sd.mmul(h, wte, false, true, false)
+          : FrozenMatMul.apply(sd, h, wte, true); // [n, e] x [e, vocab]
+    } else {
+      logits = g.linear("lm_head", h);
+    }
+    return new ModelOutput(logits, List.of("input_ids"));
+  }
+
+  private SDVariable rms(ModelGraph g, SDVariable x, String weight) {
+    return TransformerOps.rmsNorm(g.sd(), x, g.weight(weight), config.rmsNormEps());
+  }
+}

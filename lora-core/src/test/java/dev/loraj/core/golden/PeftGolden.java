@@ -1,0 +1,139 @@
+package dev.loraj.core.golden;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraj.core.io.SafetensorsFile;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Access to the golden files {@code golden/peft_v1} (PyTorch + transformers + PEFT, see the
+ * README beside them): the index {@code cases.json} and {@code expected.safetensors}. Works from a
+ * directory on the class path and from the lora-core test-jar (copied to a temp directory), so
+ * other modules' tests can use the same files.
+ */
+public final class PeftGolden {
+
+  public static final String ROOT = "/golden/peft_v1";
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static Path root;
+
+  private PeftGolden() {}
+
+  /** The golden directory as a file system path. */
+  public static synchronized Path root() {
+    if (root == null) {
+      root = locate();
+    }
+    return root;
+  }
+
+  private static Path locate() {
+    URL url = PeftGolden.class.getResource(ROOT + "/cases.json");
+    if (url == null) {
+      throw new IllegalStateException("classpath resource " + ROOT + "/cases.json not found");
+    }
+    try {
+      if (url.getProtocol().equals("file")) {
+        return Path.of(url.toURI()).getParent();
+      }
+      return copyOut();
+    } catch (URISyntaxException | IOException e) {
+      throw new IllegalStateException("cannot open " + url, e);
+    }
+  }
+
+  /** Copies the files listed in SHA256SUMS out of a jar. */
+  private static Path copyOut() throws IOException {
+    Path dir = Files.createTempDirectory("peft_v1");
+    dir.toFile().deleteOnExit();
+    List<String> names = new ArrayList<>();
+    names.add("SHA256SUMS");
+    try (InputStream in = PeftGolden.class.getResourceAsStream(ROOT + "/SHA256SUMS")) {
+      for (String line : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+        String[] parts = line.trim().split("\\s+", 2);
+        if (parts.length == 2) {
+          names.add(parts[1].startsWith("*") ? parts[1].substring(1) : parts[1]);
+        }
+      }
+    }
+    for (String n : names) {
+      Path target = dir.resolve(n);
+      Files.createDirectories(target.getParent());
+      try (InputStream in = PeftGolden.class.getResourceAsStream(ROOT + "/" + n)) {
+        if (in == null) {
+          throw new IOException("resource " + ROOT + "/" + n + " missing");
+        }
+        Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    return dir;
+  }
+
+  public static JsonNode index() {
+    try {
+      return JSON.readTree(root().resolve("cases.json").toFile());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public static List<JsonNode> cases() {
+    List<JsonNode> out = new ArrayList<>();
+    index().path("cases").forEach(out::add);
+    return out;
+  }
+
+  public static JsonNode caseNamed(String name) {
+    for (JsonNode c : cases()) {
+      if (c.path("name").asText().equals(name)) {
+        return c;
+      }
+    }
+    throw new IllegalArgumentException("no golden case " + name);
+  }
+
+  /** A tensor of expected.safetensors as FLOAT. */
+  public static INDArray expected(String key) {
+    try (SafetensorsFile f = SafetensorsFile.open(root().resolve("expected.safetensors"))) {
+      return f.getFloat(key);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** {@code input_ids} of a case or model entry as INT64 [batch, seq]. */
+  public static INDArray inputIds(JsonNode entry) {
+    JsonNode ids = entry.path("inputs").path("input_ids");
+    int b = ids.size();
+    int s = ids.get(0).size();
+    long[] v = new long[b * s];
+    for (int i = 0; i < b; i++) {
+      for (int j = 0; j < s; j++) {
+        v[i * s + j] = ids.get(i).get(j).asLong();
+      }
+    }
+    return Nd4j.createFromArray(v).reshape(b, s).castTo(DataType.INT64);
+  }
+
+  /** max |a - b| after flattening both (the Java logits are [b*s, vocab], torch's [b, s, vocab]). */
+  public static double maxAbsDiff(INDArray a, INDArray b) {
+    INDArray x = a.castTo(DataType.DOUBLE).reshape(a.length());
+    INDArray y = b.castTo(DataType.DOUBLE).reshape(b.length());
+    if (x.length() != y.length()) {
+      throw new IllegalArgumentException("lengths differ: " + x.length() + " vs " + y.length());
+    }
+    return x.sub(y).amaxNumber().doubleValue();
+  }
+}
