@@ -13,10 +13,12 @@ import dev.loraj.eval.task.TextClassificationTask;
 /** Not a test: prints BERT step timings. */
 public class BertStepProbe {
   public static void main(String[] args) {
-    TextClassificationTask task = new TextClassificationTask("sotu-party", 64, 500, 100, 0);
+    TextClassificationTask task = new TextClassificationTask(System.getProperty("ds", "sotu-party"), Integer.getInteger("len", 64), 500, 100, 0);
     for (String mode : args) {
       PeftModel pm = new PeftModel(task.newBaseModel(), AdapterRegistry.discover());
-      if (mode.equals("head")) {
+      if (mode.equals("full")) {
+        pm.addTrainableBase(new java.util.LinkedHashSet<>(pm.base().weights().keySet()));
+      } else if (mode.equals("head")) {
         pm.addTrainableBase(java.util.Set.of("classifier.weight", "classifier.bias"));
       } else {
         pm.addAdapter("default", new AdapterSpec(LoraConfig.of(8, 16), Targets.of("query", "value").withModulesToSave("classifier")), 1);

@@ -61,6 +61,9 @@ public final class SweepRunner {
         log.println("trial " + spec.id() + " (" + spec.group() + ", seed " + spec.seed() + ")");
         ObjectNode result = new TrialRunner(registry, json).run(cfg.name(), cfg, spec, task, dir.resolve("adapters"));
         AtomicFiles.writeString(file, json.writerWithDefaultPrettyPrinter().writeValueAsString(result));
+        // A finished trial's graphs and weights hold native memory until the JVM collects them;
+        // collect now so trials do not pile up (a sweep was killed by the OOM killer without this).
+        System.gc();
         ran++;
         if (!"ok".equals(result.path("status").asText())) {
           failed++;

@@ -1,13 +1,9 @@
 package dev.loraj.core.graph;
 
-import java.lang.reflect.Field;
 import java.util.List;
-import java.util.Map;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
 import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * {@code y = x W^T} (or {@code x W} when the weight is stored [in, out]) for a frozen weight W,
@@ -65,30 +61,9 @@ public final class FrozenMatMul extends Mmul {
   }
 
   /** Maps libnd4j's {@code matmul} to this class in ND4J's op registry (idempotent). */
-  @SuppressWarnings("unchecked")
   public static void register() {
-    if (registered) {
-      return;
-    }
-    synchronized (FrozenMatMul.class) {
-      if (registered) {
-        return;
-      }
-      try {
-        DifferentialFunctionClassHolder holder = DifferentialFunctionClassHolder.getInstance();
-        long hash = Nd4j.getExecutioner().getCustomOperations().get("matmul").getHash();
-        Field single = DifferentialFunctionClassHolder.class.getDeclaredField("customOpHashToClass");
-        single.setAccessible(true);
-        ((Map<Long, Class<?>>) single.get(holder)).put(hash, FrozenMatMul.class);
-        Field multi = DifferentialFunctionClassHolder.class.getDeclaredField("customOpHashToClasses");
-        multi.setAccessible(true);
-        Map<String, Class<?>> byName = ((Map<Long, Map<String, Class<?>>>) multi.get(holder)).get(hash);
-        if (byName != null) {
-          byName.put("matmul", FrozenMatMul.class);
-        }
-      } catch (ReflectiveOperationException e) {
-        throw new IllegalStateException("cannot register the frozen matmul with ND4J's op registry", e);
-      }
+    if (!registered) {
+      OpOverrides.register("matmul", FrozenMatMul.class);
       registered = true;
     }
   }

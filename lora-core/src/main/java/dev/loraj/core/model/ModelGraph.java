@@ -62,6 +62,8 @@ public final class ModelGraph {
     this.training = training;
     this.hook = hook;
     this.baseLinear = baseLinear;
+    FrozenMatMul.register();
+    dev.loraj.core.graph.EmbeddingGather.register();
     for (LinearSite s : model.linearSites()) {
       sites.put(s.path(), s);
     }

@@ -77,7 +77,8 @@ public final class Trainer {
       for (int micro = 0; micro < config.accumulation(); micro++) {
         Map<String, INDArray> ph = batches.get(step, micro);
         var og = sd.calculateGradientsAndOutputs(ph, List.of(lossName), names);
-        double l = og.getOutputs().get(lossName).getDouble(0);
+        INDArray lossArray = og.getOutputs().get(lossName);
+        double l = lossArray.getDouble(0);
         if (!Graphs.isFinite(l)) {
           throw new NonFiniteLossException(step, "loss is " + l);
         }
@@ -91,9 +92,13 @@ public final class Trainer {
           if (a == null) {
             acc.put(n, config.accumulation() == 1 ? g.dup() : g.div(config.accumulation()));
           } else {
-            a.addi(g.div(config.accumulation()));
+            a.addi(g.divi(config.accumulation()));
           }
         }
+        // Native memory is otherwise freed only when the JVM collects these objects: with a
+        // large heap that is rarely, and a sweep's process grew past the machine's memory.
+        release(og.getGradients().values());
+        release(List.of(lossArray));
       }
       double sq = 0;
       for (Map.Entry<String, INDArray> e : acc.entrySet()) {
@@ -142,6 +147,8 @@ public final class Trainer {
           site.getValue().afterStep(new StepContext(step, config.steps(), grads));
         }
       }
+      release(acc.values());
+      perAdapterGrads.values().forEach(bySite -> bySite.values().forEach(m -> release(m.values())));
       double ms = (System.nanoTime() - t0) / 1e6;
       losses.add(stepLoss);
       times.add(ms);
@@ -150,5 +157,14 @@ public final class Trainer {
       }
     }
     return new TrainResult(losses, times, stateBytes, vars.stream().mapToLong(v -> v.array().length()).sum());
+  }
+
+  /** Frees arrays this trainer owns (SameDiff hands gradient outputs to the caller). */
+  private static void release(java.util.Collection<INDArray> arrays) {
+    for (INDArray a : arrays) {
+      if (a != null && a.closeable() && !a.wasClosed()) {
+        a.close();
+      }
+    }
   }
 }

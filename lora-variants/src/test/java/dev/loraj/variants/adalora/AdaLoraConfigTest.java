@@ -74,7 +74,7 @@ class AdaLoraConfigTest {
     assertThat(json).contains("\"target_r\"", "\"delta_t\"", "\"total_steps\"", "\"orth_reg\" : \"reference\"");
     assertThat(codec.fromJson(json)).isEqualTo(c);
     assertThat(codec.fromYaml("type: adalora\nrank: 6\ntarget_r: 2\ntotal_steps: 300\ntinit: 50\n"))
-        .isEqualTo(new AdaLoraConfig(6, 2, 8, 0, 300, 50, 200, 1, 0.85, 0.85, 0.5, OrthReg.PAPER));
+        .isEqualTo(new AdaLoraConfig(6, 2, 8, 0, 300, 50, 200, 1, 0.85, 0.85, 0.1, OrthReg.PAPER));
     assertThatThrownBy(() -> codec.fromYaml("type: adalora\ntotal_steps: 0\n"))
         .hasMessageContaining("total_steps = 0");
     assertThatThrownBy(() -> codec.fromYaml("type: adalora\north_reg: squared\n"))

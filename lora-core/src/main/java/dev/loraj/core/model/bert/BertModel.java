@@ -71,6 +71,7 @@ public final class BertModel implements BaseModel {
   private final Pooling pooling;
   private final int numLabels;
   private final Map<String, INDArray> weights;
+  private final Map<String, dev.loraj.core.quant.QuantizedWeight> quantized = new java.util.LinkedHashMap<>();
   private final List<LinearSite> sites;
 
   /**
@@ -143,6 +144,12 @@ public final class BertModel implements BaseModel {
   @Override
   public Map<String, INDArray> weights() {
     return weights;
+  }
+
+  /** Frozen linear weights held quantized (see {@link dev.loraj.core.quant.QuantizedBase}). */
+  @Override
+  public Map<String, dev.loraj.core.quant.QuantizedWeight> quantizedWeights() {
+    return quantized;
   }
 
   @Override

@@ -77,6 +77,7 @@ public final class Gpt2Model implements BaseModel {
 
   private final Config config;
   private final Map<String, INDArray> weights;
+  private final Map<String, dev.loraj.core.quant.QuantizedWeight> quantized = new java.util.LinkedHashMap<>();
   private final List<LinearSite> sites;
 
   public Gpt2Model(Config config, Map<String, INDArray> weights) {
@@ -130,6 +131,12 @@ public final class Gpt2Model implements BaseModel {
   @Override
   public Map<String, INDArray> weights() {
     return weights;
+  }
+
+  /** Frozen linear weights held quantized (see {@link dev.loraj.core.quant.QuantizedBase}). */
+  @Override
+  public Map<String, dev.loraj.core.quant.QuantizedWeight> quantizedWeights() {
+    return quantized;
   }
 
   @Override

@@ -110,6 +110,7 @@ public final class LlamaModel implements BaseModel {
 
   private final Config config;
   private final Map<String, INDArray> weights;
+  private final Map<String, dev.loraj.core.quant.QuantizedWeight> quantized = new java.util.LinkedHashMap<>();
   private final List<LinearSite> sites;
 
   public LlamaModel(Config config, Map<String, INDArray> weights) {
@@ -173,6 +174,12 @@ public final class LlamaModel implements BaseModel {
   @Override
   public Map<String, INDArray> weights() {
     return weights;
+  }
+
+  /** Frozen linear weights held quantized (see {@link dev.loraj.core.quant.QuantizedBase}). */
+  @Override
+  public Map<String, dev.loraj.core.quant.QuantizedWeight> quantizedWeights() {
+    return quantized;
   }
 
   @Override
