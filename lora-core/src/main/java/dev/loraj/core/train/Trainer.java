@@ -41,39 +41,75 @@ public final class Trainer {
   }
 
   public TrainResult train(PeftModel model, Objective objective, Batches batches) {
-    Nd4j.getRandom().setSeed(config.seed()); // dropout masks; ND4J has no per-op RNG
-    PeftModel.Built built = model.build(true, null);
-    SameDiff sd = built.sd();
-    SDVariable loss = objective.loss(sd, built.output());
-    SDVariable total = built.regularization() == null ? loss : loss.add(built.regularization());
-    String lossName = total.name();
-    sd.setLossVariables(lossName);
-    List<PeftModel.TrainableVar> vars = built.trainable();
-    if (vars.isEmpty()) {
-      throw new IllegalStateException("nothing to train: no active adapter and no trainable base tensor");
-    }
-    Graphs.createGradFunction(sd, List.of());
-
-    List<String> names = vars.stream().map(PeftModel.TrainableVar::varName).toList();
-    Map<String, Adam> configs = new HashMap<>();
-    Map<String, GradientUpdater<?>> updaters = new HashMap<>();
-    long stateBytes = 0;
-    for (PeftModel.TrainableVar v : vars) {
-      Adam adam = new Adam(config.learningRate() * v.lrMultiplier(), config.beta1(), config.beta2(), config.epsilon());
-      long n = v.array().length();
-      INDArray state = Nd4j.zeros(DataType.FLOAT, 1, adam.stateSize(n));
-      stateBytes += state.length() * 4;
-      configs.put(v.varName(), adam);
-      updaters.put(v.varName(), adam.instantiate(state, true));
-    }
-
+    Session session = start(model, objective);
     List<Double> losses = new ArrayList<>();
     List<Double> times = new ArrayList<>();
-    Map<String, INDArray> acc = new LinkedHashMap<>();
     for (long step = 1; step <= config.steps(); step++) {
       long t0 = System.nanoTime();
+      double stepLoss = session.step(step, batches);
+      double ms = (System.nanoTime() - t0) / 1e6;
+      losses.add(stepLoss);
+      times.add(ms);
+      for (TrainListener l : listeners) {
+        l.onStep(step, config.steps(), stepLoss, config.learningRateAt(step), ms);
+      }
+    }
+    return new TrainResult(losses, times, session.optimizerStateBytes(), session.trainableParameters());
+  }
+
+  /** Builds the training graph and optimizer state once; {@link Session#step} runs one step. */
+  public Session start(PeftModel model, Objective objective) {
+    return new Session(model, objective);
+  }
+
+  /** One training run's graph, optimizer state and step function (also used by benchmarks). */
+  public final class Session {
+    private final PeftModel model;
+    private final SameDiff sd;
+    private final String lossName;
+    private final List<PeftModel.TrainableVar> vars;
+    private final List<String> names;
+    private final Map<String, Adam> configs = new HashMap<>();
+    private final Map<String, GradientUpdater<?>> updaters = new HashMap<>();
+    private long stateBytes;
+
+    private Session(PeftModel model, Objective objective) {
+      this.model = model;
+      Nd4j.getRandom().setSeed(config.seed()); // dropout masks; ND4J has no per-op RNG
+      PeftModel.Built built = model.build(true, null);
+      sd = built.sd();
+      SDVariable loss = objective.loss(sd, built.output());
+      SDVariable total = built.regularization() == null ? loss : loss.add(built.regularization());
+      lossName = total.name();
+      sd.setLossVariables(lossName);
+      vars = built.trainable();
+      if (vars.isEmpty()) {
+        throw new IllegalStateException("nothing to train: no active adapter and no trainable base tensor");
+      }
+      Graphs.createGradFunction(sd, List.of());
+      names = vars.stream().map(PeftModel.TrainableVar::varName).toList();
+      for (PeftModel.TrainableVar v : vars) {
+        Adam adam = new Adam(config.learningRate() * v.lrMultiplier(), config.beta1(), config.beta2(), config.epsilon());
+        long n = v.array().length();
+        INDArray state = Nd4j.zeros(DataType.FLOAT, 1, adam.stateSize(n));
+        stateBytes += state.length() * 4;
+        configs.put(v.varName(), adam);
+        updaters.put(v.varName(), adam.instantiate(state, true));
+      }
+    }
+
+    public long optimizerStateBytes() {
+      return stateBytes;
+    }
+
+    public long trainableParameters() {
+      return vars.stream().mapToLong(v -> v.array().length()).sum();
+    }
+
+    /** Runs optimizer step {@code step} (1-based) and returns its loss (before the update). */
+    public double step(long step, Batches batches) {
+      Map<String, INDArray> acc = new LinkedHashMap<>();
       double stepLoss = 0;
-      acc.clear();
       for (int micro = 0; micro < config.accumulation(); micro++) {
         Map<String, INDArray> ph = batches.get(step, micro);
         var og = sd.calculateGradientsAndOutputs(ph, List.of(lossName), names);
@@ -149,14 +185,8 @@ public final class Trainer {
       }
       release(acc.values());
       perAdapterGrads.values().forEach(bySite -> bySite.values().forEach(m -> release(m.values())));
-      double ms = (System.nanoTime() - t0) / 1e6;
-      losses.add(stepLoss);
-      times.add(ms);
-      for (TrainListener l : listeners) {
-        l.onStep(step, config.steps(), stepLoss, lr, ms);
-      }
+      return stepLoss;
     }
-    return new TrainResult(losses, times, stateBytes, vars.stream().mapToLong(v -> v.array().length()).sum());
   }
 
   /** Frees arrays this trainer owns (SameDiff hands gradient outputs to the caller). */
