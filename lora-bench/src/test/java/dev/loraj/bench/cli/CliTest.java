@@ -1,0 +1,36 @@
+package dev.loraj.bench.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import org.junit.jupiter.api.Test;
+
+class CliTest {
+
+  static String run(String... args) {
+    PrintStream old = System.out;
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(buf, true));
+    try {
+      int rc = LoraCli.commandLine().execute(args);
+      assertThat(rc).as("exit code of lora %s", String.join(" ", args)).isZero();
+    } finally {
+      System.setOut(old);
+    }
+    return buf.toString();
+  }
+
+  @Test
+  void variantsListsEveryRegisteredFactoryWithDefaults() {
+    String out = run("variants");
+    assertThat(out).contains("lora  (dev.loraj.core.lora.Lora)", "dora", "pissa", "adalora", "qlora", "vera")
+        .contains("rank", "alpha");
+  }
+
+  @Test
+  void versionAndHelp() {
+    assertThat(run("--version")).startsWith("lora ");
+    assertThat(run("--help")).contains("sweep", "report", "variants", "logits", "params");
+  }
+}

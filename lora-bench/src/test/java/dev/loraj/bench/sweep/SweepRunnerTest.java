@@ -1,0 +1,97 @@
+package dev.loraj.bench.sweep;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraj.bench.report.Report;
+import dev.loraj.core.adapter.AdapterRegistry;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SweepRunnerTest {
+
+  static final String YAML = """
+      name: tiny
+      task: {kind: synthetic, width: 16, classes: 3, shift_rank: 2, test_examples: 200, seed: 0}
+      train: {steps: 8, batch_size: 32, learning_rate: 1.0e-2}
+      seeds: [1, 2]
+      targets: {target_modules: all-linear}
+      baselines:
+        - {kind: head_only}
+      variants:
+        - {type: lora, rank: [1, 2], alpha: 4}
+      """;
+
+  final AdapterRegistry registry = AdapterRegistry.discover();
+  final PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
+
+  @Test
+  void planIsTheGridTimesSeedsPlusBaselinesWithStableIds() throws Exception {
+    SweepPlan plan = SweepPlan.of(SweepConfig.parse(YAML), registry);
+    assertThat(plan.trials()).hasSize(6);
+    assertThat(plan.trials().stream().map(TrialSpec::group).distinct().toList())
+        .containsExactly("head_only", "lora r=1 a=4", "lora r=2 a=4");
+    assertThat(SweepPlan.of(SweepConfig.parse(YAML), registry).trials().stream().map(TrialSpec::id).toList())
+        .isEqualTo(plan.trials().stream().map(TrialSpec::id).toList());
+    // shards partition the plan
+    List<String> all = Stream.of(plan.shard(0, 2), plan.shard(1, 2)).flatMap(List::stream).map(TrialSpec::id).sorted().toList();
+    assertThat(all).isEqualTo(plan.trials().stream().map(TrialSpec::id).sorted().toList());
+  }
+
+  @Test
+  void badSweepsFailBeforeAnyTrialRuns() {
+    assertThatThrownBy(() -> SweepPlan.of(SweepConfig.parse(YAML.replace("type: lora", "type: lorax")), registry))
+        .hasMessageContaining("unknown variant 'lorax'");
+    assertThatThrownBy(() -> SweepPlan.of(SweepConfig.parse(YAML.replace("rank: [1, 2]", "rank: 0")), registry))
+        .hasMessageContaining("rank = 0");
+    assertThatThrownBy(() -> SweepConfig.parse(YAML + "\nfoo: 1\n")).hasMessageContaining("unknown key 'foo'");
+  }
+
+  @Test
+  void aResumedSweepSkipsFinishedTrialsAndEndsWithTheSameResults(@TempDir Path tmp) throws Exception {
+    SweepConfig cfg = SweepConfig.parse(YAML);
+    Path once = tmp.resolve("once");
+    SweepRunner.Outcome full = new SweepRunner(registry, quiet).run(cfg, once, 0, 1);
+    assertThat(full.ran()).isEqualTo(6);
+
+    // an interrupted run: two trials' files never written (a kill mid-trial leaves no file:
+    // trial files are written atomically when the trial ends)
+    Path resumed = tmp.resolve("resumed");
+    new SweepRunner(registry, quiet).run(cfg, resumed, 0, 1);
+    List<Path> files;
+    try (Stream<Path> s = Files.list(resumed.resolve("trials"))) {
+      files = s.sorted().toList();
+    }
+    String untouched = Files.readString(files.get(0));
+    Files.delete(files.get(1));
+    Files.delete(files.get(4));
+    SweepRunner.Outcome again = new SweepRunner(registry, quiet).run(cfg, resumed, 0, 1);
+    assertThat(again.skipped()).isEqualTo(4);
+    assertThat(again.ran()).isEqualTo(2);
+    assertThat(Files.readString(files.get(0))).isEqualTo(untouched); // finished trials not rerun
+
+    Report.generate(once);
+    Report.generate(resumed);
+    ObjectMapper m = new ObjectMapper();
+    JsonNode a = m.readTree(once.resolve("summary.json").toFile());
+    JsonNode b = m.readTree(resumed.resolve("summary.json").toFile());
+    // metrics (same seeds) are identical; timing and memory columns are measurements and differ
+    assertThat(metrics(b)).isEqualTo(metrics(a));
+  }
+
+  static String metrics(JsonNode summary) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonNode row : summary.path("rows")) {
+      sb.append(row.path("group").asText()).append(' ').append(row.path("metrics")).append('\n');
+    }
+    assertThat(sb.toString()).contains("accuracy");
+    return sb.toString();
+  }
+}
