@@ -1,6 +1,7 @@
 package dev.loraj.core.golden;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.loraj.core.adapter.AdapterRegistry;
@@ -117,5 +118,18 @@ class BertGoldenTest {
     double d = BertHiddenCheck.maskedMaxAbsDiff(encoder.output(in),
         PeftGolden.expected(model().path("base_hidden_key").asText()), in.get(BertModel.ATTENTION_MASK));
     assertThat(d).isLessThanOrEqualTo(TOLERANCE);
+  }
+
+  @Test
+  void relativePositionEmbeddingsAreRejectedByName() throws Exception {
+    Path rel = scratch.resolve("bert-relative");
+    Files.createDirectories(rel);
+    String config = Files.readString(dir().resolve("config.json"))
+        .replace("\"model_type\": \"bert\",", "\"model_type\": \"bert\", \"position_embedding_type\": \"relative_key\",");
+    Files.writeString(rel.resolve("config.json"), config);
+    Files.copy(dir().resolve("model.safetensors"), rel.resolve("model.safetensors"));
+    assertThatThrownBy(() -> HfModels.load(rel))
+        .hasMessageContaining("position_embedding_type = 'relative_key'")
+        .hasMessageContaining("'absolute'");
   }
 }
