@@ -3,6 +3,9 @@ package dev.loraj.core.model;
 import dev.loraj.core.io.ShardedCheckpoint;
 import dev.loraj.core.io.TensorInfo;
 import dev.loraj.core.io.TensorSource;
+import dev.loraj.core.model.bert.BertCheckpoint;
+import dev.loraj.core.model.bert.BertConfig;
+import dev.loraj.core.model.bert.BertModel;
 import dev.loraj.core.model.gpt2.Gpt2Model;
 import dev.loraj.core.model.llama.LlamaModel;
 import java.io.IOException;
@@ -20,7 +23,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Loads Hugging Face model directories: {@code config.json} plus {@code model.safetensors} or a
  * sharded {@code model.safetensors.index.json}. {@code model_type} picks the family:
- * {@code gpt2}; {@code llama}, {@code mistral}, {@code qwen2} (one graph, {@link LlamaModel}).
+ * {@code gpt2}; {@code llama}, {@code mistral}, {@code qwen2} (one graph, {@link LlamaModel});
+ * {@code bert} ({@link BertModel}, see {@link #BERT_CLASSIFIER_SEED} for its head).
  * F16/BF16/F64 tensors become F32.
  *
  * <p>Only the tensors the family needs are read; extra ones (a tied {@code lm_head.weight},
@@ -33,7 +37,13 @@ public final class HfModels {
   private static final Logger log = LoggerFactory.getLogger(HfModels.class);
 
   /** The {@code model_type} values this loader accepts. */
-  public static final List<String> MODEL_TYPES = List.of("gpt2", "llama", "mistral", "qwen2");
+  public static final List<String> MODEL_TYPES = List.of("gpt2", "llama", "mistral", "qwen2", "bert");
+
+  /**
+   * Seed of the classifier a BERT checkpoint without {@code classifier.weight} gets when its
+   * config asks for labels (HF init: N(0, 0.02^2), bias 0).
+   */
+  public static final long BERT_CLASSIFIER_SEED = 0;
 
   /** Reads the model in {@code dir}. */
   public static BaseModel load(Path dir) throws IOException {
@@ -48,6 +58,7 @@ public final class HfModels {
               ? "transformer." : "";
           yield new Gpt2Model(c, read(dir, source, Gpt2Model.expectedWeights(c), prefix));
         }
+        case "bert" -> loadBert(dir, config, source);
         default -> {
           LlamaModel.Config c = LlamaModel.Config.from(config);
           yield new LlamaModel(c, read(dir, source, LlamaModel.expectedWeights(c), ""));
@@ -64,8 +75,79 @@ public final class HfModels {
   public static List<LinearSite> sites(HfConfig config) {
     return switch (checkType(config)) {
       case "gpt2" -> Gpt2Model.sites(Gpt2Model.Config.from(config));
+      case "bert" -> {
+        // config alone: HF task models ("BertFor...") nest the encoder under "bert." and carry a
+        // pooler; load() reads the truth from the checkpoint's tensor names
+        boolean task = architectures(config).stream().anyMatch(a -> a.startsWith("BertFor"));
+        int labels = configuredLabels(config);
+        yield BertModel.sites(BertConfig.from(config), task ? BertModel.HF_PREFIX : "",
+            BertModel.Pooling.POOLER, labels);
+      }
       default -> LlamaModel.sites(LlamaModel.Config.from(config));
     };
+  }
+
+  /**
+   * A BERT checkpoint, as saved by HF {@code BertModel} (names {@code embeddings...}) or a task
+   * model such as {@code BertForSequenceClassification} ({@code bert.embeddings...},
+   * {@code classifier}); the model keeps the checkpoint's names, so PEFT adapter keys
+   * ({@code base_model.model.bert.encoder...}) match. Pooling is {@link BertModel.Pooling#POOLER}
+   * (tanh(pooler.dense([CLS])), as BertForSequenceClassification) when {@code pooler.dense.weight}
+   * exists, else {@link BertModel.Pooling#CLS}. Labels: the rows of {@code classifier.weight};
+   * without a classifier, {@link #configuredLabels} (then initialised, seed
+   * {@link #BERT_CLASSIFIER_SEED}); 0 labels: no head, the output is the pooled vector.
+   */
+  private static BertModel loadBert(Path dir, HfConfig config, ShardedCheckpoint source) {
+    BertConfig c = BertConfig.from(config);
+    String prefix = source.contains(BertModel.HF_PREFIX + "embeddings.word_embeddings.weight")
+        ? BertModel.HF_PREFIX : "";
+    boolean pooler = source.contains(prefix + "pooler.dense.weight");
+    boolean classifier = source.contains("classifier.weight");
+    int labels;
+    if (classifier) {
+      long[] shape = source.info("classifier.weight").shape();
+      if (shape.length != 2) {
+        throw new IllegalArgumentException(dir + ": tensor 'classifier.weight' has shape "
+            + Arrays.toString(shape) + "; expected [num_labels, " + c.hiddenSize() + "]");
+      }
+      labels = (int) shape[0];
+    } else {
+      labels = configuredLabels(config);
+    }
+    BertModel.Pooling pooling = pooler ? BertModel.Pooling.POOLER : BertModel.Pooling.CLS;
+    Map<String, INDArray> w =
+        read(dir, source, BertModel.expectedWeights(c, prefix, pooler, classifier ? labels : 0), "");
+    if (labels > 0 && !classifier) {
+      log.warn("{}: no classifier.weight; initialising a {}-label classifier (seed {})", dir,
+          labels, BERT_CLASSIFIER_SEED);
+    }
+    return BertModel.of(new BertCheckpoint(c, w), pooling, labels, BERT_CLASSIFIER_SEED, prefix);
+  }
+
+  /**
+   * The label count a BERT config asks for: {@code num_labels}, else the size of
+   * {@code id2label}, else 2 (transformers' default) for a {@code *ForSequenceClassification}
+   * architecture, else 0 (no head).
+   */
+  static int configuredLabels(HfConfig config) {
+    if (config.has("num_labels")) {
+      return config.positiveInt("num_labels");
+    }
+    var id2label = config.object("id2label");
+    if (id2label != null && id2label.size() > 0) {
+      return id2label.size();
+    }
+    return architectures(config).stream().anyMatch(a -> a.endsWith("ForSequenceClassification"))
+        ? 2 : 0;
+  }
+
+  private static List<String> architectures(HfConfig config) {
+    var node = config.root().get("architectures");
+    List<String> out = new java.util.ArrayList<>();
+    if (node != null && node.isArray()) {
+      node.forEach(n -> out.add(n.asText()));
+    }
+    return out;
   }
 
   private static String checkType(HfConfig config) {

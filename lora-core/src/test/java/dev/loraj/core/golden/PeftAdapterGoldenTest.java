@@ -14,7 +14,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Every GPT-2 and Llama case of golden/peft_v1 (PEFT 0.21 adapters on transformers 5 models):
  * loaded with {@code PeftAdapters}, the Java logits (base, unmerged, merged) and merged weights
  * match PyTorch's within 1e-4, and our saved copy reloads to identical logits. DoRA cases run
- * where a {@code dora} variant is registered (lora-variants' test has them).
+ * where a {@code dora} variant is registered (lora-variants' test has them); BERT's cases are in
+ * {@link BertGoldenTest}.
  */
 class PeftAdapterGoldenTest {
 

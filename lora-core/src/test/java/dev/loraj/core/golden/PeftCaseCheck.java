@@ -41,7 +41,7 @@ public final class PeftCaseCheck {
   public static Diffs run(JsonNode c, AdapterRegistry registry, Path scratch) throws Exception {
     Path root = PeftGolden.root();
     String name = c.path("name").asText();
-    Map<String, INDArray> in = Map.of("input_ids", PeftGolden.inputIds(c));
+    Map<String, INDArray> in = PeftGolden.inputs(c);
     PeftModel pm = new PeftModel(HfModels.load(root.resolve(c.path("model_dir").asText())), registry);
     double base = PeftGolden.maxAbsDiff(pm.output(in), PeftGolden.expected(c.path("base_logits_key").asText()));
 

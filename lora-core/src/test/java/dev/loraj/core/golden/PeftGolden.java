@@ -12,7 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -115,7 +117,25 @@ public final class PeftGolden {
 
   /** {@code input_ids} of a case or model entry as INT64 [batch, seq]. */
   public static INDArray inputIds(JsonNode entry) {
-    JsonNode ids = entry.path("inputs").path("input_ids");
+    return input(entry, "input_ids");
+  }
+
+  /**
+   * Every input of a case or model entry ({@code input_ids}; BERT's also {@code attention_mask}
+   * and {@code token_type_ids}), each INT64 [batch, seq].
+   */
+  public static Map<String, INDArray> inputs(JsonNode entry) {
+    Map<String, INDArray> out = new LinkedHashMap<>();
+    entry.path("inputs").fieldNames().forEachRemaining(n -> out.put(n, input(entry, n)));
+    return out;
+  }
+
+  /** Input {@code name} of a case or model entry as INT64 [batch, seq]. */
+  public static INDArray input(JsonNode entry, String name) {
+    JsonNode ids = entry.path("inputs").path(name);
+    if (!ids.isArray() || ids.size() == 0) {
+      throw new IllegalArgumentException("golden entry has no input '" + name + "'");
+    }
     int b = ids.size();
     int s = ids.get(0).size();
     long[] v = new long[b * s];

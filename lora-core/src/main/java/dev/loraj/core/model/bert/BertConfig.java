@@ -3,6 +3,7 @@ package dev.loraj.core.model.bert;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraj.core.model.HfConfig;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Set;
@@ -69,6 +70,38 @@ public record BertConfig(
   /** hidden_size / num_attention_heads. */
   public int headSize() {
     return hiddenSize / numAttentionHeads;
+  }
+
+  /**
+   * The fields of a Hugging Face {@code config.json} read through {@link HfConfig} (errors name
+   * the file and field). Sizes are required; the rest default as in transformers'
+   * {@code BertConfig}: hidden_act "gelu", 512 positions, 2 token types, eps 1e-12, dropout 0.1.
+   * Only absolute position embeddings exist here: another {@code position_embedding_type} is an
+   * error.
+   */
+  public static BertConfig from(HfConfig c) {
+    String positions = c.string("absolute", "position_embedding_type");
+    if (!positions.equals("absolute")) {
+      throw new IllegalArgumentException(c.source() + ": position_embedding_type = '" + positions
+          + "' is not supported; accepted: 'absolute'");
+    }
+    int vocab = c.positiveInt("vocab_size");
+    int hidden = c.positiveInt("hidden_size");
+    int layers = c.positiveInt("num_hidden_layers");
+    int heads = c.positiveInt("num_attention_heads");
+    int ff = c.positiveInt("intermediate_size");
+    String act = c.string("gelu", "hidden_act");
+    int maxPositions = c.positiveInt(512, "max_position_embeddings");
+    int typeVocab = c.positiveInt(2, "type_vocab_size");
+    double eps = c.number(1e-12, "layer_norm_eps");
+    double hiddenDropout = c.number(0.1, "hidden_dropout_prob");
+    double attentionDropout = c.number(0.1, "attention_probs_dropout_prob");
+    try {
+      return new BertConfig(vocab, hidden, layers, heads, ff, act, maxPositions, typeVocab, eps,
+          hiddenDropout, attentionDropout);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(c.source() + ": " + e.getMessage(), e);
+    }
   }
 
   public static BertConfig read(Path configJson) throws IOException {

@@ -67,7 +67,11 @@ public final class BertModel implements BaseModel {
   /** HF {@code initializer_range}: the std of a freshly initialised classifier. */
   public static final double INITIALIZER_RANGE = 0.02;
 
+  /** The module prefix of Hugging Face's task models ({@code BertForSequenceClassification}). */
+  public static final String HF_PREFIX = "bert.";
+
   private final BertConfig config;
+  private final String prefix;
   private final Pooling pooling;
   private final int numLabels;
   private final Map<String, INDArray> weights;
@@ -80,6 +84,22 @@ public final class BertModel implements BaseModel {
    * @param numLabels classifier outputs; 0 for no head
    */
   public BertModel(BertConfig config, Map<String, INDArray> weights, Pooling pooling, int numLabels) {
+    this(config, weights, pooling, numLabels, "");
+  }
+
+  /**
+   * As {@link #BertModel(BertConfig, Map, Pooling, int)}, with every encoder and pooler weight and
+   * linear site named {@code modulePrefix + <HF BertModel name>}: {@code ""} (the encoder alone,
+   * as HF {@code BertModel} names it) or {@link #HF_PREFIX} (as in HF's task models, whose PEFT
+   * adapters key their tensors {@code base_model.model.bert.encoder...}). The classifier is
+   * {@code classifier} either way. Incoming keys may carry {@code bert.} or not.
+   */
+  public BertModel(BertConfig config, Map<String, INDArray> weights, Pooling pooling, int numLabels,
+      String modulePrefix) {
+    if (!"".equals(modulePrefix) && !HF_PREFIX.equals(modulePrefix)) {
+      throw new IllegalArgumentException("modulePrefix = '" + modulePrefix + "'; accepted: '' or '"
+          + HF_PREFIX + "'");
+    }
     if (numLabels < 0) {
       throw new IllegalArgumentException("numLabels = " + numLabels + ", must be >= 0 (0: no head)");
     }
@@ -88,12 +108,18 @@ public final class BertModel implements BaseModel {
           + " classifier; use CLS, POOLER or MEAN with numLabels = " + numLabels);
     }
     this.config = config;
+    this.prefix = modulePrefix;
     this.pooling = pooling;
     this.numLabels = numLabels;
     this.weights = new LinkedHashMap<>();
-    weights.forEach((k, v) -> this.weights.put(k.startsWith("bert.") ? k.substring(5) : k, v));
-    this.sites = List.copyOf(buildSites());
-    new BertCheckpoint(config, this.weights).validate();
+    Map<String, INDArray> bare = new LinkedHashMap<>();
+    weights.forEach((k, v) -> {
+      String b = k.startsWith(HF_PREFIX) ? k.substring(HF_PREFIX.length()) : k;
+      bare.put(b, v);
+      this.weights.put(b.startsWith("classifier.") ? b : prefix + b, v);
+    });
+    this.sites = sites(config, prefix, pooling, numLabels);
+    new BertCheckpoint(config, bare).validate();
     for (LinearSite s : sites) {
       checkShape(s.weightName(), s.weightShape());
       checkShape(s.biasName(), s.out());
@@ -105,14 +131,20 @@ public final class BertModel implements BaseModel {
    * is initialised as HF does: weight ~ N(0, 0.02^2), bias 0.
    */
   public static BertModel of(BertCheckpoint checkpoint, Pooling pooling, int numLabels, long seed) {
+    return of(checkpoint, pooling, numLabels, seed, "");
+  }
+
+  /** As {@link #of(BertCheckpoint, Pooling, int, long)}, names under {@code modulePrefix}. */
+  public static BertModel of(BertCheckpoint checkpoint, Pooling pooling, int numLabels, long seed,
+      String modulePrefix) {
     Map<String, INDArray> w = new LinkedHashMap<>(checkpoint.weights());
     if (numLabels > 0 && !w.containsKey("classifier.weight")) {
       long d = checkpoint.config().hiddenSize();
-      w.put("classifier.weight",
+      w.put("classifier.weight", // [numLabels, d] ~ N(0, 0.02^2)
           Fill.normal(new long[] {numLabels, d}, INITIALIZER_RANGE, new SplittableRandom(seed)));
       w.put("classifier.bias", Nd4j.zeros(DataType.FLOAT, numLabels));
     }
-    return new BertModel(checkpoint.config(), w, pooling, numLabels);
+    return new BertModel(checkpoint.config(), w, pooling, numLabels, modulePrefix);
   }
 
   /** Placeholder arrays (INT64 [batch, seq]) for a tokenized batch. */
@@ -126,6 +158,35 @@ public final class BertModel implements BaseModel {
 
   public BertConfig config() {
     return config;
+  }
+
+  /** {@code ""} or {@link #HF_PREFIX}: what precedes encoder and pooler names. */
+  public String modulePrefix() {
+    return prefix;
+  }
+
+  /** This model's weights (shared arrays) under another pooling / head. */
+  public BertModel withPooling(Pooling newPooling, int newNumLabels) {
+    return new BertModel(config, weights, newPooling, newNumLabels, prefix);
+  }
+
+  /**
+   * The tensors a model of this shape reads from a checkpoint, in module order: the encoder under
+   * {@code modulePrefix}, {@code pooler.dense} if {@code pooler}, {@code classifier} if
+   * {@code numLabels > 0}. Linear weights [out, in].
+   */
+  public static dev.loraj.core.model.WeightShapes expectedWeights(BertConfig c, String modulePrefix,
+      boolean pooler, int numLabels) {
+    dev.loraj.core.model.WeightShapes w = new dev.loraj.core.model.WeightShapes("bert");
+    BertCheckpoint.expectedShapes(c).forEach((k, v) -> w.put(modulePrefix + k, v));
+    long d = c.hiddenSize();
+    if (pooler) {
+      w.put(modulePrefix + "pooler.dense.weight", d, d).put(modulePrefix + "pooler.dense.bias", d);
+    }
+    if (numLabels > 0) {
+      w.put("classifier.weight", numLabels, d).put("classifier.bias", numLabels);
+    }
+    return w;
   }
 
   public Pooling pooling() {
@@ -169,7 +230,7 @@ public final class BertModel implements BaseModel {
 
   @Override
   public BertModel withWeights(Map<String, INDArray> w) {
-    return new BertModel(config, w, pooling, numLabels);
+    return new BertModel(config, w, pooling, numLabels, prefix);
   }
 
   @Override
@@ -187,13 +248,13 @@ public final class BertModel implements BaseModel {
     SDVariable seq = batchSeq.get(SDIndex.interval(1, 2));
 
     // embeddings: [B, S, d] + [S, d] (rows 0..S-1 of the position table) + [B, S, d]
-    SDVariable positionRows = sd.slice(g.weight("embeddings.position_embeddings.weight"),
+    SDVariable positionRows = sd.slice(g.weight(prefix + "embeddings.position_embeddings.weight"),
         sd.constant(Nd4j.createFromArray(0L, 0L)),
         sd.concat(0, seq, sd.constant(Nd4j.createFromArray((long) d))));
-    SDVariable emb = sd.gather(g.weight("embeddings.word_embeddings.weight"), ids, 0)
+    SDVariable emb = sd.gather(g.weight(prefix + "embeddings.word_embeddings.weight"), ids, 0)
         .add(positionRows)
-        .add(sd.gather(g.weight("embeddings.token_type_embeddings.weight"), types, 0));
-    SDVariable h = layerNorm(g, sd.reshape(emb, -1, d), "embeddings.LayerNorm"); // [B*S, d]
+        .add(sd.gather(g.weight(prefix + "embeddings.token_type_embeddings.weight"), types, 0));
+    SDVariable h = layerNorm(g, sd.reshape(emb, -1, d), prefix + "embeddings.LayerNorm"); // [B*S, d]
 
     // additive mask [B, 1, 1, S]: 0 for tokens, float32 min for padding (as HF computes it)
     SDVariable maskF = sd.castTo(mask, DataType.FLOAT);
@@ -202,7 +263,7 @@ public final class BertModel implements BaseModel {
     double scale = 1.0 / Math.sqrt(dh);
 
     for (int l = 0; l < config.numHiddenLayers(); l++) {
-      String p = "encoder.layer." + l + ".";
+      String p = prefix + "encoder.layer." + l + ".";
       SDVariable q = splitHeads(sd, g.linear(p + "attention.self.query", h), headShape); // [B,H,S,dh]
       SDVariable k = splitHeads(sd, g.linear(p + "attention.self.key", h), headShape);
       SDVariable v = splitHeads(sd, g.linear(p + "attention.self.value", h), headShape);
@@ -226,7 +287,7 @@ public final class BertModel implements BaseModel {
     SDVariable pooled = switch (pooling) {
       case CLS -> h3.get(SDIndex.all(), SDIndex.point(0), SDIndex.all()); // [B, d]
       case POOLER -> sd.math().tanh(
-          g.linear("pooler.dense", h3.get(SDIndex.all(), SDIndex.point(0), SDIndex.all())));
+          g.linear(prefix + "pooler.dense", h3.get(SDIndex.all(), SDIndex.point(0), SDIndex.all())));
       case MEAN -> {
         // sum_t m_t h_t / max(sum_t m_t, 1e-9)  (sentence-transformers' clamp)
         SDVariable summed = h3.mul(sd.expandDims(maskF, 2)).sum(1); // [B, d]
@@ -260,12 +321,18 @@ public final class BertModel implements BaseModel {
     };
   }
 
-  private List<LinearSite> buildSites() {
+  /**
+   * The linear sites of a BERT of this shape (no weights needed): six per layer under
+   * {@code modulePrefix}, then {@code pooler.dense} for {@link Pooling#POOLER} and
+   * {@code classifier} (the output head) when {@code numLabels > 0}.
+   */
+  public static List<LinearSite> sites(BertConfig config, String modulePrefix, Pooling pooling,
+      int numLabels) {
     int d = config.hiddenSize();
     int ff = config.intermediateSize();
     List<LinearSite> s = new ArrayList<>();
     for (int l = 0; l < config.numHiddenLayers(); l++) {
-      String p = "encoder.layer." + l + ".";
+      String p = modulePrefix + "encoder.layer." + l + ".";
       s.add(new LinearSite(p + "attention.self.query", d, d, false, false, true));
       s.add(new LinearSite(p + "attention.self.key", d, d, false, false, true));
       s.add(new LinearSite(p + "attention.self.value", d, d, false, false, true));
@@ -274,12 +341,12 @@ public final class BertModel implements BaseModel {
       s.add(new LinearSite(p + "output.dense", ff, d, false, false, true));
     }
     if (pooling == Pooling.POOLER) {
-      s.add(new LinearSite("pooler.dense", d, d, false, false, true));
+      s.add(new LinearSite(modulePrefix + "pooler.dense", d, d, false, false, true));
     }
     if (numLabels > 0) {
       s.add(new LinearSite("classifier", d, numLabels, false, true, true));
     }
-    return s;
+    return List.copyOf(s);
   }
 
   private void checkShape(String name, long... shape) {
