@@ -14,7 +14,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *   <li>created by {@link AdapterFactory#create} (parameters allocated and initialised);</li>
  *   <li>{@link #forward} adds the adapter branch to a graph, every time a graph is built;</li>
  *   <li>{@link #regularization} contributes an optional extra loss term when training;</li>
- *   <li>{@link #afterStep} runs after every optimizer step, with the step's gradients;</li>
+ *   <li>{@link #afterStep} runs after every optimizer step, with the step's gradients (and may
+ *       reset its parameters' optimizer state, see {@link StepContext#optimizer()});</li>
  *   <li>{@link #deltaWeight}, {@link #merge}, {@link #unmerge} for merging and export.</li>
  * </ol>
  * Forward adds no loss, evaluation does not merge, nothing mutates the config.
@@ -59,6 +60,16 @@ public interface Adapter {
   /** Learning-rate multiplier per parameter key (LoRA+ trains B faster); 1 when absent. */
   default Map<String, Double> learningRateMultipliers() {
     return Map.of();
+  }
+
+  /**
+   * A factor on the learning rate of all of this adapter's parameters at optimizer step
+   * {@code step} (1-based), applied on top of the trainer's schedule and of
+   * {@link #learningRateMultipliers()}; read by the trainer before every update. 1 by default;
+   * ReLoRA's jagged schedule re-warms the rate after each restart.
+   */
+  default double learningRateScale(long step) {
+    return 1.0;
   }
 
   /** The dense update this adapter applies, in torch layout [out, in]. */

@@ -23,6 +23,11 @@ import org.nd4j.linalg.learning.config.Adam;
  * learning-rate multipliers (LoRA+), schedule, clipping, accumulation, and the adapters'
  * regularization terms and after-step hooks.
  *
+ * <p>Two per-step hooks let an adapter steer its own optimization (ReLoRA, arXiv 2307.05695):
+ * {@link Adapter#learningRateScale(long)} scales its learning rate at each step (read before the
+ * update), and {@link StepContext#optimizer()} lets {@link Adapter#afterStep} reset or
+ * magnitude-prune the Adam moments of its parameters (see {@link Session#resetState}).
+ *
  * <p>A non-finite loss or gradient stops training before the update is applied, so the
  * parameters stay at the last good step; listeners (checkpoints) have seen only good steps.
  */
@@ -71,6 +76,10 @@ public final class Trainer {
     private final List<String> names;
     private final Map<String, Adam> configs = new HashMap<>();
     private final Map<String, GradientUpdater<?>> updaters = new HashMap<>();
+    /** Adam's state per variable, [1, 2n]: first moments then second moments (the updater's views). */
+    private final Map<String, INDArray> states = new HashMap<>();
+    /** Variable name of each adapter parameter by (adapter, site, key). */
+    private final Map<List<String>, String> adapterVars = new HashMap<>();
     private long stateBytes;
 
     private Session(PeftModel model, Objective objective) {
@@ -95,6 +104,10 @@ public final class Trainer {
         stateBytes += state.length() * 4;
         configs.put(v.varName(), adam);
         updaters.put(v.varName(), adam.instantiate(state, true));
+        states.put(v.varName(), state);
+        if (!v.isBase()) {
+          adapterVars.put(List.of(v.adapter(), v.site(), v.key()), v.varName());
+        }
       }
     }
 
@@ -104,6 +117,63 @@ public final class Trainer {
 
     public long trainableParameters() {
       return vars.stream().mapToLong(v -> v.array().length()).sum();
+    }
+
+    /**
+     * A copy of the optimizer state of trainable variable {@code varName} (see
+     * {@link PeftModel.TrainableVar#varName()}): Adam's first moments then its second moments,
+     * [1, 2n]. For tests and diagnostics.
+     */
+    public INDArray optimizerState(String varName) {
+      INDArray s = states.get(varName);
+      if (s == null) {
+        throw new IllegalArgumentException("no trainable variable '" + varName + "'; variables: " + names);
+      }
+      return s.dup();
+    }
+
+    /**
+     * Resets the Adam moments of {@code varName}: all zero for {@code keepFraction = 0};
+     * otherwise each moment tensor (m and v separately) keeps its {@code ceil(keepFraction * n)}
+     * largest-magnitude entries and the rest become zero (ReLoRA's magnitude pruning). The step
+     * counter of Adam's bias correction is global and stays as it is.
+     */
+    void resetState(String varName, double keepFraction) {
+      if (!(keepFraction >= 0 && keepFraction <= 1)) {
+        throw new IllegalArgumentException("keep_fraction = " + keepFraction + ": must be in [0, 1]");
+      }
+      INDArray state = states.get(varName);
+      if (keepFraction == 1) {
+        return;
+      }
+      if (keepFraction == 0) {
+        state.assign(0); // in place: the updater's m and v are views of this array
+        return;
+      }
+      long n = state.length() / 2;
+      for (long half = 0; half < 2; half++) {
+        INDArray moments = state.get(org.nd4j.linalg.indexing.NDArrayIndex.point(0),
+            org.nd4j.linalg.indexing.NDArrayIndex.interval(half * n, (half + 1) * n));
+        float[] abs = moments.toFloatVector();
+        int keep = (int) Math.ceil(keepFraction * abs.length);
+        for (int i = 0; i < abs.length; i++) {
+          abs[i] = Math.abs(abs[i]);
+        }
+        float[] sorted = abs.clone();
+        java.util.Arrays.sort(sorted);
+        float threshold = sorted[abs.length - keep]; // the keep-th largest magnitude
+        float[] values = moments.toFloatVector();
+        int kept = 0;
+        for (int i = 0; i < values.length; i++) {
+          // ties at the threshold: keep the first ones, so exactly `keep` entries survive
+          if (abs[i] > threshold || (abs[i] == threshold && kept < keep)) {
+            kept++;
+          } else {
+            values[i] = 0;
+          }
+        }
+        moments.assign(Nd4j.create(values, moments.shape(), 'c'));
+      }
     }
 
     /** Runs optimizer step {@code step} (1-based) and returns its loss (before the update). */
@@ -168,8 +238,16 @@ public final class Trainer {
           g.muli(clip);
         }
         double plr = lr * v.lrMultiplier();
+        if (!v.isBase()) {
+          plr *= model.adapter(v.adapter()).sites().get(v.site()).learningRateScale(step);
+        }
         configs.get(v.varName()).setLearningRate(plr);
         updaters.get(v.varName()).applyUpdater(g, (int) (step - 1), 0); // g becomes the update
+        if (plr == 0) {
+          // ND4J's adam_updater op does not honour lr = 0 (measured: a ~3e-8 step per entry);
+          // the moments are updated as usual, the parameters must not move
+          g.assign(0);
+        }
         INDArray p = v.array();
         if (config.weightDecay() > 0) {
           p.muli(1 - plr * config.weightDecay());
@@ -180,7 +258,15 @@ public final class Trainer {
         PeftModel.NamedAdapter na = model.adapter(e.getKey());
         for (Map.Entry<String, Adapter> site : na.sites().entrySet()) {
           Map<String, INDArray> grads = e.getValue().getOrDefault(site.getKey(), Map.of());
-          site.getValue().afterStep(new StepContext(step, config.steps(), grads));
+          StepContext.OptimizerState state = (key, keep) -> {
+            String var = adapterVars.get(List.of(e.getKey(), site.getKey(), key));
+            if (var == null) {
+              throw new IllegalArgumentException("resetOptimizerState: '" + key + "' is not a trained"
+                  + " parameter of adapter '" + e.getKey() + "' at " + site.getKey());
+            }
+            resetState(var, keep);
+          };
+          site.getValue().afterStep(new StepContext(step, config.steps(), grads, state));
         }
       }
       release(acc.values());

@@ -94,4 +94,57 @@ class TrainerTest {
     assertThat(b(reloaded).equals(b(pm))).isTrue();
     assertThat(org.nd4j.linalg.factory.Nd4j.getExecutioner().exec(new org.nd4j.linalg.api.ops.impl.reduce.bool.IsNaN(b(pm))).getDouble(0)).isZero();
   }
+
+  /**
+   * The two per-step hooks an adapter gets (ReLoRA uses both): afterStep may reset (keep 0) or
+   * magnitude-prune (keep a fraction of) the Adam moments of its parameters, and
+   * learningRateScale(step) scales the rate of that step.
+   */
+  @Test
+  void adapterCanResetOptimizerStateAndScaleItsLearningRate() {
+    PeftModel pm = new PeftModel(MlpModel.random(List.of(12, 16, 3), MlpModel.Activation.TANH, true, 4), AdapterRegistry.discover());
+    var site = pm.base().linearSites().get(0);
+    LoraConfig cfg = LoraConfig.of(4, 8);
+    LoraAdapter ad = new LoraAdapter(site, cfg, cfg.scaling(), 0.0) {
+      @Override
+      public void afterStep(dev.loraj.core.adapter.StepContext c) {
+        if (c.step() == 2) {
+          c.resetOptimizerState(LoraAdapter.B, 0.0);
+          c.resetOptimizerState(LoraAdapter.A, 0.25);
+          assertThatThrownBy(() -> c.resetOptimizerState("nope", 0.0)).hasMessageContaining("'nope' is not a trained parameter");
+          assertThatThrownBy(() -> c.resetOptimizerState(LoraAdapter.A, 1.5)).hasMessageContaining("keep_fraction = 1.5");
+        }
+      }
+
+      @Override
+      public double learningRateScale(long step) {
+        return step == 3 ? 0.0 : 1.0;
+      }
+    };
+    Fill.uniform(ad.a(), -0.3, 0.3, new SplittableRandom(1));
+    pm.putAdapter("x", new AdapterSpec(cfg, Targets.of(site.path())), Map.of(site.path(), ad));
+    Trainer.Session s = new Trainer(TrainConfig.of(4, 1e-2, 3)).start(pm, Objective.meanSquaredError());
+    String varA = "x/" + site.path() + "/" + LoraAdapter.A;
+    String varB = "x/" + site.path() + "/" + LoraAdapter.B;
+    s.step(1, (st, m) -> batch(st, m, 8));
+    s.step(2, (st, m) -> batch(st, m, 8));
+    assertThat(s.optimizerState(varB).amaxNumber().doubleValue()).isEqualTo(0.0);
+    float[] a = s.optimizerState(varA).toFloatVector();
+    int n = a.length / 2;
+    for (int half = 0; half < 2; half++) {
+      int nonzero = 0;
+      for (int i = 0; i < n; i++) {
+        nonzero += a[half * n + i] != 0 ? 1 : 0;
+      }
+      assertThat(nonzero).as("moments %d of A kept", half).isEqualTo((int) Math.ceil(0.25 * n));
+    }
+    INDArray aBefore = ad.a().dup();
+    INDArray bBefore = ad.b().dup();
+    s.step(3, (st, m) -> batch(st, m, 8)); // rate scaled to 0: nothing moves
+    assertThat(ad.a().equals(aBefore)).isTrue();
+    assertThat(ad.b().equals(bBefore)).isTrue();
+    s.step(4, (st, m) -> batch(st, m, 8));
+    assertThat(ad.b().equals(bBefore)).isFalse();
+    assertThatThrownBy(() -> s.optimizerState("missing")).hasMessageContaining("no trainable variable 'missing'");
+  }
 }
