@@ -29,6 +29,13 @@ import java.util.Map;
  *   mvn -q -B -o -pl lora-eval -am test-compile
  *   java -cp lora-eval/target/test-classes:lora-eval/target/classes:... dev.loraj.eval.QloraMiniLmMain
  * </pre>
+ *
+ * <p>Measured once (2 shared cores): the 36 matrices 42,467,328 float32 bytes -> 5,477,040 bytes
+ * NF4+DQ (0.1290 = 4.127/32); all base weights 90.3 MB -> 47.8 MB float + 5.5 MB quantized
+ * (0.590; the word embeddings dominate what stays float). Accuracy LoRA 0.290 -> 0.690, QLoRA
+ * 0.303 -> 0.700 (300 test examples, one seed: the difference is within noise). Median step
+ * LoRA 874 ms, QLoRA 747 ms, but QLoRA's 40 steps took 347 s against LoRA's 56 s (a few very
+ * slow steps; not investigated).
  */
 public final class QloraMiniLmMain {
   static final int STEPS = 40;
