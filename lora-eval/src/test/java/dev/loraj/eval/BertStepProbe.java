@@ -20,6 +20,9 @@ public class BertStepProbe {
         pm.addTrainableBase(new java.util.LinkedHashSet<>(pm.base().weights().keySet()));
       } else if (mode.equals("head")) {
         pm.addTrainableBase(java.util.Set.of("classifier.weight", "classifier.bias"));
+      } else if (!mode.equals("lora")) {
+        var cfg = new dev.loraj.core.adapter.ConfigCodec(AdapterRegistry.discover()).fromYaml("type: " + mode + "\nrank: 8\nalpha: 16\n");
+        pm.addAdapter("default", new AdapterSpec(cfg, Targets.of("query", "value").withModulesToSave("classifier")), 1);
       } else {
         pm.addAdapter("default", new AdapterSpec(LoraConfig.of(8, 16), Targets.of("query", "value").withModulesToSave("classifier")), 1);
       }
