@@ -104,6 +104,11 @@ public final class TrialRunner {
         @Override
         public void onStep(long step, long totalSteps, double loss, double lr, double ms) {
           mem.sample();
+          if (step % 20 == 0) {
+            // ND4J frees native arrays when their Java objects are collected; with a mostly empty
+            // heap that can take long enough for native memory to pile up within a trial
+            System.gc();
+          }
           losses.add(loss);
           bar.update(step, String.format(java.util.Locale.ROOT, "loss %.4f", loss));
         }
