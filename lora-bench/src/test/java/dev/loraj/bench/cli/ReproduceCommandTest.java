@@ -34,7 +34,7 @@ class ReproduceCommandTest {
     String out = CliTest.run("reproduce", "--all", "--quick", "--out", dir.toString());
     assertThat(out).contains("wrote", "rslora-rank-scaling").doesNotContain(" fail ");
     assertThat(Files.readString(dir.resolve("reproductions.md")))
-        .contains("# Reproductions", "| id | claim | source | kind | status | time |", "not yet implemented");
+        .contains("# Reproductions", "| id | reproduction | source | kind | status | time |", "not yet implemented");
     assertThat(Files.readString(dir.resolve("reproductions.json"))).contains("\"reproductions\"");
   }
 }

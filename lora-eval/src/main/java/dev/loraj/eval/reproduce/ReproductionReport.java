@@ -18,7 +18,7 @@ public final class ReproductionReport {
   public static String markdown(Collection<ReproductionResult> results, Map<String, String> provenance) {
     StringBuilder sb = new StringBuilder("# Reproductions\n\n");
     provenance.forEach((k, v) -> sb.append("- ").append(k).append(": ").append(v).append('\n'));
-    sb.append("\n| id | claim | source | kind | status | time |\n|---|---|---|---|---|---|\n");
+    sb.append("\n| id | reproduction | source | kind | status | time |\n|---|---|---|---|---|---|\n");
     for (ReproductionResult r : results) {
       sb.append("| ").append(r.id()).append(" | ").append(cell(r.title())).append(" | ")
           .append(cell(r.source())).append(" | ").append(r.kind().name().toLowerCase(Locale.ROOT))

@@ -114,7 +114,7 @@ class ReproductionsTest {
     List<ReproductionResult> rs = List.of(run("lora-checkpoint-size"),
         Reproductions.run(Reproductions.get("olora-forgetting"), true));
     String md = ReproductionReport.markdown(rs, Map.of("mode", "quick"));
-    assertThat(md).contains("| id | claim | source | kind | status | time |", "## lora-checkpoint-size",
+    assertThat(md).contains("| id | reproduction | source | kind | status | time |", "## lora-checkpoint-size",
         "| full model, fp16 | 350GB |", "not yet implemented");
     assertThat(ReproductionReport.json(rs, Map.of())).contains("\"status\" : \"PASS\"");
   }
