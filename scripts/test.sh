@@ -6,5 +6,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # OpenBLAS kernel from the CPU's flags (OpenBLAS 0.3.19 misdetects newer CPUs)
 . "$ROOT/scripts/blas-env.sh"
+# One OpenMP thread unless told otherwise: on 2-core machines ND4J's eager ops and SameDiff steps
+# ran 2-4x faster single-threaded (TrainingStepBenchmark, width 1024: LoRA step 315 -> 83 ms).
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset: OpenBLAS detects>}"
 exec mvn -B -ntp verify "$@"
