@@ -35,6 +35,16 @@ public interface SiteInit {
     return Optional.empty();
   }
 
+  /**
+   * The state that another named adapter of the same model holds at this site, if it adapts
+   * this site: read-only access for methods defined relative to earlier adapters (continual
+   * learning: O-LoRA's orthogonality to earlier tasks' A, AM-LoRA's mixture over earlier LoRAs).
+   * The caller must not modify the returned adapter's arrays; copy what it keeps.
+   */
+  default Optional<Adapter> otherAdapter(String adapterName) {
+    return Optional.empty();
+  }
+
   /** Replaces the frozen base weight with {@code weight} ([out, in]); e.g. PiSSA's residual. */
   void rewriteBase(INDArray weight);
 

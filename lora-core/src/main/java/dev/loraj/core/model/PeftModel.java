@@ -746,6 +746,12 @@ public final class PeftModel {
     }
 
     @Override
+    public Optional<Adapter> otherAdapter(String name) {
+      NamedAdapter na = adapters.get(name);
+      return na == null ? Optional.empty() : Optional.ofNullable(na.sites().get(site.path()));
+    }
+
+    @Override
     public <T> T shared(Class<T> type, java.util.function.Supplier<? extends T> create) {
       return type.cast(shared.computeIfAbsent(type, k -> create.get()));
     }

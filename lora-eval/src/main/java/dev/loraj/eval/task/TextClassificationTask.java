@@ -111,10 +111,15 @@ public final class TextClassificationTask implements Task {
 
   @Override
   public BaseModel newBaseModel() {
+    return newBaseModel(data.numLabels());
+  }
+
+  /** A fresh MiniLM classifier with {@code numLabels} outputs (a head shared by several tasks). */
+  public BaseModel newBaseModel(int numLabels) {
     BertCheckpoint cp = checkpoint();
     Map<String, INDArray> fresh = new LinkedHashMap<>();
     cp.weights().forEach((k, v) -> fresh.put(k, v.dup()));
-    return BertModel.of(new BertCheckpoint(cp.config(), fresh), BertModel.Pooling.MEAN, data.numLabels(), 17);
+    return BertModel.of(new BertCheckpoint(cp.config(), fresh), BertModel.Pooling.MEAN, numLabels, 17);
   }
 
   @Override
@@ -162,6 +167,15 @@ public final class TextClassificationTask implements Task {
 
   @Override
   public Map<String, Double> evaluate(PeftModel model) {
+    return evaluate(model::output);
+  }
+
+  public int numLabels() {
+    return data.numLabels();
+  }
+
+  /** Held-out metrics of the predictions {@code argmax logits(batch)} ([n, numLabels()]). */
+  public Map<String, Double> evaluate(java.util.function.Function<Map<String, INDArray>, INDArray> logitsOf) {
     int[] pred = new int[testIds.size()];
     int bs = 64;
     for (int i = 0; i < testIds.size(); i += bs) {
@@ -170,7 +184,7 @@ public final class TextClassificationTask implements Task {
       for (int r = 0; r < n; r++) {
         idx[r] = i + r;
       }
-      INDArray logits = model.output(batch(testIds, testLabels, idx, false));
+      INDArray logits = logitsOf.apply(batch(testIds, testLabels, idx, false));
       int[] p = logits.argMax(1).toIntVector();
       System.arraycopy(p, 0, pred, i, n);
     }

@@ -1,0 +1,44 @@
+package dev.loraj.bench.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.loraj.eval.continual.ContinualReport;
+import dev.loraj.eval.continual.ContinualRun;
+import dev.loraj.eval.continual.ContinualSpec;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code lora continual --config examples/continual.yaml}: the continual-learning comparison. */
+@Command(name = "continual", mixinStandardHelpOptions = true,
+    description = "Train a task sequence with SeqLoRA, O-LoRA, AM-LoRA and the upper bounds; print"
+        + " AA/BWT/forgetting (mean ± sd over seeds and orders) and write the table and heat maps of R.")
+final class ContinualCommand implements Callable<Integer> {
+
+  @Option(names = "--config", required = true, description = "Continual config (YAML or JSON).")
+  Path config;
+
+  @Option(names = "--out", description = "Output directory (default: the config's out, else results/continual).")
+  Path out;
+
+  @Override
+  public Integer call() throws Exception {
+    boolean json = config.toString().endsWith(".json");
+    JsonNode root = (json ? new ObjectMapper() : new ObjectMapper(new YAMLFactory())).readTree(config.toFile());
+    ContinualSpec spec = ContinualSpec.from(root);
+    Path dir = out != null ? out : Path.of(spec.out());
+    List<ContinualRun> runs = spec.runAll(r -> System.out.printf(Locale.ROOT,
+        "%-10s seed %d order %s: AA %.4f  BWT %+.4f%n", r.method().id(), r.seed(), r.order(),
+        r.averageAccuracy(), r.backwardTransfer()));
+    ContinualReport report = new ContinualReport(runs);
+    System.out.println();
+    System.out.print(report.markdown());
+    report.write(dir);
+    System.out.println("\nwrote " + dir.resolve("continual.md") + ", .csv, .json and heatmap-*.png");
+    return 0;
+  }
+}
