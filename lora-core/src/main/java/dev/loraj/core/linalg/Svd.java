@@ -46,6 +46,26 @@ public final class Svd {
   }
 
   /**
+   * Singular values only, computed in double precision ({@code dgesdd}, jobz 'N'): for norms
+   * such as the nuclear norm, where float {@code sgesdd} failed to converge on a real residual
+   * (a quantization error of a MiniLM matrix).
+   *
+   * @return the min(m, n) singular values, descending
+   */
+  public static double[] singularValues(INDArray a) {
+    Lapack.rowMajorCopy(a, "a"); // validates: finite, non-empty FLOAT matrix
+    int m = Lapack.intDim(a.rows(), "a rows");
+    int n = Lapack.intDim(a.columns(), "a columns");
+    double[] work = a.castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE).dup('c').data().asDouble();
+    double[] s = new double[Math.min(m, n)];
+    // row-major LAPACKE checks ldvt >= n even when no vectors are computed
+    int info = Lapack.call(() -> org.bytedeco.openblas.global.openblas.LAPACKE_dgesdd(
+        LAPACK_ROW_MAJOR, (byte) 'N', m, n, work, n, s, new double[1], 1, new double[n], n));
+    Lapack.check(info, "dgesdd", "the bidiagonal SVD did not converge");
+    return s;
+  }
+
+  /**
    * Top-{@code rank} SVD by randomized subspace iteration without oversampling (the setting of
    * PEFT's fast PiSSA). See {@link #randomized(INDArray, int, int, int, long)}.
    */

@@ -179,4 +179,15 @@ class SvdTest {
     a.putScalar(1, 1, Float.NaN);
     assertThatThrownBy(() -> Lapack.requireFinite(a, "a")).hasMessageContaining("[1, 1]");
   }
+
+  @Test
+  void doublePrecisionSingularValuesMatchTheFloatSvd() {
+    org.nd4j.linalg.api.ndarray.INDArray a = org.nd4j.linalg.factory.Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 37, 23);
+    double[] s = Svd.singularValues(a);
+    org.nd4j.linalg.api.ndarray.INDArray f = Svd.exact(a).s();
+    org.assertj.core.api.Assertions.assertThat(s).hasSize(23);
+    for (int i = 0; i < s.length; i++) {
+      org.assertj.core.api.Assertions.assertThat(s[i]).isCloseTo(f.getDouble(i), org.assertj.core.data.Offset.offset(1e-4 * (1 + s[0])));
+    }
+  }
 }
