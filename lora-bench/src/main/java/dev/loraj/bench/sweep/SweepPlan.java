@@ -100,7 +100,8 @@ public final class SweepPlan {
         }
         AdapterConfig config = codec.fromTree(cfgNode);
         ObjectNode full = codec.toTree(config);
-        String group = groupLabel(config, full, point, axes);
+        String group = groupLabel(config, full, point, axes)
+            + (tnode != null ? " targets=" + targets.targetModules() : "");
         for (long seed : cfg.seeds()) {
           ObjectNode train = trainNode(cfg.train(), point);
           variantTrials.add(spec(m, group, full.get("type").asText(), false, config, full, targets, train, seed));

@@ -46,6 +46,16 @@ class SweepRunnerTest {
   }
 
   @Test
+  void entriesThatOverrideTargetsAreSeparateGroups() throws Exception {
+    String yaml = YAML.replace("  - {type: lora, rank: [1, 2], alpha: 4}",
+        "  - {type: lora, rank: 2, alpha: 4}\n  - {type: lora, rank: 2, alpha: 4, targets: {target_modules: [layers.0]}}");
+    assertThat(yaml).contains("targets: {target_modules: [layers.0]}");
+    SweepPlan plan = SweepPlan.of(SweepConfig.parse(yaml), registry);
+    assertThat(plan.trials().stream().map(TrialSpec::group).distinct().toList())
+        .containsExactly("head_only", "lora r=2 a=4", "lora r=2 a=4 targets=[layers.0]");
+  }
+
+  @Test
   void badSweepsFailBeforeAnyTrialRuns() {
     assertThatThrownBy(() -> SweepPlan.of(SweepConfig.parse(YAML.replace("type: lora", "type: lorax")), registry))
         .hasMessageContaining("unknown variant 'lorax'");
