@@ -3,20 +3,14 @@ package dev.loraj.variants.deltalora;
 import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
-import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
 import dev.loraj.core.adapter.StepContext;
-import dev.loraj.core.graph.FrozenMatMul;
-import dev.loraj.core.lora.LoraAdapter;
+import dev.loraj.core.lora.DenseDeltaLoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.lora.LoraInit;
 import dev.loraj.core.model.LinearSite;
-import java.util.Map;
-import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Delta-LoRA (Zi et al. 2023, arXiv 2309.02411, section 4, algorithm 1): LoRA that also moves
@@ -130,32 +124,18 @@ public final class DeltaLora implements AdapterFactory<DeltaLora.Config> {
   }
 
   /** LoRA's branch plus the accumulated weight update D. */
-  public static final class DeltaAdapter extends LoraAdapter {
+  public static final class DeltaAdapter extends DenseDeltaLoraAdapter {
     private final Config deltaConfig;
-    private final INDArray weightDelta; // D [out, in]
     private INDArray previous; // s B(t) A(t) [out, in]
 
     DeltaAdapter(LinearSite site, Config config, double scaling) {
-      super(site, config, scaling, 0.0);
+      super(site, config, scaling, 0.0, WEIGHT_DELTA);
       this.deltaConfig = config;
-      this.weightDelta = Nd4j.zeros(DataType.FLOAT, site.out(), site.in());
     }
 
     /** D = W(t) - W(0), the weight update accumulated so far [out, in]. */
     public INDArray weightDelta() {
-      return weightDelta;
-    }
-
-    @Override
-    public Map<String, INDArray> buffers() {
-      return Map.of(WEIGHT_DELTA, weightDelta);
-    }
-
-    @Override
-    public SDVariable forward(AdapterGraph g, SDVariable x, SDVariable baseOut) {
-      // the graph constant is this very array: updates in afterStep are seen by the next step
-      SDVariable viaW = FrozenMatMul.apply(g.sd(), x, g.buffer(WEIGHT_DELTA), true); // [n, in] x [in, out]
-      return branch(g, x, g.param(A), g.param(B)).add(viaW);
+      return dense;
     }
 
     /** Algorithm 1: after the step that produced A(t+1), B(t+1), move W unless t <= K. */
@@ -163,20 +143,9 @@ public final class DeltaLora implements AdapterFactory<DeltaLora.Config> {
     public void afterStep(StepContext context) {
       INDArray current = lowRankDelta(); // s B(t+1) A(t+1)
       if (context.step() > deltaConfig.updateStartSteps() && deltaConfig.updateRatio() != 0) {
-        weightDelta.addi(current.sub(previous).muli(deltaConfig.updateRatio()));
+        dense.addi(current.sub(previous).muli(deltaConfig.updateRatio()));
       }
       previous = current;
-    }
-
-    /** {@code s B A}: [out, r] x [r, in]. */
-    INDArray lowRankDelta() {
-      return super.deltaWeight();
-    }
-
-    /** {@code D + s B A}: everything this adapter adds to W. */
-    @Override
-    public INDArray deltaWeight() {
-      return lowRankDelta().addi(weightDelta);
     }
   }
 }

@@ -5,22 +5,16 @@ import com.fasterxml.jackson.annotation.JsonValue;
 import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
-import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
 import dev.loraj.core.adapter.StepContext;
-import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.lora.Fill;
-import dev.loraj.core.lora.LoraAdapter;
+import dev.loraj.core.lora.DenseDeltaLoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.model.LinearSite;
 import java.util.Locale;
-import java.util.Map;
 import java.util.SplittableRandom;
-import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * ReLoRA (Lialin et al. 2023, arXiv 2307.05695, Sec. 3, algorithm 1): high-rank training
@@ -194,39 +188,25 @@ public final class ReLora implements AdapterFactory<ReLora.Config> {
   }
 
   /** LoRA's branch plus the merged updates D; restarts in {@link #afterStep}. */
-  public static final class ReLoraAdapter extends LoraAdapter {
+  public static final class ReLoraAdapter extends DenseDeltaLoraAdapter {
     private final Config reloraConfig;
-    private final INDArray merged; // D [out, in]
     private final SplittableRandom random; // A's draws, at creation and every restart
     private int restarts;
 
     ReLoraAdapter(LinearSite site, Config config, double scaling, SplittableRandom random) {
-      super(site, config, scaling, config.dropout());
+      super(site, config, scaling, config.dropout(), MERGED);
       this.reloraConfig = config;
       this.random = random;
-      this.merged = Nd4j.zeros(DataType.FLOAT, site.out(), site.in());
     }
 
     /** D, the sum of the updates merged so far [out, in]. */
     public INDArray mergedDelta() {
-      return merged;
+      return dense;
     }
 
     /** How many merge-and-restarts have happened. */
     public int restarts() {
       return restarts;
-    }
-
-    @Override
-    public Map<String, INDArray> buffers() {
-      return Map.of(MERGED, merged);
-    }
-
-    @Override
-    public SDVariable forward(AdapterGraph g, SDVariable x, SDVariable baseOut) {
-      // the graph constant is this very array: merges in afterStep are seen by the next step
-      SDVariable viaW = FrozenMatMul.apply(g.sd(), x, g.buffer(MERGED), true); // [n, in] x [in, out]
-      return branch(g, x, g.param(A), g.param(B)).add(viaW);
     }
 
     @Override
@@ -248,7 +228,7 @@ public final class ReLora implements AdapterFactory<ReLora.Config> {
 
     /** {@code D += s B A}, then A ~ kaiming-uniform and B = 0: the output is unchanged. */
     public void mergeAndRestart() {
-      merged.addi(lowRankDelta());
+      dense.addi(lowRankDelta());
       restartFactors();
       restarts++;
     }
@@ -258,17 +238,6 @@ public final class ReLora implements AdapterFactory<ReLora.Config> {
       double bound = 1.0 / Math.sqrt(a.size(1));
       Fill.uniform(a, -bound, bound, random);
       b.assign(0);
-    }
-
-    /** {@code s B A}: [out, r] x [r, in]. */
-    INDArray lowRankDelta() {
-      return super.deltaWeight();
-    }
-
-    /** {@code D + s B A}: everything this adapter adds to W. */
-    @Override
-    public INDArray deltaWeight() {
-      return lowRankDelta().addi(merged);
     }
   }
 }
