@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.loraj.eval.continual.ContinualReport;
 import dev.loraj.eval.continual.ContinualRun;
+import dev.loraj.eval.continual.ContinualRunFiles;
 import dev.loraj.eval.continual.ContinualSpec;
 import java.nio.file.Path;
 import java.util.List;
@@ -16,7 +17,8 @@ import picocli.CommandLine.Option;
 /** {@code lora continual --config examples/continual.yaml}: the continual-learning comparison. */
 @Command(name = "continual", mixinStandardHelpOptions = true,
     description = "Train a task sequence with SeqLoRA, O-LoRA, AM-LoRA and the upper bounds; print"
-        + " AA/BWT/forgetting (mean ± sd over seeds and orders) and write the table and heat maps of R.")
+        + " AA/BWT/forgetting (mean ± sd over seeds and orders) and write the table and heat maps of R."
+        + " Each finished run is written to OUT/runs/ at once; a rerun skips the runs already there.")
 final class ContinualCommand implements Callable<Integer> {
 
   @Option(names = "--config", required = true, description = "Continual config (YAML or JSON).")
@@ -31,9 +33,14 @@ final class ContinualCommand implements Callable<Integer> {
     JsonNode root = (json ? new ObjectMapper() : new ObjectMapper(new YAMLFactory())).readTree(config.toFile());
     ContinualSpec spec = ContinualSpec.from(root);
     Path dir = out != null ? out : Path.of(spec.out());
-    List<ContinualRun> runs = spec.runAll(r -> System.out.printf(Locale.ROOT,
-        "%-10s seed %d order %s: AA %.4f  BWT %+.4f%n", r.method().id(), r.seed(), r.order(),
-        r.averageAccuracy(), r.backwardTransfer()));
+    ContinualRunFiles files = new ContinualRunFiles(dir);
+    files.claim(root);
+    int total = spec.methods().size() * spec.orders().size() * spec.seeds().size();
+    int[] count = {0};
+    List<ContinualRun> runs = spec.runAll(files, (r, reused, seconds) -> System.out.printf(Locale.ROOT,
+        "[%d/%d] %-10s seed %d order %s: AA %.4f  BWT %+.4f  (%s)%n", ++count[0], total, r.method().id(), r.seed(),
+        r.order(), r.averageAccuracy(), r.backwardTransfer(),
+        reused ? "already done" : String.format(Locale.ROOT, "%.0f s", seconds)));
     ContinualReport report = new ContinualReport(runs);
     System.out.println();
     System.out.print(report.markdown());

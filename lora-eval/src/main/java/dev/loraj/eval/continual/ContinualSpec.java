@@ -72,16 +72,41 @@ public record ContinualSpec(TaskSequence sequence, ContinualSettings settings, L
     return new ContinualSpec(seq, settings, methods, seeds, orders, root.path("out").asText("results/continual"));
   }
 
-  /** Every method x order x seed, in that order. */
+  /** Every method x order x seed, in that order, nothing kept on disk (tests, small runs). */
   public List<ContinualRun> runAll(java.util.function.Consumer<ContinualRun> onRun) {
+    return runAll(null, (run, reused, seconds) -> onRun.accept(run));
+  }
+
+  /** Called after each run: {@code reused} when it was read from its run file instead of trained. */
+  public interface RunListener {
+    void onRun(ContinualRun run, boolean reused, double seconds);
+  }
+
+  /**
+   * Every method x order x seed, in that order; with {@code files}, each finished run is written
+   * at once and a run whose file exists is read instead of trained (resume after a kill).
+   */
+  public List<ContinualRun> runAll(ContinualRunFiles files, RunListener listener) {
     ContinualRunner runner = new ContinualRunner(sequence, settings);
     List<ContinualRun> runs = new ArrayList<>();
     for (ContinualMethod m : methods) {
-      for (List<Integer> order : orders) {
+      for (int k = 0; k < orders.size(); k++) {
         for (long seed : seeds) {
-          ContinualRun r = runner.run(m, order, seed);
-          onRun.accept(r);
+          java.util.Optional<ContinualRun> done = files == null ? java.util.Optional.empty() : files.read(m, orders.get(k), seed);
+          if (done.isPresent()) {
+            listener.onRun(done.get(), true, 0);
+            runs.add(done.get());
+            continue;
+          }
+          long t0 = System.nanoTime();
+          ContinualRun r = runner.run(m, orders.get(k), seed);
+          double seconds = (System.nanoTime() - t0) / 1e9;
+          if (files != null) {
+            files.write(r, orders.get(k), seconds);
+          }
+          listener.onRun(r, false, seconds);
           runs.add(r);
+          System.gc(); // the run's model and SameDiff graphs hold native memory until collected
         }
       }
     }
