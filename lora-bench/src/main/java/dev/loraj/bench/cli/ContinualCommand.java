@@ -3,6 +3,9 @@ package dev.loraj.bench.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loraj.bench.sweep.Provenance;
+import dev.loraj.core.io.AtomicFiles;
 import dev.loraj.eval.continual.ContinualReport;
 import dev.loraj.eval.continual.ContinualRun;
 import dev.loraj.eval.continual.ContinualRunFiles;
@@ -45,7 +48,15 @@ final class ContinualCommand implements Callable<Integer> {
     System.out.println();
     System.out.print(report.markdown());
     report.write(dir);
-    System.out.println("\nwrote " + dir.resolve("continual.md") + ", .csv, .json and heatmap-*.png");
+    ObjectNode provenance = Provenance.machine();
+    provenance.set("config", root);
+    provenance.set("data_sha256", new ObjectMapper().valueToTree(spec.sequence().dataSha256()));
+    String pretty = new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(provenance);
+    AtomicFiles.writeString(dir.resolve("provenance.json"), pretty);
+    AtomicFiles.writeString(dir.resolve("continual.md"), report.markdown()
+        + "\nMean ± sample standard deviation over seeds x orders. Provenance (config, git revision, JDK,"
+        + " machine, data hashes):\n\n```json\n" + pretty + "\n```\n");
+    System.out.println("\nwrote " + dir.resolve("continual.md") + ", .csv, .json, provenance.json and heatmap-*.png");
     return 0;
   }
 }

@@ -31,14 +31,16 @@ class ContinualCommandTest {
     assertThat(out.resolve("runs/o-lora-order-0-1-2-seed2.json")).exists();
     assertThat(out.resolve("continual.md")).exists();
     assertThat(out.resolve("heatmap-o-lora-order0.png")).exists();
-    String table = Files.readString(out.resolve("continual.md"));
+    String table = Files.readString(out.resolve("continual.csv"));
+    assertThat(Files.readString(out.resolve("continual.md"))).contains("git_revision", "\"config\"");
+    assertThat(out.resolve("provenance.json")).exists();
 
     // a killed comparison: one run file lost; the rerun trains only that one and the table is the same
     Files.delete(out.resolve("runs/o-lora-order-0-1-2-seed2.json"));
     String second = CliTest.run("continual", "--config", config.toString(), "--out", out.toString());
     assertThat(second).contains("[1/4] seq-lora").contains("already done");
     assertThat(second.lines().filter(l -> l.contains("already done"))).hasSize(3);
-    assertThat(Files.readString(out.resolve("continual.md"))).isEqualTo(table);
+    assertThat(Files.readString(out.resolve("continual.csv"))).isEqualTo(table);
     try (var files = Files.list(out.resolve("runs"))) {
       assertThat(files.filter(f -> f.getFileName().toString().endsWith(".tmp"))).isEmpty();
     }

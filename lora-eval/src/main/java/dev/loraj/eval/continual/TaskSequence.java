@@ -56,6 +56,11 @@ public interface TaskSequence {
    */
   Map<String, INDArray> trainBatch(int task, long seed, long step, int batchSize);
 
+  /** sha256 of each task's data file, by task id (empty for generated data). */
+  default Map<String, String> dataSha256() {
+    return Map.of();
+  }
+
   /** Held-out accuracy on {@code task} (argmax inside the task's block). */
   double accuracy(PeftModel model, int task);
 

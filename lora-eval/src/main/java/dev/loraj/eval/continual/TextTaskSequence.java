@@ -57,6 +57,15 @@ public final class TextTaskSequence implements TaskSequence {
   }
 
   @Override
+  public Map<String, String> dataSha256() {
+    Map<String, String> m = new java.util.LinkedHashMap<>();
+    for (int t = 0; t < datasets.size(); t++) {
+      m.put(datasets.get(t), tasks.get(t).datasetSha256());
+    }
+    return m;
+  }
+
+  @Override
   public double accuracy(PeftModel model, int task) {
     int off = offset(task);
     int k = classes(task);
