@@ -9,6 +9,7 @@ import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.engine.NativeMemoryGuard;
 import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.quant.QuantizedWeight;
 import java.nio.charset.StandardCharsets;
@@ -570,6 +571,7 @@ public final class PeftModel {
   /** The model output with the active adapters (or the base if disabled). */
   public INDArray output(Map<String, INDArray> inputs) {
     Built b = cachedInference(null);
+    NativeMemoryGuard.check(); // evaluation loops leave one output per batch for the GC
     return Graphs.output(b.sd(), inputs, b.output().name());
   }
 

@@ -2,6 +2,7 @@ package dev.loraj.core.train;
 
 import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.StepContext;
+import dev.loraj.core.engine.NativeMemoryGuard;
 import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.model.PeftModel;
 import java.util.ArrayList;
@@ -271,6 +272,7 @@ public final class Trainer {
       }
       release(acc.values());
       perAdapterGrads.values().forEach(bySite -> bySite.values().forEach(m -> release(m.values())));
+      NativeMemoryGuard.check();
       return stepLoss;
     }
   }
