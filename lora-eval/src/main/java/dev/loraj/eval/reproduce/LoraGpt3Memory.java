@@ -15,7 +15,7 @@ import java.util.Locale;
  * VRAM usage by up to 2/3 if r << d_model as we do not need to store the optimizer states for the
  * frozen parameters". The paper does not state its accounting; here {@link MemoryEstimator} on the
  * {@code gpt3-175b} card with fp16 weights: 350 GB is the fp16 weights (2 B x 174.6B) plus the
- * adapter (r = 4 on W_q, W_v: 4,718,592 parameters) and activations at batch 1, sequence 2048,
+ * adapter (r = 4 on W_q, W_v: 18,874,368 parameters) and activations at batch 1, sequence 2048,
  * with full recomputation. Full fine-tuning is bracketed by two readings with fp16 Adam moments:
  * weights + Adam moments (3 copies, 6 B/param: the "2/3" argument) and weights + gradients + Adam
  * moments (4 copies, 8 B/param). Activations are left out of the bracket (model-parallel training
@@ -65,9 +65,10 @@ final class LoraGpt3Memory implements Reproduction {
         "MemoryEstimator on the gpt3-175b card (" + String.format(Locale.ROOT, "%,d", m.totalParams())
             + " parameters), fp16 weights and Adam moments, batch 1 x 2048 with full recomputation.",
         List.of(
-            Check.of("LoRA trainable parameters, r = 4 on W_q, W_v", "4.7M (Table 4: 4.7M)",
-                String.format(Locale.ROOT, "%,d", l.trainableParams()), "= 2 x 96 x 4 x (12288 + 12288)",
-                l.trainableParams() == 4_718_592L, ""),
+            Check.of("LoRA trainable parameters, r = 4 on W_q, W_v", "35MB checkpoint (fp16)",
+                String.format(Locale.ROOT, "%,d (%.1f MB in fp16)", l.trainableParams(), l.trainableParams() * 2 / 1e6),
+                "= 96 x 2 x 4 x (12288 + 12288)", l.trainableParams() == 18_874_368L,
+                "Table 4's 4.7M (4,718,592) is r = 1 on W_q, W_v; r = 4 is four times that"),
             Check.of("LoRA training VRAM", "350GB", QloraMemory65b.gb(l.totalBytes()) + " ("
                     + QloraMemory65b.parts(l) + ")", "within 10%",
                 Math.abs(l.totalBytes() / 350e9 - 1) <= 0.10,

@@ -62,4 +62,14 @@ class MeasuredReproductionsTest {
     assertThat(r.checks()).hasSize(1);
     assertThat(r.checks().get(0).quantity()).contains("budget 4 triplets");
   }
+
+  @Test
+  void memoryStatementsOfQloraAndLoraPassUnderTheirNamedAssumptions() throws Exception {
+    ReproductionResult q = ReproductionsTest.run("qlora-65b-48gb");
+    assertThat(q.status()).isEqualTo(Status.PASS);
+    assertThat(q.method()).contains("batch 1", "sequence 512", "gradient checkpointing");
+    ReproductionResult l = ReproductionsTest.run("lora-gpt3-vram");
+    assertThat(l.status()).isEqualTo(Status.PASS);
+    assertThat(l.checks().get(0).ours()).startsWith("18,874,368");
+  }
 }
