@@ -121,9 +121,10 @@ public final class MeasuredMemoryCheck implements Reproduction {
               mb(b.trainableBytes() + b.gradientBytes() + b.optimizerBytes()), mb(b.activationBytes()), mb(off),
               mb(heap), mb(rss), mb(harness), 100 * err),
           "off-heap within +-50% of the estimate", Math.abs(err) <= 0.5 ? Status.PASS : Status.DIFFERS,
-          Math.abs(err) <= 0.5 ? "" : "SameDiff keeps every op's output of the forward and gradient graphs for the"
-              + " step, its own placeholder copies and workspaces, and the off-heap counter also holds the loaded"
-              + " model and tokenized data; the estimate counts only what autograd needs (PyTorch-style)"));
+          Math.abs(err) <= 0.5 ? "" : "the likely causes, not broken down here: SameDiff keeps every op's output of"
+              + " the forward and gradient graphs for the step, its own placeholder copies and workspaces, and the"
+              + " off-heap counter also holds the loaded model and tokenized data; the estimate counts only what"
+              + " autograd needs (PyTorch-style)"));
     }
     if (k == 2) {
       long dm = measuredOffHeap[1] - measuredOffHeap[0];

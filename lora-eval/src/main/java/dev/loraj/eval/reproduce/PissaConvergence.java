@@ -34,8 +34,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * </ol>
  * Figures: training loss averaged over 5 steps early (around N/10) and at the end (last 5 steps),
  * mean +- sd over seeds. Quick: d = 64, r = 4, 60 steps, 3 seeds; full: d = 256, r = 8, 200
- * steps, 5 seeds. The claim passes on a task when PiSSA's final loss is below LoRA's by more than
- * the sum of the two standard deviations.
+ * steps, 5 seeds. The claim ("converges faster") passes on a task when PiSSA's early loss is below
+ * LoRA's by more than the sum of the two standard deviations and its final loss is not above
+ * LoRA's (at the end both may sit at the noise floor, where the spread swamps the difference).
  */
 final class PissaConvergence implements Reproduction {
 
@@ -124,16 +125,18 @@ final class PissaConvergence implements Reproduction {
     Stats pe = Stats.of(v[1]);
     Stats lf = Stats.of(v[2]);
     Stats pf = Stats.of(v[3]);
-    boolean faster = pf.lowerBeyondSpread(lf);
+    // faster = lower early by more than the spread, and not behind at the end
+    boolean faster = pe.lowerBeyondSpread(le) && pf.mean() <= lf.mean();
     String ours = String.format(Locale.ROOT, "loss@%d LoRA %s, PiSSA %s; loss@%d LoRA %s, PiSSA %s", early,
         le.show(3), pe.show(3), steps, lf.show(3), pf.show(3));
     boolean finite = le.finite() && pe.finite() && lf.finite() && pf.finite();
     Status status = !finite ? Status.FAIL : faster ? Status.PASS : Status.DIFFERS;
-    String note = (faster ? String.format(Locale.ROOT, "PiSSA/LoRA final loss %.3g", pf.mean() / lf.mean())
-        : whyNot + String.format(Locale.ROOT, " (PiSSA/LoRA final loss %.3g)", pf.mean() / lf.mean()))
+    String note = (faster ? String.format(Locale.ROOT, "PiSSA/LoRA loss early %.3g, final %.3g", pe.mean() / le.mean(),
+        pf.mean() / lf.mean())
+        : whyNot + String.format(Locale.ROOT, " (PiSSA/LoRA loss early %.3g, final %.3g)", pe.mean() / le.mean(), pf.mean() / lf.mean()))
         + (extra.isEmpty() ? "" : "; " + extra);
     return new Check(task, "PiSSA lower loss at equal steps", ours,
-        "PiSSA's mean below LoRA's by more than sd(LoRA) + sd(PiSSA)", status, note);
+        "early: PiSSA's mean below LoRA's by more than sd(LoRA) + sd(PiSSA); final: not above", status, note);
   }
 
   /** ||W* - W_res - best rank r||_F^2 / d with W* - W_res = top_r(W0) + dW: PiSSA's best loss. */
