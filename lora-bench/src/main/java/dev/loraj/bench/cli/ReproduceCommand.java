@@ -1,5 +1,6 @@
 package dev.loraj.bench.cli;
 
+import dev.loraj.bench.memory.BenchReproductions;
 import dev.loraj.bench.sweep.Provenance;
 import dev.loraj.eval.reproduce.Reproduction;
 import dev.loraj.eval.reproduce.ReproductionReport;
@@ -21,8 +22,8 @@ import picocli.CommandLine.Parameters;
  * nothing fails (pass, differs-with-explanation and not-yet-implemented are fine), 1 otherwise.
  */
 @Command(name = "reproduce", mixinStandardHelpOptions = true,
-    description = "Check published numbers: parameter counts, checkpoint sizes, NF4, and small"
-        + " measured experiments. --list shows the plan; ID runs one; --all writes"
+    description = "Check published numbers: parameter counts, checkpoint sizes, NF4, memory statements,"
+        + " and small measured experiments. --list shows the plan; ID runs one; --all writes"
         + " reproductions.md and reproductions.json.")
 final class ReproduceCommand implements Callable<Integer> {
 
@@ -44,7 +45,7 @@ final class ReproduceCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (list) {
-      for (Reproduction r : Reproductions.all()) {
+      for (Reproduction r : BenchReproductions.all()) {
         System.out.printf(Locale.ROOT, "%-28s %-8s %s%s%n    claim: %s%n    source: %s%n", r.id(),
             r.kind().name().toLowerCase(Locale.ROOT), r.title(),
             r.implemented() ? "" : "  [not yet implemented]", r.claim(), r.source());
@@ -52,11 +53,11 @@ final class ReproduceCommand implements Callable<Integer> {
       return 0;
     }
     if (all == (id != null)) {
-      System.err.println("give exactly one of --list, --all or a reproduction ID; ids: " + Reproductions.ids());
+      System.err.println("give exactly one of --list, --all or a reproduction ID; ids: " + BenchReproductions.ids());
       return 2;
     }
     List<ReproductionResult> results = new ArrayList<>();
-    List<Reproduction> todo = all ? Reproductions.all() : List.of(Reproductions.get(id));
+    List<Reproduction> todo = all ? BenchReproductions.all() : List.of(BenchReproductions.get(id));
     for (Reproduction r : todo) {
       ReproductionResult res = Reproductions.run(r, quick);
       results.add(res);

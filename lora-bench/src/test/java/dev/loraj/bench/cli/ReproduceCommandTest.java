@@ -14,7 +14,8 @@ class ReproduceCommandTest {
     String out = CliTest.run("reproduce", "--list");
     assertThat(out).contains("lora-table2-4-params", "qlora-nf4-codebook", "rslora-rank-scaling",
         "lora-subspace-similarity", "claim:", "source:", "arXiv 2106.09685",
-        "pissa-convergence", "[not yet implemented]");
+        "pissa-convergence", "qpissa-vs-loftq", "olora-forgetting", "adalora-vs-lora", "lora-gpt3-vram",
+        "qlora-65b-48gb", "memory-vs-measured");
   }
 
   @Test
@@ -34,7 +35,8 @@ class ReproduceCommandTest {
     String out = CliTest.run("reproduce", "--all", "--quick", "--out", dir.toString());
     assertThat(out).contains("wrote", "rslora-rank-scaling").doesNotContain(" fail ");
     assertThat(Files.readString(dir.resolve("reproductions.md")))
-        .contains("# Reproductions", "| id | reproduction | source | kind | status | time |", "not yet implemented");
+        .contains("# Reproductions", "| id | reproduction | source | kind | status | time |", "## pissa-convergence",
+            "## memory-vs-measured");
     assertThat(Files.readString(dir.resolve("reproductions.json"))).contains("\"reproductions\"");
   }
 }

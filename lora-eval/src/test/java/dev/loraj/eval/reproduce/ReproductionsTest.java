@@ -101,10 +101,13 @@ class ReproductionsTest {
   @Test
   void idsAreUniqueAndPlannedEntriesStateTheirSource() throws Exception {
     assertThat(new HashSet<>(Reproductions.ids())).hasSameSizeAs(Reproductions.ids());
-    assertThat(Reproductions.ids()).contains("pissa-convergence", "qpissa-vs-loftq", "olora-forgetting");
-    ReproductionResult planned = Reproductions.run(Reproductions.get("pissa-convergence"), true);
+    assertThat(Reproductions.ids()).contains("pissa-convergence", "qpissa-vs-loftq", "olora-forgetting",
+        "adalora-vs-lora", "lora-gpt3-vram", "qlora-65b-48gb");
+    ReproductionResult planned = Reproductions.run(new Planned("p", "t", "PiSSA, arXiv 2404.02948", "c"), true);
     assertThat(planned.status()).isEqualTo(Status.NOT_IMPLEMENTED);
     assertThat(planned.source()).contains("2404.02948");
+    assertThat(Reproductions.all()).filteredOn(r -> !r.implemented())
+        .allSatisfy(r -> assertThat(r.source()).contains("arXiv"));
     assertThatThrownBy(() -> Reproductions.get("nope")).hasMessageContaining("no reproduction 'nope'")
         .hasMessageContaining("lora-table2-4-params");
   }
@@ -112,7 +115,7 @@ class ReproductionsTest {
   @Test
   void reportHasASummaryTableAndOneSectionEach() throws Exception {
     List<ReproductionResult> rs = List.of(run("lora-checkpoint-size"),
-        Reproductions.run(Reproductions.get("olora-forgetting"), true));
+        Reproductions.run(new Planned("planned-one", "t", "s", "c"), true));
     String md = ReproductionReport.markdown(rs, Map.of("mode", "quick"));
     assertThat(md).contains("| id | reproduction | source | kind | status | time |", "## lora-checkpoint-size",
         "| full model, fp16 | 350GB |", "not yet implemented");

@@ -1,0 +1,111 @@
+package dev.loraj.bench.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.loraj.eval.memory.MemoryBreakdown;
+import dev.loraj.eval.memory.MemoryEstimator;
+import dev.loraj.eval.memory.MemorySettings;
+import dev.loraj.eval.memory.ModelShape;
+import dev.loraj.eval.memory.Precision;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code lora memory}: the analytic training-memory breakdown of {@link MemoryEstimator} for a
+ * built-in architecture card or a Hugging Face model directory, one table per variant.
+ */
+@Command(name = "memory", mixinStandardHelpOptions = true,
+    description = "Analytic training memory: frozen weights, trainable weights, gradients, optimizer state,"
+        + " activations (Korthikanti et al. 2022), for full fine-tuning or any adapter, on an architecture"
+        + " card (llama-7b .. llama-65b, gpt3-175b, roberta-base, ...) or a model directory.")
+final class MemoryCommand implements Callable<Integer> {
+
+  @Option(names = "--model", required = true, description = "Architecture card name or model directory with config.json.")
+  String model;
+
+  @Option(names = "--variant", split = ",", defaultValue = "lora",
+      description = "full, or adapter names (lora, qlora, dora, vera, adalora, ...); a list prints one table each"
+          + " (default: ${DEFAULT-VALUE}).")
+  List<String> variants;
+
+  @Option(names = "--rank", defaultValue = "8", description = "Adapter rank (default: ${DEFAULT-VALUE}).")
+  int rank;
+
+  @Option(names = "--batch", defaultValue = "1", description = "Micro-batch size (default: ${DEFAULT-VALUE}).")
+  long batch;
+
+  @Option(names = "--seq", defaultValue = "512", description = "Sequence length (default: ${DEFAULT-VALUE}).")
+  long seq;
+
+  @Option(names = "--dtype", defaultValue = "fp32", description = "Weights/compute dtype: fp32, fp16, bf16 (default: ${DEFAULT-VALUE}).")
+  String dtype;
+
+  @Option(names = "--targets", split = ",",
+      description = "Targets (query, key, value, output, fc1, fc2, all-linear, or module names);"
+          + " default: all-linear for qlora/loftq/qpissa, query,value otherwise.")
+  List<String> targets;
+
+  @Option(names = "--optimizer", defaultValue = "adamw",
+      description = "adamw (fp32 states), adamw-16bit, adamw-8bit, sgd (default: ${DEFAULT-VALUE}).")
+  String optimizer;
+
+  @Option(names = "--checkpointing", description = "Gradient checkpointing (full recomputation) of every layer.")
+  boolean checkpointing;
+
+  @Option(names = "--master-weights", description = "Keep an fp32 master copy of the trainable parameters (16-bit dtypes).")
+  boolean masterWeights;
+
+  @Option(names = "--no-double-quant", description = "Quantized variants: fp32 block scales instead of double quantization.")
+  boolean noDoubleQuant;
+
+  @Option(names = "--json", description = "Print JSON.")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    ModelShape shape = ModelShape.of(model);
+    MemoryEstimator est = new MemoryEstimator();
+    List<MemoryBreakdown> out = new ArrayList<>();
+    for (String v : variants) {
+      MemorySettings s = new MemorySettings(v, v.equalsIgnoreCase("full") ? 0 : rank, targets, batch, seq,
+          Precision.parse(dtype), MemorySettings.Optimizer.parse(optimizer), masterWeights, checkpointing,
+          !noDoubleQuant);
+      out.add(est.estimate(shape, s));
+    }
+    if (json) {
+      List<Map<String, Object>> rows = new ArrayList<>();
+      for (MemoryBreakdown b : out) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("model", b.model());
+        m.put("variant", b.settings().variant());
+        m.put("settings", b.settings());
+        m.put("total_params", b.totalParams());
+        m.put("trainable_params", b.trainableParams());
+        m.put("frozen_bytes", b.frozenBytes());
+        m.put("trainable_bytes", b.trainableBytes());
+        m.put("gradient_bytes", b.gradientBytes());
+        m.put("optimizer_bytes", b.optimizerBytes());
+        m.put("activation_bytes", b.activationBytes());
+        m.put("workspace_bytes", b.workspaceBytes());
+        m.put("total_bytes", b.totalBytes());
+        m.put("activation_formula", b.activationFormula());
+        m.put("notes", b.notes());
+        rows.add(m);
+      }
+      System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(rows));
+    } else {
+      for (int i = 0; i < out.size(); i++) {
+        if (i > 0) {
+          System.out.println();
+        }
+        System.out.print(out.get(i).table());
+      }
+    }
+    return 0;
+  }
+}
