@@ -163,9 +163,11 @@ public final class SparkSweepRunner {
       });
     }
     int failed = 0;
+    int n = 0;
     Task driverTask = null;
     try {
-      for (int n = 1; n <= specs.size(); n++) {
+      while (n < specs.size()) {
+        n++;
         Done d = done.take().get();
         ObjectNode record;
         if (d.output() != null) {
@@ -192,11 +194,13 @@ public final class SparkSweepRunner {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      jsc.cancelJobGroup(group);
       throw new IOException("spark sweep " + cfg.name() + " interrupted; finished trials are saved", e);
     } catch (ExecutionException e) {
       throw new IllegalStateException("driver thread failed: " + e.getCause(), e.getCause());
     } finally {
+      if (n < specs.size()) {
+        jsc.cancelJobGroup(group); // the driver stopped early: do not leave trials running
+      }
       pool.shutdownNow();
     }
     return failed;
