@@ -42,10 +42,10 @@ import org.apache.spark.api.java.JavaSparkContext;
  *       {@code sweep.json};
  *   <li>skip every trial whose file already holds a status (finished, ok or failed: a resumed
  *       sweep runs only the rest, as the local runner does);
- *   <li>make one RDD of the remaining trial ids with one partition per trial, and run each
- *       partition as its own one-task job ({@code collectPartitions}) from a driver thread, so
- *       trials run in parallel on the executors and each result comes back as soon as its trial
- *       ends;
+ *   <li>run each remaining trial as its own one-partition RDD and one-task job, submitted from
+ *       a driver thread, so trials run in parallel on the executors, each result comes back as
+ *       soon as its trial ends, and a task Spark gives up on fails only its own trial (jobs over
+ *       one shared RDD are aborted together when one of its stages fails);
  *   <li>write each result's adapter and then its trial file atomically as it arrives: a driver
  *       killed mid-sweep keeps every trial that had finished, and a rerun skips them;
  *   <li>write the report ({@link Report#generate}).
@@ -133,15 +133,12 @@ public final class SparkSweepRunner {
     return new SweepRunner.Outcome(plan.trials().size(), skipped, todo.size(), failed);
   }
 
-  /** One partition (one task) per trial; returns how many of them failed. */
+  /** One Spark job of one task per trial; returns how many of them failed. */
   private int runTrials(JavaSparkContext jsc, SweepConfig cfg, Path dir, List<TrialSpec> specs)
       throws IOException {
-    List<String> ids = specs.stream().map(TrialSpec::id).toList();
-    // parallelize with as many slices as elements puts exactly one id in each partition
-    JavaRDD<TrialOutput> results = jsc.parallelize(ids, ids.size())
-        .map(new TrialTask(SweepRecords.configJson(json, cfg)));
+    TrialTask body = new TrialTask(SweepRecords.configJson(json, cfg));
     AtomicInteger threadNo = new AtomicInteger();
-    ExecutorService pool = Executors.newFixedThreadPool(Math.min(ids.size(), MAX_IN_FLIGHT), r -> {
+    ExecutorService pool = Executors.newFixedThreadPool(Math.min(specs.size(), MAX_IN_FLIGHT), r -> {
       Thread t = new Thread(r, "lora-spark-trial-" + threadNo.incrementAndGet());
       t.setDaemon(true);
       return t;
@@ -149,14 +146,14 @@ public final class SparkSweepRunner {
     CompletionService<Done> done = new ExecutorCompletionService<>(pool);
     // one job group for this sweep's jobs: an interrupted sweep cancels its own jobs only
     String group = "lora-sweep-" + cfg.name() + "-" + Long.toHexString(System.nanoTime());
-    for (int i = 0; i < specs.size(); i++) {
-      int partition = i;
-      TrialSpec spec = specs.get(i);
+    for (TrialSpec spec : specs) {
       done.submit(() -> {
         jsc.setJobGroup(group, "lora trial " + spec.id(), false);
         try {
-          List<TrialOutput>[] parts = results.collectPartitions(new int[] {partition});
-          return new Done(spec, parts[0].get(0), null);
+          // its own one-partition RDD: Spark aborts every running job whose RDD lineage holds a
+          // failed stage's RDD, so trials sharing one RDD would all fail with one lost task
+          JavaRDD<TrialOutput> trial = jsc.parallelize(List.of(spec.id()), 1).map(body);
+          return new Done(spec, trial.collect().get(0), null);
         } catch (Exception e) { // SparkException (checked, undeclared by Scala): Spark gave up
           return new Done(spec, null, e);
         }

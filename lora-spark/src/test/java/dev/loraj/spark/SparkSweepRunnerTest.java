@@ -154,6 +154,25 @@ class SparkSweepRunnerTest {
   }
 
   @Test
+  void aTrialWhoseSparkTaskFailsIsRecordedAsFailedAndTheOthersFinish(@TempDir Path tmp) throws Exception {
+    // CrashingVariant throws an Error past the trial runner: the task fails, Spark gives up on it
+    SweepConfig cfg = SweepConfig.parse(YAML.replace("  - {type: lora, rank: [1, 2], alpha: 4}",
+        "  - {type: lora, rank: 1, alpha: 4}\n  - {type: crash, rank: 1, alpha: 4}"));
+    Path dir = tmp.resolve("spark");
+    SweepRunner.Outcome o = SparkSweepRunner.run(jsc, cfg, dir, QUIET);
+    assertThat(o).isEqualTo(new SweepRunner.Outcome(3, 0, 3, 1));
+    JsonNode crashed = trials(dir).values().stream()
+        .filter(t -> t.path("variant").asText().equals("crash")).findFirst().orElseThrow();
+    assertThat(crashed.path("status").asText()).isEqualTo("failed");
+    assertThat(crashed.path("error").asText()).startsWith("spark task failed: ").contains("crash variant");
+    // labelled like the executor would have (task, dataset, metric direction), so the report reads it
+    assertThat(crashed.path("task").asText()).isNotBlank();
+    assertThat(crashed.path("higher_is_better").asBoolean()).isTrue();
+    assertThat(Files.readString(dir.resolve("report.md"))).contains(crashed.path("id").asText());
+    assertThat(trials(dir).values()).filteredOn(t -> t.path("status").asText().equals("ok")).hasSize(2);
+  }
+
+  @Test
   void theConfigSentToExecutorsPlansTheSameTrials() throws Exception {
     AdapterRegistry registry = AdapterRegistry.discover();
     for (SweepConfig cfg : List.of(SweepConfig.parse(YAML),
