@@ -30,13 +30,18 @@ public final class ConfigCodec {
     this.yaml = configure(new ObjectMapper(new YAMLFactory()));
   }
 
-  /** The mapper settings every config file of this framework uses. */
+  /**
+   * The mapper settings every config file of this framework uses. No Jackson modules are
+   * discovered from the classpath ({@code findAndRegisterModules}): what a config means must not
+   * depend on which jars sit beside ours. Under Spark, jackson-module-scala would register itself
+   * and turn untyped lists into Scala lists (target selectors failed to parse, and the canonical
+   * spec JSON behind trial ids changed).
+   */
   public static ObjectMapper configure(ObjectMapper mapper) {
     return mapper
         .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
         .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-        .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
-        .findAndRegisterModules();
+        .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
   }
 
   public ObjectMapper jsonMapper() {

@@ -1,0 +1,47 @@
+package dev.loraj.spark;
+
+import java.io.Serializable;
+
+/**
+ * What one Spark task sends back to the driver: the trial record as JSON text (the content of
+ * {@code trials/<id>.json}), the bytes of the adapter file the trial saved (or null), and where it
+ * ran. Results travel with the task result, so the driver needs no filesystem shared with the
+ * executors.
+ *
+ * <p>A plain class rather than a record: Spark may serialize task results with Kryo, which cannot
+ * set a record's final fields.
+ */
+final class TrialOutput implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private final String id;
+  private final String json;
+  private final byte[] adapter;
+  private final String executor;
+
+  TrialOutput(String id, String json, byte[] adapter, String executor) {
+    this.id = id;
+    this.json = json;
+    this.adapter = adapter;
+    this.executor = executor;
+  }
+
+  String id() {
+    return id;
+  }
+
+  /** The trial record, as {@code TrialRunner} produced it. */
+  String json() {
+    return json;
+  }
+
+  /** {@code adapter_model.safetensors} of the trial, or null when the trial kept none. */
+  byte[] adapter() {
+    return adapter;
+  }
+
+  /** {@code host/executor-id} of the executor that ran the trial (for the log). */
+  String executor() {
+    return executor;
+  }
+}
