@@ -183,6 +183,8 @@ class IntrinsicDimensionTest {
     IntrinsicDimension f = new IntrinsicDimension();
     List<LinearSite> all = Targets.allLinear().resolve(base.linearSites());
     assertThat(f.trainableParameters(Config.of(10, Projection.SPARSE, 1), all)).isEqualTo(10);
+    assertThat(dev.loraj.core.model.ArchitectureCards.trainableParameters(base.linearSites(),
+        Targets.allLinear(), Config.of(10, Projection.SPARSE, 1), f)).isEqualTo(10);
   }
 
   @Test
