@@ -36,6 +36,19 @@ public interface AdapterFactory<C extends AdapterConfig> {
   /** Closed-form count of trainable parameters this adapter adds at {@code site}. */
   long trainableParameters(C config, LinearSite site);
 
+  /**
+   * Closed-form count of trainable parameters this adapter adds over all of {@code sites} (one
+   * config for all). The sum of the per-site counts, unless the variant shares parameters across
+   * sites (the random-subspace method trains one vector for the whole model).
+   */
+  default long trainableParameters(C config, java.util.List<LinearSite> sites) {
+    long n = 0;
+    for (LinearSite s : sites) {
+      n += trainableParameters(config, s);
+    }
+    return n;
+  }
+
   /** Whether the model output is unchanged right after {@link #create} (most variants: yes). */
   default boolean identityAtInit(C config) {
     return true;
@@ -55,5 +68,10 @@ public interface AdapterFactory<C extends AdapterConfig> {
   @SuppressWarnings("unchecked")
   default long trainableParametersUnchecked(AdapterConfig config, LinearSite site) {
     return trainableParameters(configType().cast(config), site);
+  }
+
+  @SuppressWarnings("unchecked")
+  default long trainableParametersUnchecked(AdapterConfig config, java.util.List<LinearSite> sites) {
+    return trainableParameters(configType().cast(config), sites);
   }
 }

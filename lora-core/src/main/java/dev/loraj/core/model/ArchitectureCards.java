@@ -187,7 +187,9 @@ public final class ArchitectureCards {
    */
   public static long trainableParameters(List<LinearSite> sites, Targets targets,
       AdapterConfig config, AdapterFactory<?> factory) {
-    long n = 0;
+    // sites grouped by their effective config: a variant sharing parameters across sites
+    // (the random-subspace method) counts them once per group
+    Map<AdapterConfig, List<LinearSite>> groups = new LinkedHashMap<>();
     for (LinearSite s : targets.resolve(sites)) {
       AdapterConfig c = config;
       int r = targets.rankFor(s, c.rank());
@@ -195,7 +197,11 @@ public final class ArchitectureCards {
       if (r != c.rank() || a != c.alpha()) {
         c = c.withRankAndAlpha(r, a);
       }
-      n += factory.trainableParametersUnchecked(c, s);
+      groups.computeIfAbsent(c, k -> new ArrayList<>()).add(s);
+    }
+    long n = 0;
+    for (Map.Entry<AdapterConfig, List<LinearSite>> e : groups.entrySet()) {
+      n += factory.trainableParametersUnchecked(e.getKey(), e.getValue());
     }
     return n;
   }

@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -108,9 +109,12 @@ public final class PeftModel {
       return merged;
     }
 
+    /** Parameters of all sites; an array several sites share (by identity) counts once. */
     public long trainableParameters() {
+      Set<INDArray> seen = Collections.newSetFromMap(new IdentityHashMap<>());
       return sites.values().stream()
           .flatMap(a -> a.parameters().values().stream())
+          .filter(seen::add)
           .mapToLong(INDArray::length)
           .sum();
     }
@@ -526,6 +530,7 @@ public final class PeftModel {
       branchNames = disabled ? List.of() : active.stream().filter(n -> !adapters.get(n).merged).toList();
     }
     Map<String, SDVariable> adapterVars = new HashMap<>();
+    Map<INDArray, SDVariable> byArray = new IdentityHashMap<>(); // parameters shared by sites
     ModelGraph.SiteHook hook = (g, site, x, baseOut) -> {
       if (siteInputs != null) {
         siteInputs.accept(site, x);
@@ -536,7 +541,7 @@ public final class PeftModel {
         if (ad == null) {
           continue;
         }
-        GraphView view = new GraphView(g, an, ad, adapterVars, trainable, training);
+        GraphView view = new GraphView(g, an, ad, adapterVars, byArray, trainable, training);
         SDVariable c = ad.forward(view, x, baseOut);
         if (mixed != null) {
           SDVariable mask = masks.computeIfAbsent(an,
@@ -764,15 +769,17 @@ public final class PeftModel {
     private final String adapterName;
     private final Adapter adapter;
     private final Map<String, SDVariable> vars;
+    private final Map<INDArray, SDVariable> byArray;
     private final List<TrainableVar> trainable;
     private final boolean training;
 
     GraphView(ModelGraph g, String adapterName, Adapter adapter, Map<String, SDVariable> vars,
-        List<TrainableVar> trainable, boolean training) {
+        Map<INDArray, SDVariable> byArray, List<TrainableVar> trainable, boolean training) {
       this.g = g;
       this.adapterName = adapterName;
       this.adapter = adapter;
       this.vars = vars;
+      this.byArray = byArray;
       this.trainable = trainable;
       this.training = training;
     }
@@ -782,6 +789,11 @@ public final class PeftModel {
       return g.sd();
     }
 
+    /**
+     * The graph variable of a parameter. An array that several sites return (the same object,
+     * e.g. the random-subspace method's theta_d) becomes one variable, created at the first site
+     * that asks: its gradient sums over the sites and the optimizer updates it once per step.
+     */
     @Override
     public SDVariable param(String key) {
       String var = name(key);
@@ -792,7 +804,13 @@ public final class PeftModel {
           throw new IllegalArgumentException(
               "adapter at " + adapter.site().path() + " has no parameter '" + key + "'");
         }
+        SDVariable shared = byArray.get(arr);
+        if (shared != null) {
+          vars.put(var, shared);
+          return shared;
+        }
         v = g.sd().var(var, arr);
+        byArray.put(arr, v);
         vars.put(var, v);
         trainable.add(new TrainableVar(var, arr, adapterName, adapter.site().path(), key,
             adapter.learningRateMultipliers().getOrDefault(key, 1.0)));

@@ -224,10 +224,8 @@ public abstract class AdapterConformanceSuite {
   void trainableCount(AdapterRegistry registry, AdapterFactory<?> f) {
     MlpModel base = baseModel();
     PeftModel pm = withAdapter(registry, f, base, "default", 11);
-    long expected = 0;
-    for (LinearSite s : Targets.allLinear().resolve(base.linearSites())) {
-      expected += f.trainableParametersUnchecked(configFor(f), s);
-    }
+    List<LinearSite> sites = Targets.allLinear().resolve(base.linearSites());
+    long expected = f.trainableParametersUnchecked(configFor(f), sites);
     assertThat(pm.trainableParameters()).isEqualTo(expected);
   }
 

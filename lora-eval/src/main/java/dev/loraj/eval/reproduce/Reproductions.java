@@ -27,10 +27,7 @@ public final class Reproductions {
       new QPissaVsLoftQ(),
       new OLoraForgetting(),
       new AdaLoraVsLora(),
-      new Planned("intrinsic-dimension", "Low intrinsic rank of the update",
-          "LoRA, arXiv 2106.09685, section 7.2 and Table 6",
-          "A very small r (even 1 on W_q, W_v) is competitive on GPT-3: the update has a low"
-              + " intrinsic rank."));
+      new IntrinsicDimensionMnist());
 
   /** Every reproduction, planned ones included. */
   public static List<Reproduction> all() {
