@@ -15,9 +15,11 @@ package dev.loraj.core.engine;
  * <p>Policy (like a heap's growth policy): after a collection the live native bytes are noted;
  * {@link #check()} collects again once the live bytes exceed twice that, and at least
  * a minimum growth more (default 512 MiB, system property
- * {@code loraj.native.gcGrowthBytes}; 0 disables the guard). The check is one JNI counter read.
+ * {@code loraj.native.gcGrowthBytes}; 0 disables the guard; {@code loraj.native.gcVerbose=true}
+ * logs each collection). The check is one JNI counter read.
  */
 public final class NativeMemoryGuard {
+  private static final boolean VERBOSE = Boolean.getBoolean("loraj.native.gcVerbose");
   private static final NativeMemoryGuard DEFAULT =
       new NativeMemoryGuard(Long.getLong("loraj.native.gcGrowthBytes", 512L << 20));
 
@@ -52,9 +54,14 @@ public final class NativeMemoryGuard {
       return false;
     }
     if (now > threshold()) {
+      long t0 = System.nanoTime();
       System.gc();
       collections++;
       liveAfterGc = Math.max(0, settledOffHeapBytes());
+      if (VERBOSE) {
+        System.err.printf(java.util.Locale.ROOT, "native guard: %d MiB live -> %d MiB after gc (%.0f ms), rss %d MiB%n",
+            now >> 20, liveAfterGc >> 20, (System.nanoTime() - t0) / 1e6, MemoryMonitor.rssBytes() >> 20);
+      }
       return true;
     }
     return false;
