@@ -34,7 +34,8 @@ final class BenchStepCommand implements Callable<Integer> {
   int rank;
 
   @Option(names = "--threads", defaultValue = "0",
-      description = "ND4J CPU threads (OpenMP and OpenBLAS); 0 keeps OMP_NUM_THREADS (default: ${DEFAULT-VALUE}).")
+      description = "ND4J CPU threads (OpenMP, OpenBLAS, libnd4j; the lora launcher also exports"
+          + " OMP_NUM_THREADS); 0 keeps OMP_NUM_THREADS (default: ${DEFAULT-VALUE}).")
   int threads;
 
   @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).")
@@ -56,6 +57,11 @@ final class BenchStepCommand implements Callable<Integer> {
     StepBench.Spec s = new StepBench.Spec(parse("--arch", arch, StepBench.Arch.class),
         parse("--mode", mode, StepBench.Mode.class), batch, seq, rank, threads, steps, warmup, seed);
     StepBench.Result r = StepBench.run(s);
+    if (threads > 0 && !r.threads().consistent(threads)) {
+      spec.commandLine().getErr().println("warning: --threads " + threads + " but ND4J runs with "
+          + r.threads() + "; libnd4j's pool is sized at start: set OMP_NUM_THREADS=" + threads
+          + " before the JVM starts (the lora launcher does)");
+    }
     var out = spec.commandLine().getOut();
     if (json) {
       out.println(StepBench.json(r));

@@ -213,8 +213,10 @@ public final class StepBench {
     n.put("batch", s.batch());
     n.put("seq", s.seq());
     n.put("rank", s.rank());
-    n.put("threads", r.threads().omp());
+    n.put("threads", s.threads() > 0 ? s.threads() : r.threads().omp());
+    n.put("omp_threads", r.threads().omp());
     n.put("blas_threads", r.threads().blas());
+    n.put("nd4j_max_threads", r.threads().maxThreads());
     n.put("steps", s.steps());
     n.put("warmup", s.warmup());
     n.put("trainable_params", r.trainableParameters());

@@ -4,15 +4,23 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.nativeblas.NativeOpsHolder;
 
 /**
- * The CPU threads ND4J uses, set at run time: libnd4j's OpenMP pool (element-wise ops,
- * reductions, its own loops) and OpenBLAS's (GEMM). The launcher's {@code OMP_NUM_THREADS}
- * only sets the initial value; {@link #set} overrides it for this JVM.
+ * The CPU threads ND4J uses: OpenMP's (libnd4j's loops), OpenBLAS's (GEMM) and libnd4j's own
+ * thread cap. Measured on 1.0.0-M2.1: the OpenMP and OpenBLAS counts and the master-thread
+ * count change at run time, but {@code Environment.setMaxThreads} is a no-op (its value stays
+ * what {@code OMP_NUM_THREADS} said when the JVM started), so the {@code lora} launcher exports
+ * {@code OMP_NUM_THREADS} from {@code --threads}; {@link Settings#consistent} tells whether all
+ * pools agree.
  */
 public final class Threads {
   private Threads() {}
 
   /** Current settings, for reports: OpenMP max threads and the BLAS thread count. */
-  public record Settings(int omp, int blas, int maxThreads, int maxMasterThreads) {}
+  public record Settings(int omp, int blas, int maxThreads, int maxMasterThreads) {
+    /** Whether every pool has {@code n} threads. */
+    public boolean consistent(int n) {
+      return omp == n && blas == n && maxThreads == n && maxMasterThreads == n;
+    }
+  }
 
   /**
    * Sets every thread pool ND4J 1.0.0-M2.1 runs CPU work on to {@code n} threads.
