@@ -47,6 +47,14 @@ final class BenchStepCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "1", description = "Seed of weights, adapter and tokens (default: ${DEFAULT-VALUE}).")
   long seed;
 
+  @Option(names = "--profile", description = "Also print the time per SameDiff op of the timed steps (stderr).")
+  boolean profile;
+
+  @Option(names = "--gc", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "System.gc() before every step, untimed, so that ND4J's native temporaries of the"
+          + " previous step are freed (they are freed only when collected); --no-gc to skip (default: ${DEFAULT-VALUE}).")
+  boolean gc;
+
   @Option(names = "--json", description = "Print one JSON object: step_ms_median, step_ms, arch, mode, batch, seq, rank, threads, ...")
   boolean json;
 
@@ -55,7 +63,7 @@ final class BenchStepCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     StepBench.Spec s = new StepBench.Spec(parse("--arch", arch, StepBench.Arch.class),
-        parse("--mode", mode, StepBench.Mode.class), batch, seq, rank, threads, steps, warmup, seed);
+        parse("--mode", mode, StepBench.Mode.class), batch, seq, rank, threads, steps, warmup, seed, profile, gc);
     StepBench.Result r = StepBench.run(s);
     if (threads > 0 && !r.threads().consistent(threads)) {
       spec.commandLine().getErr().println("warning: --threads " + threads + " but ND4J runs with "
@@ -63,6 +71,10 @@ final class BenchStepCommand implements Callable<Integer> {
           + " before the JVM starts (the lora launcher does)");
     }
     var out = spec.commandLine().getOut();
+    if (r.profile() != null) {
+      spec.commandLine().getErr().print(r.profile().table(r.stepMs().size(), 15, r.medianMs()));
+      spec.commandLine().getErr().flush();
+    }
     if (json) {
       out.println(StepBench.json(r));
     } else {

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -54,9 +55,13 @@ public final class StepBench {
   /**
    * @param threads ND4J's CPU threads ({@link Threads#set}); 0 leaves them as they are
    * @param steps timed steps, after {@code warmup} untimed ones
+   * @param gcBetweenSteps run {@code System.gc()} before every step, outside the timed region:
+   *     ND4J frees native arrays only when their Java objects are collected, and with a nearly
+   *     empty heap a step's temporaries pile up (RSS 6-8 GB for the BERT LoRA step at batch 8,
+   *     seq 128), so every step pays for fresh pages; PyTorch frees them by reference counting
    */
   public record Spec(Arch arch, Mode mode, int batch, int seq, int rank, int threads, int steps,
-      int warmup, long seed) {
+      int warmup, long seed, boolean profile, boolean gcBetweenSteps) {
     public Spec {
       positive("batch", batch);
       positive("seq", seq);
@@ -81,9 +86,12 @@ public final class StepBench {
     }
   }
 
-  /** Step times in ms (timed steps only, in order) and their median. */
+  /**
+   * Step times in ms (timed steps only, in order) and their median; with {@link Spec#profile()}
+   * the per-op times of the timed steps (null otherwise).
+   */
   public record Result(Spec spec, List<Double> stepMs, double medianMs, long trainableParameters,
-      Threads.Settings threads) {}
+      Threads.Settings threads, OpProfile profile) {}
 
   private StepBench() {}
 
@@ -93,10 +101,14 @@ public final class StepBench {
     Map<String, INDArray> batch = batch(spec);
     List<Double> ms = new ArrayList<>();
     long trainable = 0;
+    OpProfile profile = spec.profile() ? new OpProfile() : null;
     if (spec.mode() == Mode.FORWARD) {
       Map<String, INDArray> in = new LinkedHashMap<>(batch);
       in.remove("labels");
+      SameDiff sd = model.cachedInference(null).sd();
       for (int i = 0; i < spec.warmup() + spec.steps(); i++) {
+        listen(sd, profile, i == spec.warmup());
+        collect(spec);
         long t0 = System.nanoTime();
         model.output(in).getDouble(0); // CPU ops are synchronous; the read only keeps the result live
         record(ms, i, spec, t0);
@@ -108,12 +120,27 @@ public final class StepBench {
       trainable = session.trainableParameters();
       Batches batches = (step, micro) -> batch;
       for (int i = 0; i < total; i++) {
+        listen(session.graph(), profile, i == spec.warmup());
+        collect(spec);
         long t0 = System.nanoTime();
         session.step(i + 1, batches);
         record(ms, i, spec, t0);
       }
     }
-    return new Result(spec, List.copyOf(ms), median(ms), trainable, threads);
+    return new Result(spec, List.copyOf(ms), median(ms), trainable, threads, profile);
+  }
+
+  private static void collect(Spec spec) {
+    if (spec.gcBetweenSteps()) {
+      System.gc();
+    }
+  }
+
+  /** Attaches the profile at the first timed step. */
+  private static void listen(SameDiff sd, OpProfile profile, boolean firstTimed) {
+    if (profile != null && firstTimed) {
+      sd.setListeners(profile);
+    }
   }
 
   private static void record(List<Double> ms, int i, Spec spec, long t0) {
@@ -220,6 +247,7 @@ public final class StepBench {
     n.put("steps", s.steps());
     n.put("warmup", s.warmup());
     n.put("trainable_params", r.trainableParameters());
+    n.put("gc_between_steps", s.gcBetweenSteps());
     try {
       return om.writeValueAsString(n);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
