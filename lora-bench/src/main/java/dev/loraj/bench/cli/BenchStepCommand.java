@@ -55,6 +55,11 @@ final class BenchStepCommand implements Callable<Integer> {
           + " previous step are freed (they are freed only when collected); --no-gc to skip (default: ${DEFAULT-VALUE}).")
   boolean gc;
 
+  @Option(names = "--fused-loss", defaultValue = "false",
+      description = "Cross-entropy as libnd4j's fused softmax_cross_entropy_loss op instead of"
+          + " Objective.classification()'s elementary ops (measured: 5-7x slower on [1024, 32000]).")
+  boolean fusedLoss;
+
   @Option(names = "--json", description = "Print one JSON object: step_ms_median, step_ms, arch, mode, batch, seq, rank, threads, ...")
   boolean json;
 
@@ -63,7 +68,8 @@ final class BenchStepCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     StepBench.Spec s = new StepBench.Spec(parse("--arch", arch, StepBench.Arch.class),
-        parse("--mode", mode, StepBench.Mode.class), batch, seq, rank, threads, steps, warmup, seed, profile, gc);
+        parse("--mode", mode, StepBench.Mode.class), batch, seq, rank, threads, steps, warmup, seed, profile, gc,
+        fusedLoss);
     StepBench.Result r = StepBench.run(s);
     if (threads > 0 && !r.threads().consistent(threads)) {
       spec.commandLine().getErr().println("warning: --threads " + threads + " but ND4J runs with "

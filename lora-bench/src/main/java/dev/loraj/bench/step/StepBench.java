@@ -23,6 +23,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.nd4j.autodiff.loss.LossReduce;
+import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -43,7 +45,8 @@ import org.nd4j.linalg.factory.Nd4j;
  *   <li>full: every weight trainable; forward: the base model's inference graph, no gradient.
  * </ul>
  *
- * AdamW (lr 1e-4, weight decay 0.01, torch's defaults otherwise) through {@link Trainer}. One
+ * AdamW (lr 1e-4, weight decay 0.01, torch's defaults otherwise) through {@link Trainer}; the
+ * loss is softmax cross-entropy ({@link #objective(boolean)}). One
  * batch of random tokens (fixed seed) is reused every step.
  */
 public final class StepBench {
@@ -59,9 +62,11 @@ public final class StepBench {
    *     ND4J frees native arrays only when their Java objects are collected, and with a nearly
    *     empty heap a step's temporaries pile up (RSS 6-8 GB for the BERT LoRA step at batch 8,
    *     seq 128), so every step pays for fresh pages; PyTorch frees them by reference counting
+   * @param fusedLoss the loss as one fused op ({@link #objective(boolean)})
    */
   public record Spec(Arch arch, Mode mode, int batch, int seq, int rank, int threads, int steps,
-      int warmup, long seed, boolean profile, boolean gcBetweenSteps) {
+      int warmup, long seed, boolean profile, boolean gcBetweenSteps,
+      boolean fusedLoss) {
     public Spec {
       positive("batch", batch);
       positive("seq", seq);
@@ -116,7 +121,7 @@ public final class StepBench {
     } else {
       int total = spec.warmup() + spec.steps();
       TrainConfig cfg = TrainConfig.of(total, 1e-4, spec.seed()).withWeightDecay(0.01);
-      Trainer.Session session = new Trainer(cfg).start(model, objective(spec.arch()));
+      Trainer.Session session = new Trainer(cfg).start(model, objective(spec.fusedLoss()));
       trainable = session.trainableParameters();
       Batches batches = (step, micro) -> batch;
       for (int i = 0; i < total; i++) {
@@ -216,9 +221,36 @@ public final class StepBench {
     return m;
   }
 
-  /** Softmax cross-entropy over the logits' rows ([batch, 2] for BERT, [batch * seq, vocab] for Llama). */
-  static Objective objective(Arch arch) {
-    return Objective.classification();
+  /**
+   * Softmax cross-entropy over the logits' rows ([batch, 2] for BERT, [batch * seq, vocab] for
+   * Llama), mean over rows, with one-hot {@code labels}.
+   *
+   * @param fused libnd4j's fused {@code softmax_cross_entropy_loss} (one op forward, one
+   *     backward); otherwise {@link Objective#classification()}, log-softmax from elementary ops
+   *     (max, subtract, exp, sum, log, multiply: each a pass over [rows, vocab], forward and
+   *     backward, plus the gradient through the max). Same loss and gradients (BenchObjectiveTest);
+   *     the fused op's backward ignores the incoming gradient, which is right only because its
+   *     output is the loss itself. Measured (llama, [1024, 32000] logits, 1 thread): fused
+   *     forward 0.78 s + backward 1.65 s against about 0.35 s for the elementary ops, so the
+   *     default is the elementary form
+   */
+  public static Objective objective(boolean fused) {
+    if (!fused) {
+      return Objective.classification();
+    }
+    return new Objective() {
+      @Override
+      public SDVariable loss(SameDiff sd, SDVariable logits) {
+        SDVariable labels = sd.placeHolder("labels", DataType.FLOAT, -1, -1);
+        return sd.loss().softmaxCrossEntropy("softmax_ce", labels, logits, null,
+            LossReduce.MEAN_BY_NONZERO_WEIGHT_COUNT, 0.0); // -mean_i sum_c y_ic log p_ic
+      }
+
+      @Override
+      public List<String> labelInputs() {
+        return List.of("labels");
+      }
+    };
   }
 
   static double median(List<Double> xs) {
@@ -248,6 +280,7 @@ public final class StepBench {
     n.put("warmup", s.warmup());
     n.put("trainable_params", r.trainableParameters());
     n.put("gc_between_steps", s.gcBetweenSteps());
+    n.put("fused_loss", s.fusedLoss());
     try {
       return om.writeValueAsString(n);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
