@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
     description = "LoRA research framework on the JVM: variants, sweeps, reports, reproductions.",
     subcommands = {VariantsCommand.class, SweepCommand.class, ReportCommand.class, LogitsCommand.class,
         ParamsCommand.class, JmhCommand.class, QuantErrorCommand.class, ReproduceCommand.class, MemoryCommand.class,
-        ContinualCommand.class, CommandLine.HelpCommand.class})
+        ContinualCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class LoraCli implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

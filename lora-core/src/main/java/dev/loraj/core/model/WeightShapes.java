@@ -1,9 +1,14 @@
 package dev.loraj.core.model;
 
+import dev.loraj.core.lora.Fill;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
+import java.util.SplittableRandom;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The weights a model family expects, with their shapes: checked once when a model is built, so
@@ -43,5 +48,35 @@ public final class WeightShapes {
                 + ", the config implies " + Arrays.toString(e.getValue()));
       }
     }
+  }
+
+  /**
+   * Freshly initialised weights of these shapes, as transformers' {@code _init_weights} does for
+   * BERT and Llama: every {@code *.bias} 0, every norm gain (a {@code *.weight} whose name
+   * contains "norm", any case: LayerNorm, RMSNorm) 1, everything else (linear weights,
+   * embeddings) ~ N(0, std^2). For benchmarks and tests of randomly initialised models.
+   *
+   * @param std transformers' {@code initializer_range} (0.02 for BERT and Llama)
+   * @param seed fixes every number (tensors are drawn in this object's order)
+   */
+  public Map<String, INDArray> randomInit(double std, long seed) {
+    if (!(std >= 0)) {
+      throw new IllegalArgumentException("std = " + std + ": must be >= 0");
+    }
+    SplittableRandom rnd = new SplittableRandom(seed);
+    Map<String, INDArray> w = new LinkedHashMap<>();
+    for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+      String name = e.getKey();
+      INDArray a;
+      if (name.endsWith(".bias")) {
+        a = Nd4j.zeros(DataType.FLOAT, e.getValue());
+      } else if (name.toLowerCase(Locale.ROOT).contains("norm")) {
+        a = Nd4j.ones(DataType.FLOAT, e.getValue());
+      } else {
+        a = Fill.normal(e.getValue(), std, rnd);
+      }
+      w.put(name, a);
+    }
+    return w;
   }
 }

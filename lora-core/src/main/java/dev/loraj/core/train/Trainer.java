@@ -112,6 +112,11 @@ public final class Trainer {
       }
     }
 
+    /** The training graph (loss and gradients), e.g. to attach SameDiff listeners for profiling. */
+    public SameDiff graph() {
+      return sd;
+    }
+
     public long optimizerStateBytes() {
       return stateBytes;
     }

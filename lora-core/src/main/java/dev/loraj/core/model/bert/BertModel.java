@@ -147,6 +147,18 @@ public final class BertModel implements BaseModel {
     return new BertModel(checkpoint.config(), w, pooling, numLabels, modulePrefix);
   }
 
+  /**
+   * A randomly initialised model of this shape (no checkpoint), as transformers initialises a
+   * fresh {@code BertForSequenceClassification}: linear weights and embeddings
+   * ~ N(0, {@link #INITIALIZER_RANGE}^2), biases 0, LayerNorm gains 1. Pooler weights exist
+   * for {@link Pooling#POOLER}, a classifier for {@code numLabels > 0}. For benchmarks.
+   */
+  public static BertModel random(BertConfig config, Pooling pooling, int numLabels, long seed) {
+    Map<String, INDArray> w = expectedWeights(config, "", pooling == Pooling.POOLER, numLabels)
+        .randomInit(INITIALIZER_RANGE, seed);
+    return new BertModel(config, w, pooling, numLabels);
+  }
+
   /** Placeholder arrays (INT64 [batch, seq]) for a tokenized batch. */
   public static Map<String, INDArray> inputs(TokenBatch batch) {
     Map<String, INDArray> in = new LinkedHashMap<>();

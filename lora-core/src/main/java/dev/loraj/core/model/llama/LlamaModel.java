@@ -124,6 +124,18 @@ public final class LlamaModel implements BaseModel {
     return config;
   }
 
+  /** transformers' {@code initializer_range} default for Llama. */
+  public static final double INITIALIZER_RANGE = 0.02;
+
+  /**
+   * A randomly initialised model of this shape (no checkpoint), as transformers initialises a
+   * fresh {@code LlamaForCausalLM}: linear weights and embeddings
+   * ~ N(0, {@link #INITIALIZER_RANGE}^2), biases 0, RMSNorm gains 1. For benchmarks.
+   */
+  public static LlamaModel random(Config config, long seed) {
+    return new LlamaModel(config, expectedWeights(config).randomInit(INITIALIZER_RANGE, seed));
+  }
+
   /** The linear sites of a model of this shape (no weights needed), in module order. */
   public static List<LinearSite> sites(Config c) {
     List<LinearSite> s = new ArrayList<>();

@@ -1,0 +1,104 @@
+package dev.loraj.bench.cli;
+
+import dev.loraj.bench.step.StepBench;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code lora bench step}: median time of a training (or forward) step of a randomly initialised
+ * BERT or Llama; see {@link StepBench} for what a step holds. {@code scripts/bench/peft_step.py}
+ * runs the same step with PyTorch + PEFT and calls this command for the Java side.
+ */
+@Command(name = "step", mixinStandardHelpOptions = true,
+    description = "Median step time (ms) of a random BERT (6x384, classification head) or Llama"
+        + " (4x512, causal LM): LoRA on query/value, full fine-tuning, or forward only; AdamW.")
+final class BenchStepCommand implements Callable<Integer> {
+
+  @Option(names = "--arch", required = true, description = "bert or llama.")
+  String arch;
+
+  @Option(names = "--mode", required = true, description = "lora, full or forward.")
+  String mode;
+
+  @Option(names = "--batch", defaultValue = "8", description = "Examples per step (default: ${DEFAULT-VALUE}).")
+  int batch;
+
+  @Option(names = "--seq", defaultValue = "128", description = "Tokens per example (default: ${DEFAULT-VALUE}).")
+  int seq;
+
+  @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r, alpha = 2r (default: ${DEFAULT-VALUE}).")
+  int rank;
+
+  @Option(names = "--threads", defaultValue = "0",
+      description = "ND4J CPU threads (OpenMP, OpenBLAS, libnd4j; the lora launcher also exports"
+          + " OMP_NUM_THREADS); 0 keeps OMP_NUM_THREADS (default: ${DEFAULT-VALUE}).")
+  int threads;
+
+  @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).")
+  int steps;
+
+  @Option(names = "--warmup", defaultValue = "3", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+  int warmup;
+
+  @Option(names = "--seed", defaultValue = "1", description = "Seed of weights, adapter and tokens (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--profile", description = "Also print the time per SameDiff op of the timed steps (stderr).")
+  boolean profile;
+
+  @Option(names = "--gc", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "System.gc() before every step, untimed, so that ND4J's native temporaries of the"
+          + " previous step are freed (they are freed only when collected); --no-gc to skip (default: ${DEFAULT-VALUE}).")
+  boolean gc;
+
+  @Option(names = "--fused-loss", defaultValue = "false",
+      description = "Cross-entropy as libnd4j's fused softmax_cross_entropy_loss op instead of"
+          + " Objective.classification()'s elementary ops (measured: 5-7x slower on [1024, 32000]).")
+  boolean fusedLoss;
+
+  @Option(names = "--json", description = "Print one JSON object: step_ms_median, step_ms, arch, mode, batch, seq, rank, threads, ...")
+  boolean json;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    StepBench.Spec s = new StepBench.Spec(parse("--arch", arch, StepBench.Arch.class),
+        parse("--mode", mode, StepBench.Mode.class), batch, seq, rank, threads, steps, warmup, seed, profile, gc,
+        fusedLoss);
+    StepBench.Result r = StepBench.run(s);
+    if (threads > 0 && !r.threads().consistent(threads)) {
+      spec.commandLine().getErr().println("warning: --threads " + threads + " but ND4J runs with "
+          + r.threads() + "; libnd4j's pool is sized at start: set OMP_NUM_THREADS=" + threads
+          + " before the JVM starts (the lora launcher does)");
+    }
+    var out = spec.commandLine().getOut();
+    if (r.profile() != null) {
+      spec.commandLine().getErr().print(r.profile().table(r.stepMs().size(), 15, r.medianMs()));
+      spec.commandLine().getErr().flush();
+    }
+    if (json) {
+      out.println(StepBench.json(r));
+    } else {
+      out.printf(Locale.ROOT, "%s %s batch %d seq %d rank %d threads %d: median %.1f ms over %d steps"
+              + " (after %d warm-up), trainable %d%n", arch, mode, batch, seq, rank, r.threads().omp(),
+          r.medianMs(), r.stepMs().size(), warmup, r.trainableParameters());
+    }
+    out.flush();
+    return 0;
+  }
+
+  static <E extends Enum<E>> E parse(String option, String value, Class<E> type) {
+    for (E e : type.getEnumConstants()) {
+      if (e.name().equalsIgnoreCase(value)) {
+        return e;
+      }
+    }
+    throw new IllegalArgumentException(option + " = '" + value + "'; accepted: "
+        + Arrays.stream(type.getEnumConstants()).map(e -> e.name().toLowerCase(Locale.ROOT)).toList());
+  }
+}

@@ -1,0 +1,55 @@
+package dev.loraj.bench.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import picocli.CommandLine;
+
+/** {@code lora bench step --json} on a tiny batch: runs for every arch and mode, prints the keys. */
+class BenchStepCommandTest {
+
+  @ParameterizedTest
+  @CsvSource({"bert,lora", "bert,full", "bert,forward", "llama,lora", "llama,full", "llama,forward"})
+  void printsTheStepTimesAsJson(String arch, String mode) throws Exception {
+    CommandLine cl = LoraCli.commandLine();
+    StringWriter out = new StringWriter();
+    cl.setOut(new PrintWriter(out));
+    int rc = cl.execute("bench", "step", "--arch", arch, "--mode", mode, "--batch", "2", "--seq", "8",
+        "--rank", "4", "--steps", "2", "--warmup", "1", "--threads", "1", "--json");
+    assertThat(rc).isZero();
+    JsonNode j = new ObjectMapper().readTree(out.toString());
+    assertThat(j.fieldNames()).toIterable().contains("step_ms_median", "step_ms", "arch", "mode",
+        "batch", "seq", "rank", "threads");
+    assertThat(j.get("arch").asText()).isEqualTo(arch);
+    assertThat(j.get("mode").asText()).isEqualTo(mode);
+    assertThat(j.get("batch").asInt()).isEqualTo(2);
+    assertThat(j.get("seq").asInt()).isEqualTo(8);
+    assertThat(j.get("rank").asInt()).isEqualTo(4);
+    assertThat(j.get("threads").asInt()).isEqualTo(1);
+    assertThat(j.get("step_ms")).hasSize(2);
+    assertThat(j.get("step_ms_median").asDouble()).isPositive();
+    long trainable = j.get("trainable_params").asLong();
+    switch (mode) {
+      // r (in + out) per q/v site; BERT's classifier (384 x 2 + 2) is trained with the adapter
+      case "lora" -> assertThat(trainable).isEqualTo(arch.equals("bert")
+          ? 6 * 2 * 4 * (384 + 384) + 770 : 4 * 2 * 4 * (512 + 512));
+      case "full" -> assertThat(trainable).isGreaterThan(20_000_000);
+      default -> assertThat(trainable).isZero();
+    }
+  }
+
+  @ParameterizedTest
+  @CsvSource({"gpt2,lora", "bert,train"})
+  void rejectsUnknownArchOrMode(String arch, String mode) {
+    CommandLine cl = LoraCli.commandLine();
+    StringWriter err = new StringWriter();
+    cl.setErr(new PrintWriter(err));
+    assertThat(cl.execute("bench", "step", "--arch", arch, "--mode", mode)).isEqualTo(2);
+    assertThat(err.toString()).contains("accepted");
+  }
+}
