@@ -1,5 +1,7 @@
 package dev.loraj.core.model;
 
+import dev.loraj.core.graph.FrozenMatMul;
+import dev.loraj.core.graph.FrozenMultiply;
 import java.util.function.UnaryOperator;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -65,7 +67,7 @@ public final class TransformerOps {
     SDVariable mean = sd.mean(x, true, 1);
     SDVariable centered = x.sub(mean);
     SDVariable var = sd.mean(sd.math().square(centered), true, 1);
-    SDVariable y = centered.mul(sd.math().rsqrt(var.add(eps))).mul(gain);
+    SDVariable y = FrozenMultiply.byWeight(sd, centered.mul(sd.math().rsqrt(var.add(eps))), gain);
     return bias == null ? y : y.add(bias);
   }
 
@@ -75,7 +77,7 @@ public final class TransformerOps {
    */
   public static SDVariable rmsNorm(SameDiff sd, SDVariable x, SDVariable weight, double eps) {
     SDVariable ms = sd.mean(sd.math().square(x), true, 1);
-    return x.mul(sd.math().rsqrt(ms.add(eps))).mul(weight);
+    return FrozenMultiply.byWeight(sd, x.mul(sd.math().rsqrt(ms.add(eps))), weight);
   }
 
   /** Activations by their transformers names ({@code ACT2FN}). */
@@ -111,8 +113,9 @@ public final class TransformerOps {
       SDVariable sin4 = sd.expandDims(sd.expandDims(sin, 0), 2);
       // rotate_half as an exact signed permutation: [n, d] x [d, d]
       SDVariable rotated = sd.reshape(
-          sd.mmul(sd.reshape(x, -1, dim), rotateHalf), seq.shapeWith(heads, dim));
-      return x.mul(cos4).add(rotated.mul(sin4));
+          FrozenMatMul.apply(sd, sd.reshape(x, -1, dim), rotateHalf, false), seq.shapeWith(heads, dim));
+      // the tables are functions of positions only: no gradient for them (FrozenMultiply)
+      return FrozenMultiply.apply(sd, x, cos4).add(FrozenMultiply.apply(sd, rotated, sin4));
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.loraj.core.model.bert;
 
+import dev.loraj.core.graph.FrozenMultiply;
 import dev.loraj.core.lora.Fill;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.LinearSite;
@@ -322,7 +323,7 @@ public final class BertModel implements BaseModel {
     SDVariable centred = x.sub(x.mean(true, 1));
     SDVariable var = centred.mul(centred).mean(true, 1);
     SDVariable norm = centred.div(g.sd().math().sqrt(var.add(config.layerNormEps())));
-    return norm.mul(g.weight(module + ".weight")).add(g.weight(module + ".bias"));
+    return FrozenMultiply.byWeight(g.sd(), norm, g.weight(module + ".weight")).add(g.weight(module + ".bias"));
   }
 
   private SDVariable activation(SameDiff sd, SDVariable x) {
