@@ -2,6 +2,7 @@ package dev.loraj.core.model;
 
 import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.graph.FrozenMultiply;
+import dev.loraj.core.graph.SoftmaxGrad;
 import java.util.function.UnaryOperator;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -206,7 +207,7 @@ public final class TransformerOps {
     SDVariable kh = sd.permute(k4, 0, 2, 1, 3);
     SDVariable vh = sd.permute(v4, 0, 2, 1, 3);
     SDVariable scores = scale.apply(sd.mmul(qh, kh, false, true, false)); // [b, h, s, s]
-    SDVariable probs = sd.nn().softmax(scores.add(mask), 3);
+    SDVariable probs = SoftmaxGrad.apply(sd, scores.add(mask), 3);
     SDVariable out = sd.mmul(probs, vh); // [b, h, s, d]
     return sd.reshape(sd.permute(out, 0, 2, 1, 3), -1, (long) h * d); // [b*s, h*d]
   }

@@ -1,6 +1,7 @@
 package dev.loraj.core.model.bert;
 
 import dev.loraj.core.graph.FrozenMultiply;
+import dev.loraj.core.graph.SoftmaxGrad;
 import dev.loraj.core.lora.Fill;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.LinearSite;
@@ -282,7 +283,7 @@ public final class BertModel implements BaseModel {
       SDVariable v = splitHeads(sd, g.linear(p + "attention.self.value", h), headShape);
       SDVariable scores = sd.mmul(q, k, false, true, false) // [B,H,S,dh] x [B,H,dh,S]
           .mul(scale).add(maskBias);
-      SDVariable probs = sd.nn().softmax(scores, 3);
+      SDVariable probs = SoftmaxGrad.apply(sd, scores, 3);
       SDVariable ctx = sd.mmul(probs, v, false, false, false); // [B,H,S,S] x [B,H,S,dh]
       ctx = sd.reshape(sd.permute(ctx, 0, 2, 1, 3), -1, d); // [B*S, d]
       SDVariable attn = g.linear(p + "attention.output.dense", ctx);
