@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.function.Supplier;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.array.SingleThreadArrayHolder;
+import org.nd4j.autodiff.samediff.internal.InferenceSession;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -26,9 +27,47 @@ public final class Graphs {
     return sd;
   }
 
-  /** Runs the graph and returns one output (detached from any workspace). */
+  /**
+   * Runs the graph and returns one output (detached from any workspace); the session's references
+   * to the run's other arrays are dropped ({@link #releaseSessionState}).
+   */
   public static INDArray output(SameDiff sd, Map<String, INDArray> placeholders, String output) {
-    return sd.output(placeholders, output).get(output);
+    INDArray out = sd.output(placeholders, output).get(output);
+    releaseSessionState(sd);
+    return out;
+  }
+
+  /**
+   * Drops the calling thread's references to the arrays of the last execution of {@code sd} and
+   * of its gradient function. Arrays the caller received stay valid; nothing is closed.
+   *
+   * <p>Why: ND4J 1.0.0-M2.1's {@code InferenceSession} (one per graph and thread) keeps every op
+   * output of its last run reachable until the next run starts, in two places: the
+   * {@code nodeValueOutputs} map and the array-use tracker's list of arrays whose consumers have
+   * all run ({@code allSatisfied}). For a training step that is the whole forward and backward
+   * graph: measured on all-MiniLM-L6-v2, batch 16 x 32 tokens, ~850 MiB in ~950 arrays live after
+   * a full collection (LoRA and full fine-tuning alike), on top of 173 MiB of weights; during the
+   * next step the old and new arrays coexist. Both are per-run state that the session resets at
+   * the start of its next run (the tracker is cleared, the map's entries are overwritten), so
+   * clearing them after a run changes no result.
+   */
+  public static void releaseSessionState(SameDiff sd) {
+    clearOwnSession(sd);
+    SameDiff grad = sd.getFunction(GRAD_FUNCTION);
+    if (grad != null) {
+      clearOwnSession(grad);
+    }
+  }
+
+  /** The name SameDiff gives the gradient function ({@code SameDiff.GRAD_FN_KEY}, protected). */
+  private static final String GRAD_FUNCTION = "grad";
+
+  private static void clearOwnSession(SameDiff sd) {
+    InferenceSession s = sd.getSessions().get(Thread.currentThread().getId());
+    if (s != null) {
+      s.getNodeValueOutputs().clear();
+      s.getArrayUseTracker().clear();
+    }
   }
 
   /**
