@@ -37,7 +37,9 @@ import java.util.Locale;
  *
  * <p>Why the totals differ: SameDiff's inference session keeps the output array of every op of
  * the forward and the gradient graph for the whole step (not only what the backward pass needs),
- * plus its own copies of placeholders; the off-heap counter also holds the embedded model as
+ * plus its own copies of placeholders (the trainer drops the session's references after each step,
+ * Graphs.releaseSessionState, so they become garbage; the peak still sees a step's worth, ~0.85 GB
+ * here, and what the GC has not yet collected); the off-heap counter also holds the embedded model as
  * loaded, the tokenized data set and ND4J's workspaces; the JVM heap (tokenizer, data, graph
  * objects) is outside the estimate. The estimate counts what a framework with PyTorch-style
  * autograd keeps.

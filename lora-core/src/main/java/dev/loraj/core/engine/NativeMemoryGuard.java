@@ -12,7 +12,8 @@ package dev.loraj.core.engine;
  * cause (the same run with it disabled peaked the same). JavaCPP's {@code maxbytes} does not help
  * because these buffers are allocated by libnd4j, outside JavaCPP's count.
  *
- * <p>Policy (like a heap's growth policy): after a collection the live native bytes are noted;
+ * <p>Policy (like a heap's growth policy): after a collection the live native bytes are noted
+ * (the first check collects to get a level without garbage);
  * {@link #check()} collects again once the live bytes exceed twice that, and at least
  * a minimum growth more (default 512 MiB, system property
  * {@code loraj.native.gcGrowthBytes}; 0 disables the guard; {@code loraj.native.gcVerbose=true}
@@ -50,7 +51,11 @@ public final class NativeMemoryGuard {
       return false;
     }
     if (liveAfterGc < 0) {
-      liveAfterGc = now;
+      // The first check notes a level measured after a collection: the level read mid-run
+      // includes the garbage of the steps so far (on MiniLM ~1.2 GiB after the first step, which
+      // let the next collection wait until 2.8 GiB).
+      System.gc();
+      liveAfterGc = Math.max(0, settledOffHeapBytes());
       return false;
     }
     if (now > threshold()) {
