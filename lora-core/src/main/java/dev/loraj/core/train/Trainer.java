@@ -213,7 +213,7 @@ public final class Trainer {
         release(List.of(lossArray));
         // The session would keep every array of this forward and backward pass reachable until
         // the next pass (~850 MiB for MiniLM at batch 16 x 32): see Graphs.releaseSessionState.
-        Graphs.releaseSessionState(sd);
+        Graphs.closeGradientRunArrays(sd, ph.values());
       }
       double sq = 0;
       for (Map.Entry<String, INDArray> e : acc.entrySet()) {

@@ -22,7 +22,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * Live native memory after a full collection must not carry a step's (or a finished training
  * run's) arrays: SameDiff M2.1's session keeps every op output of its last run reachable unless
- * the trainer releases it (Graphs.releaseSessionState). The MLP is wide and the batch large so
+ * the trainer releases it (Graphs.releaseSessionState), and the gradient run's arrays are fresh
+ * allocations each step that the trainer closes (Graphs.closeGradientRunArrays). The MLP is wide and the batch large so
  * one step's activations (~2 MiB per [512, 1024] array, tens of them) dwarf the weights.
  */
 class SessionMemoryTest {
@@ -66,11 +67,16 @@ class SessionMemoryTest {
       Trainer.Session s = new Trainer(TrainConfig.of(4, 1e-3, 1)).start(pm, Objective.meanSquaredError());
       long started = MemoryMonitor.offHeapBytesAfterGc(); // weights, Adam state
       List<Long> afterStep = new ArrayList<>();
+      List<Long> beforeGc = new ArrayList<>();
       for (int step = 1; step <= 4; step++) {
         s.step(step, (st, micro) -> batch(st));
+        beforeGc.add(MemoryMonitor.offHeapBytes());
         afterStep.add(MemoryMonitor.offHeapBytesAfterGc());
       }
       assertThat(afterStep).as("live after GC per step (full=%s), started at %d", full, started)
+          .allSatisfy(b -> assertThat(b).isLessThan(started + SLACK));
+      // the step closes its gradient run's arrays itself: no garbage is left for the collector
+      assertThat(beforeGc).as("live before GC per step (full=%s), started at %d", full, started)
           .allSatisfy(b -> assertThat(b).isLessThan(started + SLACK));
       INDArray out = pm.output(Map.of("x", batch(9).get("x")));
       assertThat(out.shape()).containsExactly(512, 16);
