@@ -3,11 +3,19 @@ package dev.loraj.core.graph;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
+import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.autodiff.samediff.array.SingleThreadArrayHolder;
+import org.nd4j.autodiff.samediff.config.SDValue;
 import org.nd4j.autodiff.samediff.internal.InferenceSession;
+import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -73,12 +81,12 @@ public final class Graphs {
    */
   public static void closeGradientRunArrays(SameDiff sd, Collection<INDArray> keep) {
     SameDiff grad = sd.getFunction(GRAD_FUNCTION);
-    java.util.Set<Long> shared = new java.util.HashSet<>();
-    for (SameDiff g : grad == null ? java.util.List.of(sd) : java.util.List.of(sd, grad)) {
-      for (org.nd4j.autodiff.samediff.SDVariable v : g.variables()) {
-        org.nd4j.autodiff.samediff.VariableType t = v.getVariableType();
-        if (t == org.nd4j.autodiff.samediff.VariableType.VARIABLE
-            || t == org.nd4j.autodiff.samediff.VariableType.CONSTANT) {
+    Set<Long> shared = new HashSet<>();
+    for (SameDiff g : grad == null ? List.of(sd) : List.of(sd, grad)) {
+      for (SDVariable v : g.variables()) {
+        VariableType t = v.getVariableType();
+        if (t == VariableType.VARIABLE
+            || t == VariableType.CONSTANT) {
           INDArray a = g.getArrForVarName(v.name());
           if (a != null) {
             shared.add(bufferAddress(a));
@@ -91,13 +99,13 @@ public final class Graphs {
         shared.add(bufferAddress(a));
       }
     }
-    java.util.Set<Long> closed = new java.util.HashSet<>();
-    for (SameDiff g : grad == null ? java.util.List.of(sd) : java.util.List.of(sd, grad)) {
+    Set<Long> closed = new HashSet<>();
+    for (SameDiff g : grad == null ? List.of(sd) : List.of(sd, grad)) {
       InferenceSession s = g.getSessions().get(Thread.currentThread().getId());
       if (s == null) {
         continue;
       }
-      for (org.nd4j.autodiff.samediff.config.SDValue v : s.getNodeValueOutputs().values()) {
+      for (SDValue v : s.getNodeValueOutputs().values()) {
         for (INDArray a : arraysOf(v)) {
           if (a == null || a.wasClosed() || a.isView() || !a.closeable()) {
             continue;
@@ -112,24 +120,24 @@ public final class Graphs {
     releaseSessionState(sd);
   }
 
-  private static java.util.List<INDArray> arraysOf(org.nd4j.autodiff.samediff.config.SDValue v) {
+  private static List<INDArray> arraysOf(SDValue v) {
     if (v == null || v.getSdValueType() == null) {
-      return java.util.List.of();
+      return List.of();
     }
     return switch (v.getSdValueType()) {
-      case TENSOR -> java.util.Collections.singletonList(v.getTensorValue());
-      case LIST -> v.getListValue() == null ? java.util.List.of() : v.getListValue();
-      default -> java.util.List.of(); // dictionaries: left to the collector
+      case TENSOR -> Collections.singletonList(v.getTensorValue());
+      case LIST -> v.getListValue() == null ? List.of() : v.getListValue();
+      default -> List.of(); // dictionaries: left to the collector
     };
   }
 
   /** Native address of the allocation behind {@code a} (the original buffer of a view). */
   private static long bufferAddress(INDArray a) {
-    org.nd4j.linalg.api.buffer.DataBuffer d = a.data();
+    DataBuffer d = a.data();
     if (d == null) {
       return 0;
     }
-    org.nd4j.linalg.api.buffer.DataBuffer root = d.originalDataBuffer() != null ? d.originalDataBuffer() : d;
+    DataBuffer root = d.originalDataBuffer() != null ? d.originalDataBuffer() : d;
     return root.address();
   }
 
