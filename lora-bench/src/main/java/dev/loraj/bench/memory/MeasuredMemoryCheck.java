@@ -37,7 +37,9 @@ import java.util.Locale;
  *
  * <p>Why the totals differ: SameDiff's inference session keeps the output array of every op of
  * the forward and the gradient graph for the whole step (not only what the backward pass needs),
- * plus its own copies of placeholders; the off-heap counter also holds the embedded model as
+ * plus its own copies of placeholders (the trainer drops the session's references after each step,
+ * Graphs.releaseSessionState, so they become garbage; the peak still sees a step's worth, ~0.85 GB
+ * here, and what the GC has not yet collected); the off-heap counter also holds the embedded model as
  * loaded, the tokenized data set and ND4J's workspaces; the JVM heap (tokenizer, data, graph
  * objects) is outside the estimate. The estimate counts what a framework with PyTorch-style
  * autograd keeps.
@@ -85,11 +87,7 @@ public final class MeasuredMemoryCheck implements Reproduction {
     AdapterRegistry registry = AdapterRegistry.discover();
     Task task = Tasks.create(cfg.task());
     TrialRunner runner = new TrialRunner(registry, new ObjectMapper());
-    BaseModel base = task.newBaseModel();
-    BertConfig bc = MiniLm.loadEmbedded().config();
-    ModelShape shape = new ModelShape("all-MiniLM-L6-v2", "bert", bc.numHiddenLayers(), bc.hiddenSize(),
-        bc.intermediateSize(), bc.numAttentionHeads(), bc.vocabSize(), false, false, base.parameterCount(),
-        base.linearSites());
+    ModelShape shape = shapeOf(task);
     MemoryEstimator est = new MemoryEstimator(registry);
     List<Check> checks = new ArrayList<>();
     long[] measuredOffHeap = new long[2];
@@ -141,7 +139,19 @@ public final class MeasuredMemoryCheck implements Reproduction {
         + " all-MiniLM-L6-v2 (%,d parameters), sotu-era, max_length 32, batch 16, %d steps, fp32, AdamW; estimate:"
         + " MemoryEstimator with the BERT shape of the embedded checkpoint, no dropout (the graph has none);"
         + " measured: peak live ND4J native bytes, peak heap, peak RSS, sampled every 5 ms.",
-        base.parameterCount(), steps), checks);
+        shape.totalParams(), steps), checks);
+  }
+
+  /**
+   * The estimator's view of the task's model. The model built to read it is not kept: a second
+   * copy of MiniLM's weights (~90 MB off heap) would sit in every trial's measured peak.
+   */
+  private static ModelShape shapeOf(Task task) throws java.io.IOException {
+    BaseModel base = task.newBaseModel();
+    BertConfig bc = MiniLm.loadEmbedded().config();
+    return new ModelShape("all-MiniLM-L6-v2", "bert", bc.numHiddenLayers(), bc.hiddenSize(),
+        bc.intermediateSize(), bc.numAttentionHeads(), bc.vocabSize(), false, false, base.parameterCount(),
+        base.linearSites());
   }
 
   private static String mb(long bytes) {

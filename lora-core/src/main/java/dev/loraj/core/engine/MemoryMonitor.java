@@ -77,6 +77,16 @@ public final class MemoryMonitor implements AutoCloseable {
     }
   }
 
+  /**
+   * Live native bytes after a full collection, once ND4J's deallocator threads have freed what
+   * it found: the bytes something still references (for diagnostics and tests; costs a full GC
+   * and up to a second).
+   */
+  public static long offHeapBytesAfterGc() {
+    System.gc();
+    return NativeMemoryGuard.settledOffHeapBytes();
+  }
+
   private static final MemoryMXBean MX = ManagementFactory.getMemoryMXBean();
 
   public static long heapBytes() {

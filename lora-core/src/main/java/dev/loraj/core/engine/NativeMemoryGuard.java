@@ -12,7 +12,8 @@ package dev.loraj.core.engine;
  * cause (the same run with it disabled peaked the same). JavaCPP's {@code maxbytes} does not help
  * because these buffers are allocated by libnd4j, outside JavaCPP's count.
  *
- * <p>Policy (like a heap's growth policy): after a collection the live native bytes are noted;
+ * <p>Policy (like a heap's growth policy): after a collection the live native bytes are noted
+ * (the first check collects to get a level without garbage);
  * {@link #check()} collects again once the live bytes exceed twice that, and at least
  * a minimum growth more (default 512 MiB, system property
  * {@code loraj.native.gcGrowthBytes}; 0 disables the guard; {@code loraj.native.gcVerbose=true}
@@ -50,7 +51,11 @@ public final class NativeMemoryGuard {
       return false;
     }
     if (liveAfterGc < 0) {
-      liveAfterGc = now;
+      // The first check notes a level measured after a collection: the level read mid-run
+      // includes the garbage of the steps so far (on MiniLM ~1.2 GiB after the first step, which
+      // let the next collection wait until 2.8 GiB).
+      System.gc();
+      liveAfterGc = Math.max(0, settledOffHeapBytes());
       return false;
     }
     if (now > threshold()) {
@@ -68,25 +73,37 @@ public final class NativeMemoryGuard {
   }
 
   /**
-   * ND4J's deallocator thread frees the collected buffers shortly after the collection: waits
-   * (at most ~200 ms) until the counter stops falling.
+   * ND4J's deallocator threads free the collected buffers some time after the collection (they
+   * poll a reference queue): waits until the counter has fallen and then stayed put for 20 ms, or
+   * 100 ms if it does not fall at all, at most 1 s. A shorter wait (stop at the first unchanged
+   * 5 ms sample) read the level before the frees on a busy machine ("3104 MiB live -> 3104 MiB
+   * after gc" on MiniLM), which set the next threshold at twice the garbage.
    */
-  private static long settledOffHeapBytes() {
+  static long settledOffHeapBytes() {
+    long start = System.nanoTime();
     long last = MemoryMonitor.offHeapBytes();
-    for (int i = 0; i < 40; i++) {
+    boolean fell = false;
+    int unchanged = 0;
+    while (true) {
       try {
         Thread.sleep(5);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        break;
+        return last;
       }
       long now = MemoryMonitor.offHeapBytes();
-      if (now >= last && i > 0) {
-        return now;
+      if (now < last) {
+        fell = true;
+        unchanged = 0;
+      } else {
+        unchanged++;
       }
       last = now;
+      long waitedMs = (System.nanoTime() - start) / 1_000_000;
+      if ((fell && unchanged >= 4) || (!fell && waitedMs >= 100) || waitedMs >= 1000) {
+        return last;
+      }
     }
-    return last;
   }
 
   /** The live-bytes level at which the next check collects. */
