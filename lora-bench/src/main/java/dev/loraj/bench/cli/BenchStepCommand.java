@@ -79,6 +79,7 @@ final class BenchStepCommand implements Callable<Integer> {
     var out = spec.commandLine().getOut();
     if (r.profile() != null) {
       spec.commandLine().getErr().print(r.profile().table(r.stepMs().size(), 15, r.medianMs()));
+      spec.commandLine().getErr().print(r.profile().gemmTable(6, r.stepMs().size()));
       spec.commandLine().getErr().flush();
     }
     if (json) {

@@ -11,9 +11,11 @@ import org.nd4j.autodiff.listeners.BaseListener;
 import org.nd4j.autodiff.listeners.Operation;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.internal.SameDiffOp;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.OpContext;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Wall time per SameDiff op, summed over the steps it listens to: by op name (matmul, add,
@@ -28,6 +30,7 @@ public final class OpProfile extends BaseListener {
 
   private final Map<String, long[]> byOp = new HashMap<>();
   private final Map<String, long[]> byShape = new HashMap<>();
+  private final Map<List<Long>, long[]> gemms = new HashMap<>(); // [m, k, n] -> {nanos, calls}
   private long start;
 
   @Override
@@ -49,6 +52,42 @@ public final class OpProfile extends BaseListener {
     String shape = outputs == null || outputs.length == 0 || outputs[0] == null ? "[]"
         : Arrays.toString(outputs[0].shape());
     add(byShape, name + " " + shape, t);
+    if (name.equals("matmul") && ctx != null && ctx.numInputArguments() >= 2) {
+      List<Long> mkn = gemmShape(ctx.getInputArray(0), ctx.getInputArray(1), ctx.getIArguments());
+      if (mkn != null) {
+        long[] v = gemms.computeIfAbsent(mkn, x -> new long[2]);
+        v[0] += t;
+        v[1]++;
+      }
+    }
+  }
+
+  /** (M, K, N) of a rank-2 matmul with libnd4j's transpose arguments, or null for batched ones. */
+  static List<Long> gemmShape(INDArray a, INDArray b, List<Long> iArgs) {
+    if (a == null || b == null || a.rank() != 2 || b.rank() != 2) {
+      return null;
+    }
+    boolean ta = iArgs != null && iArgs.size() > 0 && iArgs.get(0) != 0;
+    boolean tb = iArgs != null && iArgs.size() > 1 && iArgs.get(1) != 0;
+    long m = ta ? a.size(1) : a.size(0);
+    long k = ta ? a.size(0) : a.size(1);
+    long n = tb ? b.size(0) : b.size(1);
+    return List.of(m, k, n);
+  }
+
+  /** One GEMM shape of the graph: time inside the op and its throughput. */
+  public record Gemm(long m, long k, long n, long nanos, long calls) {
+    public double gflops() {
+      return 2.0 * m * k * n * calls / nanos;
+    }
+  }
+
+  /** Rank-2 matmuls by (M, K, N), most time first. */
+  public List<Gemm> gemms() {
+    List<Gemm> out = new ArrayList<>();
+    gemms.forEach((s, v) -> out.add(new Gemm(s.get(0), s.get(1), s.get(2), v[0], v[1])));
+    out.sort((a, b) -> Long.compare(b.nanos(), a.nanos()));
+    return out;
   }
 
   private static void add(Map<String, long[]> m, String k, long t) {
@@ -77,6 +116,42 @@ public final class OpProfile extends BaseListener {
     m.forEach((k, v) -> out.add(new Entry(k, v[0], v[1])));
     out.sort((a, b) -> Long.compare(b.nanos(), a.nanos()));
     return out;
+  }
+
+  /**
+   * Plain sgemm throughput for one shape, measured now (best of 5 after 2 warm-ups, fresh
+   * row-major operands, no SameDiff): the reference the in-graph matmuls are held against.
+   */
+  public static double sgemmGflops(long m, long k, long n) {
+    INDArray a = Nd4j.rand(DataType.FLOAT, m, k);
+    INDArray b = Nd4j.rand(DataType.FLOAT, k, n);
+    long best = Long.MAX_VALUE;
+    for (int i = 0; i < 7; i++) {
+      long t0 = System.nanoTime();
+      INDArray c = Nd4j.gemm(a, b, false, false);
+      long t = System.nanoTime() - t0;
+      c.close();
+      if (i >= 2) {
+        best = Math.min(best, t);
+      }
+    }
+    a.close();
+    b.close();
+    return 2.0 * m * k * n / best;
+  }
+
+  /**
+   * The top {@code n} GEMM shapes of the graph: in-graph GFLOP/s (time inside the op, mean over
+   * calls) against plain sgemm of the same shape measured in the same run.
+   */
+  public String gemmTable(int n, int steps) {
+    StringBuilder sb = new StringBuilder("  rank-2 matmuls (M x K x N): in-graph vs plain sgemm, same run:\n");
+    for (Gemm g : gemms().subList(0, Math.min(n, gemms().size()))) {
+      double ref = sgemmGflops(g.m(), g.k(), g.n());
+      sb.append(String.format(Locale.ROOT, "    %5d x %5d x %5d  %4d calls/step  %6.1f GFLOP/s  sgemm %6.1f  ratio %.2f%n",
+          g.m(), g.k(), g.n(), g.calls() / steps, g.gflops(), ref, g.gflops() / ref));
+    }
+    return sb.toString();
   }
 
   /** A text table of the top {@code n} of each view, in ms per step over {@code steps} steps. */
