@@ -76,8 +76,10 @@ class SessionMemoryTest {
       assertThat(afterStep).as("live after GC per step (full=%s), started at %d", full, started)
           .allSatisfy(b -> assertThat(b).isLessThan(started + SLACK));
       // the step closes its gradient run's arrays itself: no garbage is left for the collector
-      assertThat(beforeGc).as("live before GC per step (full=%s), started at %d", full, started)
-          .allSatisfy(b -> assertThat(b).isLessThan(started + SLACK));
+      if (dev.loraj.core.graph.Graphs.closesGradientRunArrays()) { // else the GC frees them in batches
+        assertThat(beforeGc).as("live before GC per step (full=%s), started at %d", full, started)
+            .allSatisfy(b -> assertThat(b).isLessThan(started + SLACK));
+      }
       INDArray out = pm.output(Map.of("x", batch(9).get("x")));
       assertThat(out.shape()).containsExactly(512, 16);
       long withInference = MemoryMonitor.offHeapBytesAfterGc();
