@@ -36,6 +36,7 @@ final class ContinualCommand implements Callable<Integer> {
     JsonNode root = (json ? new ObjectMapper() : new ObjectMapper(new YAMLFactory())).readTree(config.toFile());
     ContinualSpec spec = ContinualSpec.from(root);
     Path dir = out != null ? out : Path.of(spec.out());
+    ObjectNode provenance = Provenance.machine(); // read before the runs: the checkout may move on meanwhile
     ContinualRunFiles files = new ContinualRunFiles(dir);
     files.claim(root);
     int total = spec.methods().size() * spec.orders().size() * spec.seeds().size();
@@ -48,7 +49,6 @@ final class ContinualCommand implements Callable<Integer> {
     System.out.println();
     System.out.print(report.markdown());
     report.write(dir);
-    ObjectNode provenance = Provenance.machine();
     provenance.set("config", root);
     provenance.set("data_sha256", new ObjectMapper().valueToTree(spec.sequence().dataSha256()));
     String pretty = new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(provenance);
