@@ -1,5 +1,6 @@
 package dev.loraj.core.quant;
 
+import dev.loraj.core.graph.JavaComputedOp;
 import java.lang.ref.WeakReference;
 import java.util.HashMap;
 import java.util.List;
@@ -12,7 +13,6 @@ import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
 import org.nd4j.imports.converters.ImportClassMapping;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ops.OpContext;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.nd4j.linalg.factory.Nd4j;
@@ -45,7 +45,7 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <p>Thread-safety: one {@link DequantBuffer} per thread and input width is reused across calls.
  */
-public final class QuantizedLinearOp extends DynamicCustomOp {
+public final class QuantizedLinearOp extends JavaComputedOp {
 
   /** The op name under which clones are re-created. */
   public static final String OP_NAME = "loraj_quantized_linear";
@@ -62,7 +62,6 @@ public final class QuantizedLinearOp extends DynamicCustomOp {
   private static final ThreadLocal<Map<Integer, DequantBuffer>> BUFFERS =
       ThreadLocal.withInitial(HashMap::new);
   private static volatile boolean registered;
-  private static volatile long identityHash;
 
   /** The previous result handed to libnd4j's identity, and its thread; see {@link #recycle}. */
   private INDArray lastResult;
@@ -72,7 +71,7 @@ public final class QuantizedLinearOp extends DynamicCustomOp {
   public QuantizedLinearOp() {}
 
   private QuantizedLinearOp(SameDiff sd, SDVariable in, String key, long mode) {
-    super(null, sd, new SDVariable[] {in});
+    super(sd, in);
     addIArgument(mode);
     addSArgument(key);
   }
@@ -120,43 +119,6 @@ public final class QuantizedLinearOp extends DynamicCustomOp {
   @Override
   public String opName() {
     return OP_NAME;
-  }
-
-  /** libnd4j's {@code identity}: copies the Java result (input 0 by then) into the output. */
-  @Override
-  public long opHash() {
-    long h = identityHash;
-    if (h == 0) {
-      h = Nd4j.getExecutioner().getCustomOperations().get("identity").getHash();
-      identityHash = h;
-    }
-    return h;
-  }
-
-  @Override
-  public int getNumOutputs() {
-    return 1;
-  }
-
-  /** No named properties: ND4J's default looks up a libnd4j descriptor this op does not have. */
-  @Override
-  public Map<String, Object> propertiesForFunction() {
-    return Map.of();
-  }
-
-  @Override
-  public void setPropertiesForFunction(Map<String, Object> properties) {
-    // the mode and the key are arguments
-  }
-
-  @Override
-  public void configureFromArguments() {
-    // everything lives in iArgs/sArgs, read when needed
-  }
-
-  @Override
-  public List<DataType> calculateOutputDataTypes(List<DataType> dataTypes) {
-    return List.of(DataType.FLOAT);
   }
 
   /**

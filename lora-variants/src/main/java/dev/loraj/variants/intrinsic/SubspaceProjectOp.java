@@ -1,5 +1,6 @@
 package dev.loraj.variants.intrinsic;
 
+import dev.loraj.core.graph.JavaComputedOp;
 import java.lang.ref.WeakReference;
 import java.util.List;
 import java.util.Map;
@@ -11,7 +12,6 @@ import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
 import org.nd4j.imports.converters.ImportClassMapping;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ops.OpContext;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.nd4j.linalg.factory.Nd4j;
@@ -31,7 +31,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * so the mode travels as an integer argument and the site's block as a string key into a
  * registry of weak references (the adapter, held by its model, keeps the block alive).
  */
-public final class SubspaceProjectOp extends DynamicCustomOp {
+public final class SubspaceProjectOp extends JavaComputedOp {
 
   static final String OP_NAME = "loraj_subspace_project";
   /** Integer argument 0: theta [d] -> reshape(P_s theta) [out, in]. */
@@ -43,7 +43,6 @@ public final class SubspaceProjectOp extends DynamicCustomOp {
       new ConcurrentHashMap<>();
   private static final AtomicLong NEXT_KEY = new AtomicLong();
   private static volatile boolean registered;
-  private static volatile long identityHash;
 
   private INDArray lastResult;
   private Thread lastThread;
@@ -52,7 +51,7 @@ public final class SubspaceProjectOp extends DynamicCustomOp {
   public SubspaceProjectOp() {}
 
   private SubspaceProjectOp(SameDiff sd, SDVariable in, String key, long mode) {
-    super(null, sd, new SDVariable[] {in});
+    super(sd, in);
     addIArgument(mode);
     addSArgument(key);
   }
@@ -90,41 +89,6 @@ public final class SubspaceProjectOp extends DynamicCustomOp {
   @Override
   public String opName() {
     return OP_NAME;
-  }
-
-  @Override
-  public long opHash() {
-    long h = identityHash;
-    if (h == 0) {
-      h = Nd4j.getExecutioner().getCustomOperations().get("identity").getHash();
-      identityHash = h;
-    }
-    return h;
-  }
-
-  @Override
-  public int getNumOutputs() {
-    return 1;
-  }
-
-  @Override
-  public Map<String, Object> propertiesForFunction() {
-    return Map.of();
-  }
-
-  @Override
-  public void setPropertiesForFunction(Map<String, Object> properties) {
-    // mode and key are arguments
-  }
-
-  @Override
-  public void configureFromArguments() {
-    // read when needed
-  }
-
-  @Override
-  public List<DataType> calculateOutputDataTypes(List<DataType> dataTypes) {
-    return List.of(DataType.FLOAT);
   }
 
   /** Computes the product and replaces input 0 by it; returns its shape. */

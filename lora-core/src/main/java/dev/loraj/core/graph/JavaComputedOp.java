@@ -1,0 +1,76 @@
+package dev.loraj.core.graph;
+
+import java.util.List;
+import java.util.Map;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.api.ops.OpContext;
+import org.nd4j.linalg.api.shape.LongShapeDescriptor;
+
+/**
+ * A SameDiff op whose result is computed in Java, with one float input and one float output.
+ *
+ * <p>ND4J 1.0.0-M2.1 has no user-defined op: its executor sends every custom op to libnd4j by
+ * {@link #opHash()}. It does, however, ask the Java op object for its output shapes, with the
+ * op's input arrays already in the {@link OpContext}, right before it allocates the outputs and
+ * executes ({@code InferenceSession.getAndParameterizeOp}). A subclass computes its result in
+ * {@link #calculateOutputShape(OpContext)}, puts it in place of input 0 and returns its shape; this
+ * class reports the hash of libnd4j's {@code identity}, which then copies the result into the
+ * output array the session allocated. Everything a clone needs (SameDiff re-creates ops by name
+ * for its gradient graph) must travel in the op's integer and string arguments.
+ * Used by {@code QuantizedLinearOp} (lora-core) and the intrinsic-dimension projection
+ * (lora-variants).
+ */
+public abstract class JavaComputedOp extends DynamicCustomOp {
+  private static volatile long identityHash;
+
+  /** For SameDiff's reflection (clones). */
+  protected JavaComputedOp() {}
+
+  protected JavaComputedOp(SameDiff sd, SDVariable input) {
+    super(null, sd, new SDVariable[] {input});
+  }
+
+  /** libnd4j's {@code identity}: copies the Java result (input 0 by then) into the output. */
+  @Override
+  public final long opHash() {
+    long h = identityHash;
+    if (h == 0) {
+      h = org.nd4j.linalg.factory.Nd4j.getExecutioner().getCustomOperations().get("identity").getHash();
+      identityHash = h;
+    }
+    return h;
+  }
+
+  @Override
+  public int getNumOutputs() {
+    return 1;
+  }
+
+  /** No named properties: ND4J's default looks up a libnd4j descriptor this op does not have. */
+  @Override
+  public Map<String, Object> propertiesForFunction() {
+    return Map.of();
+  }
+
+  @Override
+  public void setPropertiesForFunction(Map<String, Object> properties) {
+    // everything lives in the integer and string arguments, read when needed
+  }
+
+  @Override
+  public void configureFromArguments() {
+    // as above
+  }
+
+  @Override
+  public List<DataType> calculateOutputDataTypes(List<DataType> dataTypes) {
+    return List.of(DataType.FLOAT);
+  }
+
+  /** Computes the result, replaces input 0 by it and returns its shape. */
+  @Override
+  public abstract List<LongShapeDescriptor> calculateOutputShape(OpContext oc);
+}
