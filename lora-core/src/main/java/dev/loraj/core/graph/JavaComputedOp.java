@@ -5,6 +5,7 @@ import java.util.Map;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ops.OpContext;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
@@ -25,6 +26,9 @@ import org.nd4j.linalg.api.shape.LongShapeDescriptor;
  */
 public abstract class JavaComputedOp extends DynamicCustomOp {
   private static volatile long identityHash;
+
+  private INDArray lastResult;
+  private Thread lastThread;
 
   /** For SameDiff's reflection (clones). */
   protected JavaComputedOp() {}
@@ -70,7 +74,27 @@ public abstract class JavaComputedOp extends DynamicCustomOp {
     return List.of(DataType.FLOAT);
   }
 
-  /** Computes the result, replaces input 0 by it and returns its shape. */
+  /** Computes the result and hands it to {@link #publish}. */
   @Override
   public abstract List<LongShapeDescriptor> calculateOutputShape(OpContext oc);
+
+  /** Puts {@code result} in place of input 0 (for the identity copy) and returns its shape. */
+  protected final List<LongShapeDescriptor> publish(OpContext oc, INDArray result) {
+    recycle(result);
+    oc.setInputArray(0, result);
+    return List.of(LongShapeDescriptor.fromShape(result.shape(), DataType.FLOAT));
+  }
+
+  /**
+   * Closes the previous result when this thread made it (its identity copy has finished: a
+   * thread runs one op at a time), so large results do not wait for the GC; a result another
+   * thread made is left to the GC, as its copy may still be running.
+   */
+  private synchronized void recycle(INDArray result) {
+    if (lastResult != null && lastThread == Thread.currentThread() && !lastResult.wasClosed()) {
+      lastResult.close();
+    }
+    lastResult = result;
+    lastThread = Thread.currentThread();
+  }
 }

@@ -63,10 +63,6 @@ public final class QuantizedLinearOp extends JavaComputedOp {
       ThreadLocal.withInitial(HashMap::new);
   private static volatile boolean registered;
 
-  /** The previous result handed to libnd4j's identity, and its thread; see {@link #recycle}. */
-  private INDArray lastResult;
-  private Thread lastThread;
-
   /** For SameDiff's reflection (clones). */
   public QuantizedLinearOp() {}
 
@@ -135,23 +131,9 @@ public final class QuantizedLinearOp extends JavaComputedOp {
     INDArray result = mode() == FORWARD
         ? w.matmulTransposed(in, buf)  // [n, in] x [in, out]
         : w.matmul(in, buf);           // [n, out] x [out, in]
-    recycle(result);
-    oc.setInputArray(0, result);
-    return List.of(LongShapeDescriptor.fromShape(result.shape(), DataType.FLOAT));
+    return publish(oc, result);
   }
 
-  /**
-   * Closes the previous result when this thread made it (its identity copy has finished: a
-   * thread runs one op at a time), so large results do not wait for the GC; a result another
-   * thread made is left to the GC, as its copy may still be running.
-   */
-  private synchronized void recycle(INDArray result) {
-    if (lastResult != null && lastThread == Thread.currentThread() && !lastResult.wasClosed()) {
-      lastResult.close();
-    }
-    lastResult = result;
-    lastThread = Thread.currentThread();
-  }
 
   /**
    * Forward: {@code dx = dy deq(W)} (an op of this kind in the other mode); no gradient for W,

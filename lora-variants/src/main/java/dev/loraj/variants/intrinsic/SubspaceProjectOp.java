@@ -44,8 +44,6 @@ public final class SubspaceProjectOp extends JavaComputedOp {
   private static final AtomicLong NEXT_KEY = new AtomicLong();
   private static volatile boolean registered;
 
-  private INDArray lastResult;
-  private Thread lastThread;
 
   /** For SameDiff's reflection (clones). */
   public SubspaceProjectOp() {}
@@ -107,19 +105,9 @@ public final class SubspaceProjectOp extends JavaComputedOp {
       block.applyTransposed(in, out);
       result = Nd4j.create(out, new long[] {out.length}, 'c'); // [d]
     }
-    recycle(result);
-    oc.setInputArray(0, result);
-    return List.of(LongShapeDescriptor.fromShape(result.shape(), DataType.FLOAT));
+    return publish(oc, result);
   }
 
-  /** Closes this thread's previous result (its identity copy has run: one op at a time). */
-  private synchronized void recycle(INDArray result) {
-    if (lastResult != null && lastThread == Thread.currentThread() && !lastResult.wasClosed()) {
-      lastResult.close();
-    }
-    lastResult = result;
-    lastThread = Thread.currentThread();
-  }
 
   /** d/dtheta of reshape(P theta) applied to g is P^T vec(g); of P^T vec(g) w.r.t. g, reshape(P .). */
   @Override
