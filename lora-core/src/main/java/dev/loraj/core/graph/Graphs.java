@@ -1,6 +1,10 @@
 package dev.loraj.core.graph;
 
 import java.io.OutputStream;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.io.PrintStream;
 import java.util.Collection;
 import java.util.Collections;
@@ -9,7 +13,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
+import org.nd4j.autodiff.listeners.Operation;
 import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.api.OutAndGrad;
+import org.nd4j.autodiff.samediff.config.ExecutionResult;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.autodiff.samediff.array.SingleThreadArrayHolder;
@@ -159,6 +166,71 @@ public final class Graphs {
     }
     DataBuffer root = d.originalDataBuffer() != null ? d.originalDataBuffer() : d;
     return root.address();
+  }
+
+  /**
+   * Loss outputs and parameter gradients of one forward and backward pass: what
+   * {@code SameDiff.calculateGradientsAndOutputs} computes, with the session's array reuse left
+   * on when {@code -Dloraj.gradCache=true} ({@link #GRAD_CACHE}).
+   */
+  public static OutAndGrad gradientsAndOutputs(SameDiff sd, Map<String, INDArray> placeholders,
+      List<String> outputs, List<String> params) {
+    if (!GRAD_CACHE) {
+      return sd.calculateGradientsAndOutputs(placeholders, outputs, params);
+    }
+    if (sd.getFunction(GRAD_FUNCTION) == null) {
+      createGradFunction(sd, List.of());
+    }
+    List<String> names = new ArrayList<>(outputs);
+    Map<String, String> gradName = new LinkedHashMap<>();
+    for (String p : params) {
+      SDVariable g = sd.getVariable(p).getGradient();
+      if (g != null) {
+        gradName.put(p, g.name());
+        names.add(g.name());
+      }
+    }
+    SameDiff gradFn = sd.getFunction(GRAD_FUNCTION);
+    gradFn.setEnableCache(true);
+    gradFn.setListeners(sd.getListeners());
+    ExecutionResult r;
+    try {
+      r = (ExecutionResult) BATCH_OUTPUT_HELPER.invoke(gradFn, placeholders, null, Operation.TRAINING,
+          names.toArray(String[]::new));
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("SameDiff.batchOutputHelper", e);
+    }
+    Map<String, INDArray> all = new HashMap<>();
+    if (r.hasValues()) {
+      r.getValueOutputs().forEach((k, v) -> all.put(k, v.getTensorValue()));
+    } else if (r.hasSingle()) {
+      all.putAll(ExecutionResult.unpack(r.getOutputs()));
+    }
+    Map<String, INDArray> outs = new HashMap<>();
+    outputs.forEach(o -> outs.put(o, all.get(o)));
+    Map<String, INDArray> grads = new HashMap<>();
+    gradName.forEach((p, g) -> grads.put(p, all.get(g)));
+    return new OutAndGrad(outs, grads);
+  }
+
+  static final boolean GRAD_CACHE = !"false".equals(System.getProperty("loraj.gradCache"));
+
+  /** Whether training steps reuse the gradient run's arrays ({@link #gradientsAndOutputs}). */
+  public static boolean reusesGradientArrays() {
+    return GRAD_CACHE;
+  }
+
+  private static final Method BATCH_OUTPUT_HELPER = batchOutputHelper();
+
+  private static Method batchOutputHelper() {
+    try {
+      Method m = SameDiff.class.getDeclaredMethod("batchOutputHelper", Map.class, List.class,
+          Operation.class, String[].class);
+      m.setAccessible(true);
+      return m;
+    } catch (NoSuchMethodException e) {
+      throw new ExceptionInInitializerError(e);
+    }
   }
 
   /** The name SameDiff gives the gradient function ({@code SameDiff.GRAD_FN_KEY}, protected). */

@@ -188,7 +188,7 @@ public final class Trainer {
       double stepLoss = 0;
       for (int micro = 0; micro < config.accumulation(); micro++) {
         Map<String, INDArray> ph = batches.get(step, micro);
-        var og = sd.calculateGradientsAndOutputs(ph, List.of(lossName), names);
+        var og = Graphs.gradientsAndOutputs(sd, ph, List.of(lossName), names);
         INDArray lossArray = og.getOutputs().get(lossName);
         double l = lossArray.getDouble(0);
         if (!Graphs.isFinite(l)) {

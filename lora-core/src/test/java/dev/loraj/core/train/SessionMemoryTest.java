@@ -73,8 +73,18 @@ class SessionMemoryTest {
         beforeGc.add(MemoryMonitor.offHeapBytes());
         afterStep.add(MemoryMonitor.offHeapBytesAfterGc());
       }
-      assertThat(afterStep).as("live after GC per step (full=%s), started at %d", full, started)
-          .allSatisfy(b -> assertThat(b).isLessThan(started + SLACK));
+      if (dev.loraj.core.graph.Graphs.reusesGradientArrays()) {
+        // the gradient session's array cache keeps one step's buffers for the next step: flat
+        // from the first step on, and no more than about one step's activations
+        long first = afterStep.get(0);
+        assertThat(first).as("cache after step 1 (full=%s), started at %d", full, started)
+            .isLessThan(started + 2 * ONE_STEP_RETAINED);
+        assertThat(afterStep).as("live after GC per step (full=%s), after step 1 %d", full, first)
+            .allSatisfy(b -> assertThat(b).isLessThan(first + SLACK));
+      } else {
+        assertThat(afterStep).as("live after GC per step (full=%s), started at %d", full, started)
+            .allSatisfy(b -> assertThat(b).isLessThan(started + SLACK));
+      }
       // the step closes its gradient run's arrays itself: no garbage is left for the collector
       if (dev.loraj.core.graph.Graphs.closesGradientRunArrays()) { // else the GC frees them in batches
         assertThat(beforeGc).as("live before GC per step (full=%s), started at %d", full, started)
@@ -84,7 +94,7 @@ class SessionMemoryTest {
       assertThat(out.shape()).containsExactly(512, 16);
       long withInference = MemoryMonitor.offHeapBytesAfterGc();
       // the inference graph holds its own copy of nothing but its constants' views; one output
-      assertThat(withInference).isLessThan(started + ONE_STEP_RETAINED / 4);
+      assertThat(withInference).isLessThan(afterStep.get(afterStep.size() - 1) + ONE_STEP_RETAINED / 4);
       s = null;
       pm = null;
       out = null;
