@@ -6,6 +6,7 @@ For each (arch, mode) this script builds, with transformers and peft on the CPU,
 
   bert : BertForSequenceClassification, 6 layers, hidden 384, 12 heads, FFN 1536, vocab 30522,
          512 positions, 2 labels, dropout 0 (the Java BERT applies none); loss: cross-entropy
+  bert-base: the same with BERT-base's shape: 12 layers, hidden 768, FFN 3072 (--arch bert-base);
   llama: LlamaForCausalLM, 4 layers, hidden 512, 8 heads, FFN 1376, vocab 32000, untied head;
          loss: causal-LM cross-entropy (labels = input ids)
   lora   : peft LoraConfig(r, alpha = 2r, dropout 0) on query,value (q_proj,v_proj); BERT's
@@ -44,9 +45,10 @@ def build_model(arch, mode, rank, seed, attn=None):
     from transformers import BertConfig, BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    if arch == "bert":
-        cfg = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
-                         intermediate_size=1536, hidden_act="gelu", max_position_embeddings=512,
+    if arch in ("bert", "bert-base"):
+        hidden, layers, ffn = (384, 6, 1536) if arch == "bert" else (768, 12, 3072)
+        cfg = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=12,
+                         intermediate_size=ffn, hidden_act="gelu", max_position_embeddings=512,
                          type_vocab_size=2, layer_norm_eps=1e-12, hidden_dropout_prob=0.0,
                          attention_probs_dropout_prob=0.0, num_labels=2)
         if attn:
@@ -72,9 +74,9 @@ def build_model(arch, mode, rank, seed, attn=None):
 def batch(arch, b, s, seed):
     import torch
     g = torch.Generator().manual_seed(seed + 2)
-    vocab = 30522 if arch == "bert" else 32000
+    vocab = 32000 if arch == "llama" else 30522
     ids = torch.randint(0, vocab, (b, s), generator=g)
-    if arch == "bert":
+    if arch != "llama":
         return dict(input_ids=ids, attention_mask=torch.ones_like(ids),
                     token_type_ids=torch.zeros_like(ids), labels=torch.randint(0, 2, (b,), generator=g))
     return dict(input_ids=ids, labels=ids)

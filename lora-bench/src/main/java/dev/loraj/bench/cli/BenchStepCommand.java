@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
         + " (4x512, causal LM): LoRA on query/value, full fine-tuning, or forward only; AdamW.")
 final class BenchStepCommand implements Callable<Integer> {
 
-  @Option(names = "--arch", required = true, description = "bert or llama.")
+  @Option(names = "--arch", required = true,
+      description = "bert (6 x 384), bert-base (12 x 768, the GEMM-heavy shapes) or llama (4 x 512).")
   String arch;
 
   @Option(names = "--mode", required = true, description = "lora, full or forward.")
@@ -95,11 +96,12 @@ final class BenchStepCommand implements Callable<Integer> {
 
   static <E extends Enum<E>> E parse(String option, String value, Class<E> type) {
     for (E e : type.getEnumConstants()) {
-      if (e.name().equalsIgnoreCase(value)) {
+      if (e.name().equalsIgnoreCase(value.replace('-', '_'))) {
         return e;
       }
     }
     throw new IllegalArgumentException(option + " = '" + value + "'; accepted: "
-        + Arrays.stream(type.getEnumConstants()).map(e -> e.name().toLowerCase(Locale.ROOT)).toList());
+        + Arrays.stream(type.getEnumConstants())
+            .map(e -> e.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList());
   }
 }

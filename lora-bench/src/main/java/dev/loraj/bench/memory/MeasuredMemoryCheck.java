@@ -120,10 +120,10 @@ public final class MeasuredMemoryCheck implements Reproduction {
               mb(heap), mb(rss), mb(harness), 100 * err),
           "off-heap within +-50% of the estimate", Math.abs(err) <= 0.5 ? Status.PASS : Status.DIFFERS,
           Math.abs(err) <= 0.5 ? "" : "measured cause (LiveMemoryProbe, SessionMemoryTest): SameDiff keeps"
-              + " every op output of one gradient run alive until the run ends (~0.85 GB at batch 16 x 32 here:"
-              + " calculateGradients runs with the session's array cache disabled, so no buffer is reused"
-              + " within the step); the trainer closes them after each step, so live memory after a GC is"
-              + " 0.18 GB (LoRA) / 0.35 GB (full); the estimate counts what a PyTorch-style autograd keeps"));
+              + " every op output of one gradient run alive until the run ends (~0.85 GB at batch 16 x 32 here),"
+              + " and the gradient session's array cache keeps those buffers for the next step"
+              + " (Graphs.gradientsAndOutputs): the peak is about one step's op outputs on top of the weights;"
+              + " the estimate counts what a PyTorch-style autograd keeps"));
     }
     if (k == 2) {
       long dm = measuredOffHeap[1] - measuredOffHeap[0];

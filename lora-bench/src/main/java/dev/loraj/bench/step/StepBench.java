@@ -36,7 +36,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * adapters, optimizer and batches).
  *
  * <ul>
- *   <li>bert: {@link StepShapes#bert()} with HF's sequence-classification head (pooler +
+ *   <li>bert, bert-base: {@link StepShapes#bert()} / {@link StepShapes#bertBase()} with HF's
+ *       sequence-classification head (pooler +
  *       classifier, 2 labels), softmax cross-entropy on one label per example;
  *   <li>llama: {@link StepShapes#llama()}, causal-LM cross-entropy on every position (labels
  *       are the next tokens);
@@ -51,7 +52,14 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class StepBench {
 
-  public enum Arch { BERT, LLAMA }
+  /** bert: 6 x 384 (MiniLM's shape); bert_base ({@code bert-base}): 12 x 768; llama: 4 x 512. */
+  public enum Arch {
+    BERT, BERT_BASE, LLAMA;
+
+    boolean isBert() {
+      return this != LLAMA;
+    }
+  }
 
   public enum Mode { LORA, FULL, FORWARD }
 
@@ -78,7 +86,7 @@ public final class StepBench {
       if (warmup < 0) {
         throw new IllegalArgumentException("warmup = " + warmup + ": must be >= 0");
       }
-      int maxSeq = arch == Arch.BERT ? StepShapes.bert().maxPositionEmbeddings() : Integer.MAX_VALUE;
+      int maxSeq = arch.isBert() ? StepShapes.bert(arch).maxPositionEmbeddings() : Integer.MAX_VALUE;
       if (seq > maxSeq) {
         throw new IllegalArgumentException("seq = " + seq + ": BERT has " + maxSeq + " positions");
       }
@@ -158,14 +166,14 @@ public final class StepBench {
   /** The model with its adapter or trainable base, per {@link Spec#mode()}. */
   static PeftModel model(Spec spec) {
     BaseModel base = switch (spec.arch()) {
-      case BERT -> BertModel.random(StepShapes.bert(), BertModel.Pooling.POOLER,
+      case BERT, BERT_BASE -> BertModel.random(StepShapes.bert(spec.arch()), BertModel.Pooling.POOLER,
           StepShapes.BERT_LABELS, spec.seed());
       case LLAMA -> LlamaModel.random(StepShapes.llama(), spec.seed());
     };
     PeftModel pm = new PeftModel(base, AdapterRegistry.discover());
     switch (spec.mode()) {
       case LORA -> {
-        Targets t = spec.arch() == Arch.BERT
+        Targets t = spec.arch().isBert()
             ? Targets.of("query", "value").withModulesToSave("classifier")
             : Targets.of("q_proj", "v_proj");
         pm.addAdapter("default", new AdapterSpec(LoraConfig.of(spec.rank(), 2.0 * spec.rank()), t),
@@ -187,7 +195,7 @@ public final class StepBench {
     SplittableRandom rnd = new SplittableRandom(spec.seed() + 2);
     int b = spec.batch();
     int s = spec.seq();
-    int vocab = spec.arch() == Arch.BERT ? StepShapes.bert().vocabSize() : StepShapes.llama().vocabSize();
+    int vocab = spec.arch().isBert() ? StepShapes.bert(spec.arch()).vocabSize() : StepShapes.llama().vocabSize();
     long[][] ids = new long[b][s];
     for (long[] row : ids) {
       for (int t = 0; t < s; t++) {
@@ -196,7 +204,7 @@ public final class StepBench {
     }
     Map<String, INDArray> m = new LinkedHashMap<>();
     m.put("input_ids", Nd4j.createFromArray(ids));
-    if (spec.arch() == Arch.BERT) {
+    if (spec.arch().isBert()) {
       long[][] ones = new long[b][s];
       for (long[] row : ones) {
         Arrays.fill(row, 1L);
@@ -267,7 +275,7 @@ public final class StepBench {
     ArrayNode steps = n.putArray("step_ms");
     r.stepMs().forEach(v -> steps.add(round(v)));
     Spec s = r.spec();
-    n.put("arch", lower(s.arch()));
+    n.put("arch", lower(s.arch()).replace('_', '-'));
     n.put("mode", lower(s.mode()));
     n.put("batch", s.batch());
     n.put("seq", s.seq());

@@ -15,6 +15,23 @@ public final class StepShapes {
     return new BertConfig(30522, 384, 6, 12, 1536, "gelu", 512, 2, 1e-12, 0.0, 0.0);
   }
 
+  /**
+   * BERT-base's shape (12 x 768, 12 heads, FFN 3072, vocab 30522), for the GEMM-heavy shapes
+   * (hidden >= 768) of the throughput comparison; dropout off.
+   */
+  public static BertConfig bertBase() {
+    return new BertConfig(30522, 768, 12, 12, 3072, "gelu", 512, 2, 1e-12, 0.0, 0.0);
+  }
+
+  /** The BERT shape of {@code arch}. */
+  public static BertConfig bert(StepBench.Arch arch) {
+    return switch (arch) {
+      case BERT -> bert();
+      case BERT_BASE -> bertBase();
+      case LLAMA -> throw new IllegalArgumentException("llama is not a BERT");
+    };
+  }
+
   /** A small Llama: 4 layers, hidden 512, 8 heads (no GQA), SwiGLU 1376, vocab 32000, untied head. */
   public static LlamaModel.Config llama() {
     return new LlamaModel.Config("llama", 32000, 512, 1376, 4, 8, 8, 64, 1e-6, 10000.0, "silu",

@@ -13,17 +13,12 @@ import org.nd4j.linalg.api.ops.impl.shape.Gather;
  */
 public final class EmbeddingGather extends Gather {
 
-  private static volatile boolean registered;
-
   /** For SameDiff's reflection. */
   public EmbeddingGather() {}
 
   /** Maps libnd4j's {@code gather} to this class (idempotent). */
   public static void register() {
-    if (!registered) {
-      OpOverrides.register("gather", EmbeddingGather.class);
-      registered = true;
-    }
+    OpOverrides.register("gather", EmbeddingGather.class);
   }
 
   @Override

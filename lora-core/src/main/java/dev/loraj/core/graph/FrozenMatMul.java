@@ -22,8 +22,6 @@ public final class FrozenMatMul extends Mmul {
   /** Fourth integer argument: the weight (second input) is frozen. */
   static final long FROZEN = 7_351;
 
-  private static volatile boolean registered;
-
   /** For SameDiff's reflection: stands in for every {@code matmul} op. */
   public FrozenMatMul() {}
 
@@ -62,9 +60,6 @@ public final class FrozenMatMul extends Mmul {
 
   /** Maps libnd4j's {@code matmul} to this class in ND4J's op registry (idempotent). */
   public static void register() {
-    if (!registered) {
-      OpOverrides.register("matmul", FrozenMatMul.class);
-      registered = true;
-    }
+    OpOverrides.register("matmul", FrozenMatMul.class);
   }
 }

@@ -25,8 +25,6 @@ public final class FrozenMultiply extends MulOp {
   /** {@code -Dloraj.frozenMultiply=false} builds plain multiplies (for before/after measurements). */
   static final boolean ENABLED = !"false".equals(System.getProperty("loraj.frozenMultiply"));
 
-  private static volatile boolean registered;
-
   /** For SameDiff's reflection: stands in for every {@code multiply} op. */
   public FrozenMultiply() {}
 
@@ -53,8 +51,7 @@ public final class FrozenMultiply extends MulOp {
   }
 
   boolean frozen() {
-    long[] i = iArgs();
-    return i != null && i.length > 0 && i[i.length - 1] == FROZEN;
+    return OpOverrides.endsWith(iArgs(), FROZEN);
   }
 
   @Override
@@ -63,17 +60,15 @@ public final class FrozenMultiply extends MulOp {
       return super.doDiff(gradients);
     }
     SDVariable dx = gradients.get(0).mul(rarg()); // [x shape] * w broadcast
-    if (rarg().getVariableType() == VariableType.CONSTANT) {
-      return List.of(dx); // a constant gets no gradient (as FrozenMatMul's weight)
+    VariableType wType = rarg().getVariableType();
+    if (wType == VariableType.CONSTANT || wType == VariableType.PLACEHOLDER) {
+      return List.of(dx); // a constant or data gets no gradient (as FrozenMatMul's weight)
     }
     return List.of(dx, sameDiff.zerosLike(rarg())); // derived from constants only: nothing flows
   }
 
   /** Maps libnd4j's {@code multiply} to this class in ND4J's op registry (idempotent). */
   public static void register() {
-    if (!registered) {
-      OpOverrides.register("multiply", FrozenMultiply.class);
-      registered = true;
-    }
+    OpOverrides.register("multiply", FrozenMultiply.class);
   }
 }

@@ -13,8 +13,14 @@ import org.nd4j.linalg.factory.Nd4j;
 final class OpOverrides {
   private OpOverrides() {}
 
+  private static final java.util.Set<String> DONE = new java.util.HashSet<>();
+
+  /** Maps {@code nativeOpName} to {@code replacement} (idempotent). */
   @SuppressWarnings("unchecked")
   static synchronized void register(String nativeOpName, Class<?> replacement) {
+    if (!DONE.add(nativeOpName)) {
+      return;
+    }
     try {
       DifferentialFunctionClassHolder holder = DifferentialFunctionClassHolder.getInstance();
       long hash = Nd4j.getExecutioner().getCustomOperations().get(nativeOpName).getHash();
@@ -30,5 +36,10 @@ final class OpOverrides {
     } catch (ReflectiveOperationException e) {
       throw new IllegalStateException("cannot register " + replacement.getName() + " for ND4J op " + nativeOpName, e);
     }
+  }
+
+  /** Whether an op's integer arguments end with {@code marker} (how a clone stays frozen). */
+  static boolean endsWith(long[] iArgs, long marker) {
+    return iArgs != null && iArgs.length > 0 && iArgs[iArgs.length - 1] == marker;
   }
 }

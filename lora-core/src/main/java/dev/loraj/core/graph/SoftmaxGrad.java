@@ -20,8 +20,6 @@ public final class SoftmaxGrad extends SoftMax {
 
   static final boolean ENABLED = !"false".equals(System.getProperty("loraj.softmaxGrad"));
 
-  private static volatile boolean registered;
-
   /** For SameDiff's reflection: stands in for every {@code softmax} op. */
   public SoftmaxGrad() {}
 
@@ -56,9 +54,6 @@ public final class SoftmaxGrad extends SoftMax {
 
   /** Maps libnd4j's {@code softmax} to this class in ND4J's op registry (idempotent). */
   public static void register() {
-    if (!registered) {
-      OpOverrides.register("softmax", SoftmaxGrad.class);
-      registered = true;
-    }
+    OpOverrides.register("softmax", SoftmaxGrad.class);
   }
 }

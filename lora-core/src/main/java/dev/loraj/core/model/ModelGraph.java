@@ -1,5 +1,6 @@
 package dev.loraj.core.model;
 
+import dev.loraj.core.graph.FrozenAdd;
 import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.quant.QuantizedLinearOp;
 import dev.loraj.core.quant.QuantizedWeight;
@@ -150,7 +151,7 @@ public final class ModelGraph {
           : FrozenMatMul.apply(sd, x, w, !site.fanInFanOut()); // [rows, in] x [in, out]
     }
     if (site.hasBias()) {
-      out = out.add(weight(site.biasName()));
+      out = FrozenAdd.byWeight(sd, out, weight(site.biasName()));
     }
     return hook == null ? out : hook.apply(this, site, x, out);
   }

@@ -1,6 +1,7 @@
 package dev.loraj.core.model;
 
 import dev.loraj.core.graph.FrozenMatMul;
+import dev.loraj.core.graph.FrozenAdd;
 import dev.loraj.core.graph.FrozenMultiply;
 import dev.loraj.core.graph.SoftmaxGrad;
 import java.util.function.UnaryOperator;
@@ -69,7 +70,7 @@ public final class TransformerOps {
     SDVariable centered = x.sub(mean);
     SDVariable var = sd.mean(sd.math().square(centered), true, 1);
     SDVariable y = FrozenMultiply.byWeight(sd, centered.mul(sd.math().rsqrt(var.add(eps))), gain);
-    return bias == null ? y : y.add(bias);
+    return bias == null ? y : FrozenAdd.byWeight(sd, y, bias);
   }
 
   /**

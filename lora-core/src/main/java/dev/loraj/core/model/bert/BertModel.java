@@ -1,5 +1,6 @@
 package dev.loraj.core.model.bert;
 
+import dev.loraj.core.graph.FrozenAdd;
 import dev.loraj.core.graph.FrozenMultiply;
 import dev.loraj.core.graph.SoftmaxGrad;
 import dev.loraj.core.lora.Fill;
@@ -324,7 +325,8 @@ public final class BertModel implements BaseModel {
     SDVariable centred = x.sub(x.mean(true, 1));
     SDVariable var = centred.mul(centred).mean(true, 1);
     SDVariable norm = centred.div(g.sd().math().sqrt(var.add(config.layerNormEps())));
-    return FrozenMultiply.byWeight(g.sd(), norm, g.weight(module + ".weight")).add(g.weight(module + ".bias"));
+    SDVariable scaled = FrozenMultiply.byWeight(g.sd(), norm, g.weight(module + ".weight"));
+    return FrozenAdd.byWeight(g.sd(), scaled, g.weight(module + ".bias"));
   }
 
   private SDVariable activation(SameDiff sd, SDVariable x) {
