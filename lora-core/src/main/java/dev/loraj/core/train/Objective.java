@@ -1,6 +1,7 @@
 package dev.loraj.core.train;
 
 import dev.loraj.core.graph.FrozenMultiply;
+import dev.loraj.core.graph.LogSoftmaxOut;
 import java.util.List;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -36,14 +37,13 @@ public interface Objective {
   }
 
   /**
-   * Row-wise {@code x - max - log(sum(exp(x - max)))}, from elementary ops: ND4J's log_softmax
-   * with an axis fails when SameDiff clones it for the gradient graph, and libnd4j's
-   * {@code log_softmax} forward alone took 320 ms on a Llama LM head's [1024, 32000] logits
-   * (this whole loss, forward and backward: about 350 ms; {@code lora bench step --profile}).
+   * Row-wise {@code x - max - log(sum(exp(x - max)))} with a backward pass written out
+   * ({@link LogSoftmaxOut}). Not ND4J's log_softmax: with an axis it fails when SameDiff clones it
+   * for the gradient graph, and libnd4j's {@code log_softmax} forward alone took 320 ms on a Llama
+   * LM head's [1024, 32000] logits ({@code lora bench step --profile}).
    */
   static SDVariable logSoftmax(SameDiff sd, SDVariable x) {
-    SDVariable shifted = x.sub(x.max(true, 1)); // the max is a constant shift: gradient-neutral
-    return shifted.sub(sd.math().log(sd.math().exp(shifted).sum(true, 1)));
+    return LogSoftmaxOut.apply(sd, x);
   }
 
   /** Mean squared error over all entries; placeholder {@code targets} with the output's shape. */
