@@ -40,6 +40,14 @@ public final class FrozenAdd extends AddOp {
     if (!ENABLED || b.getVariableType() != VariableType.CONSTANT) {
       return x.add(b);
     }
+    return apply(sd, x, b);
+  }
+
+  /**
+   * {@code x + b} where {@code b} needs no gradient (a constant, or a value behind a
+   * {@link GradientCut}); {@code x} must have the output's shape.
+   */
+  public static SDVariable apply(SameDiff sd, SDVariable x, SDVariable b) {
     register();
     return new FrozenAdd(sd, x, b).outputVariable();
   }

@@ -3,6 +3,7 @@ package dev.loraj.core.model;
 import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.graph.FrozenAdd;
 import dev.loraj.core.graph.FrozenMultiply;
+import dev.loraj.core.graph.RowNorm;
 import dev.loraj.core.graph.SoftmaxGrad;
 import java.util.function.UnaryOperator;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -66,10 +67,7 @@ public final class TransformerOps {
    */
   public static SDVariable layerNorm(SameDiff sd, SDVariable x, SDVariable gain, SDVariable bias,
       double eps) {
-    SDVariable mean = sd.mean(x, true, 1);
-    SDVariable centered = x.sub(mean);
-    SDVariable var = sd.mean(sd.math().square(centered), true, 1);
-    SDVariable y = FrozenMultiply.byWeight(sd, centered.mul(sd.math().rsqrt(var.add(eps))), gain);
+    SDVariable y = FrozenMultiply.byWeight(sd, RowNorm.layerNorm(sd, x, eps), gain);
     return bias == null ? y : FrozenAdd.byWeight(sd, y, bias);
   }
 
@@ -78,8 +76,7 @@ public final class TransformerOps {
    * {@code x * rsqrt(mean(x^2) + eps) * weight}. x [n, e].
    */
   public static SDVariable rmsNorm(SameDiff sd, SDVariable x, SDVariable weight, double eps) {
-    SDVariable ms = sd.mean(sd.math().square(x), true, 1);
-    return FrozenMultiply.byWeight(sd, x.mul(sd.math().rsqrt(ms.add(eps))), weight);
+    return FrozenMultiply.byWeight(sd, RowNorm.rms(sd, x, eps), weight);
   }
 
   /** Activations by their transformers names ({@code ACT2FN}). */

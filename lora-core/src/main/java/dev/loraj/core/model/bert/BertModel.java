@@ -1,13 +1,12 @@
 package dev.loraj.core.model.bert;
 
-import dev.loraj.core.graph.FrozenAdd;
-import dev.loraj.core.graph.FrozenMultiply;
 import dev.loraj.core.graph.SoftmaxGrad;
 import dev.loraj.core.lora.Fill;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.LinearSite;
 import dev.loraj.core.model.ModelGraph;
 import dev.loraj.core.model.ModelOutput;
+import dev.loraj.core.model.TransformerOps;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -322,11 +321,8 @@ public final class BertModel implements BaseModel {
 
   /** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta (biased var). */
   private SDVariable layerNorm(ModelGraph g, SDVariable x, String module) {
-    SDVariable centred = x.sub(x.mean(true, 1));
-    SDVariable var = centred.mul(centred).mean(true, 1);
-    SDVariable norm = centred.div(g.sd().math().sqrt(var.add(config.layerNormEps())));
-    SDVariable scaled = FrozenMultiply.byWeight(g.sd(), norm, g.weight(module + ".weight"));
-    return FrozenAdd.byWeight(g.sd(), scaled, g.weight(module + ".bias"));
+    return TransformerOps.layerNorm(g.sd(), x, g.weight(module + ".weight"), g.weight(module + ".bias"),
+        config.layerNormEps());
   }
 
   private SDVariable activation(SameDiff sd, SDVariable x) {
