@@ -22,7 +22,8 @@ import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
  * RMSNorm call in a Llama LoRA step, {@code divide_bp} 1.6 ms per [1024, 384] LayerNorm call in
  * BERT), the square and both means. Same mechanism as {@link FrozenMultiply}: registered over
  * libnd4j's {@code divide}, it behaves exactly like {@link DivOp} unless it carries a marker.
- * {@code -Dloraj.normGrad=false} builds the elementary forms (before/after runs).
+ * {@code -Dloraj.normGrad=false} builds the same forward from elementary ops only, for SameDiff to
+ * differentiate (before/after runs).
  */
 public final class RowNorm extends DivOp {
 
@@ -39,13 +40,19 @@ public final class RowNorm extends DivOp {
     addIArgument(marker);
   }
 
-  /** LayerNorm's normalised rows, as torch: {@code (x - mean) / sqrt(var + eps)}. */
-  public static SDVariable layerNorm(SameDiff sd, SDVariable x, double eps) {
+  /**
+   * LayerNorm's normalised rows, as torch: {@code (x - mean) / sqrt(var + eps)}.
+   *
+   * @param training whether the graph will be differentiated; otherwise (and with
+   *     {@code -Dloraj.normGrad=false}) the same values come from the elementary ops alone, without
+   *     the cuts, which only cost time in an inference graph
+   */
+  public static SDVariable layerNorm(SameDiff sd, SDVariable x, double eps, boolean training) {
     SDVariable mean = sd.mean(x, true, 1);
     SDVariable centred = x.sub(mean);
     SDVariable var = sd.mean(sd.math().square(centred), true, 1);
-    if (!ENABLED) {
-      return centred.mul(sd.math().rsqrt(var.add(eps)));
+    if (!ENABLED || !training) {
+      return centred.div(sd.math().sqrt(var.add(eps)));
     }
     OpOverrides.register("divide", RowNorm.class);
     SDVariable sigma = GradientCut.of(sd, sd.math().sqrt(var.add(eps))); // [rows, 1]
@@ -53,11 +60,11 @@ public final class RowNorm extends DivOp {
     return new RowNorm(sd, c, sigma, CENTRED).outputVariable();
   }
 
-  /** RMSNorm's normalised rows, as Llama's: {@code x / sqrt(mean(x^2) + eps)}. */
-  public static SDVariable rms(SameDiff sd, SDVariable x, double eps) {
+  /** RMSNorm's normalised rows, as Llama's: {@code x / sqrt(mean(x^2) + eps)} ({@code training}: as above). */
+  public static SDVariable rms(SameDiff sd, SDVariable x, double eps, boolean training) {
     SDVariable ms = sd.mean(sd.math().square(x), true, 1);
-    if (!ENABLED) {
-      return x.mul(sd.math().rsqrt(ms.add(eps)));
+    if (!ENABLED || !training) {
+      return x.div(sd.math().sqrt(ms.add(eps)));
     }
     OpOverrides.register("divide", RowNorm.class);
     SDVariable sigma = GradientCut.of(sd, sd.math().sqrt(ms.add(eps))); // [rows, 1]

@@ -1,7 +1,7 @@
 package dev.loraj.core.model;
 
-import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.graph.FrozenAdd;
+import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.graph.FrozenMultiply;
 import dev.loraj.core.graph.RowNorm;
 import dev.loraj.core.graph.SoftmaxGrad;
@@ -66,8 +66,8 @@ public final class TransformerOps {
    * with the biased variance. x [n, e].
    */
   public static SDVariable layerNorm(SameDiff sd, SDVariable x, SDVariable gain, SDVariable bias,
-      double eps) {
-    SDVariable y = FrozenMultiply.byWeight(sd, RowNorm.layerNorm(sd, x, eps), gain);
+      double eps, boolean training) {
+    SDVariable y = FrozenMultiply.byWeight(sd, RowNorm.layerNorm(sd, x, eps, training), gain);
     return bias == null ? y : FrozenAdd.byWeight(sd, y, bias);
   }
 
@@ -75,8 +75,9 @@ public final class TransformerOps {
    * RMSNorm (Zhang and Sennrich 2019, arXiv 1910.07467) as Llama's:
    * {@code x * rsqrt(mean(x^2) + eps) * weight}. x [n, e].
    */
-  public static SDVariable rmsNorm(SameDiff sd, SDVariable x, SDVariable weight, double eps) {
-    return FrozenMultiply.byWeight(sd, RowNorm.rms(sd, x, eps), weight);
+  public static SDVariable rmsNorm(SameDiff sd, SDVariable x, SDVariable weight, double eps,
+      boolean training) {
+    return FrozenMultiply.byWeight(sd, RowNorm.rms(sd, x, eps, training), weight);
   }
 
   /** Activations by their transformers names ({@code ACT2FN}). */
@@ -205,7 +206,8 @@ public final class TransformerOps {
     SDVariable kh = sd.permute(k4, 0, 2, 1, 3);
     SDVariable vh = sd.permute(v4, 0, 2, 1, 3);
     SDVariable scores = scale.apply(sd.mmul(qh, kh, false, true, false)); // [b, h, s, s]
-    SDVariable probs = SoftmaxGrad.apply(sd, scores.add(mask), 3);
+    // the mask is data: FrozenAdd, no add_bp reducing [b, h, s, s] into it
+    SDVariable probs = SoftmaxGrad.apply(sd, FrozenAdd.apply(sd, scores, mask), 3);
     SDVariable out = sd.mmul(probs, vh); // [b, h, s, d]
     return sd.reshape(sd.permute(out, 0, 2, 1, 3), -1, (long) h * d); // [b*s, h*d]
   }

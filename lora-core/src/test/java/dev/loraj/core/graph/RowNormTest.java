@@ -40,7 +40,7 @@ class RowNormTest {
         SameDiff sd = Graphs.newSameDiff();
         SDVariable h = sd.constant("x", xv.dup()).mmul(sd.var("w", wv.dup()));
         SDVariable n = k == 0 ? elementary(sd, h, centred, eps)
-            : centred ? RowNorm.layerNorm(sd, h, eps) : RowNorm.rms(sd, h, eps);
+            : centred ? RowNorm.layerNorm(sd, h, eps, true) : RowNorm.rms(sd, h, eps, true);
         SDVariable y = sd.math().tanh(n);
         FrozenMultiply.byWeight(sd, y, sd.constant(cv.dup())).sum().markAsLoss(); // no multiply_bp
         grad[k] = Graphs.quietly(() -> sd.calculateGradients(Map.of(), List.of("w"))).get("w");

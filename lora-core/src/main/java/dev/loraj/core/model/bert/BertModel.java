@@ -1,5 +1,6 @@
 package dev.loraj.core.model.bert;
 
+import dev.loraj.core.graph.FrozenAdd;
 import dev.loraj.core.graph.SoftmaxGrad;
 import dev.loraj.core.lora.Fill;
 import dev.loraj.core.model.BaseModel;
@@ -281,8 +282,8 @@ public final class BertModel implements BaseModel {
       SDVariable q = splitHeads(sd, g.linear(p + "attention.self.query", h), headShape); // [B,H,S,dh]
       SDVariable k = splitHeads(sd, g.linear(p + "attention.self.key", h), headShape);
       SDVariable v = splitHeads(sd, g.linear(p + "attention.self.value", h), headShape);
-      SDVariable scores = sd.mmul(q, k, false, true, false) // [B,H,S,dh] x [B,H,dh,S]
-          .mul(scale).add(maskBias);
+      SDVariable scores = FrozenAdd.apply(sd, // the mask is data: no add_bp reducing into it
+          sd.mmul(q, k, false, true, false).mul(scale), maskBias); // [B,H,S,dh] x [B,H,dh,S]
       SDVariable probs = SoftmaxGrad.apply(sd, scores, 3);
       SDVariable ctx = sd.mmul(probs, v, false, false, false); // [B,H,S,S] x [B,H,S,dh]
       ctx = sd.reshape(sd.permute(ctx, 0, 2, 1, 3), -1, d); // [B*S, d]
@@ -322,7 +323,7 @@ public final class BertModel implements BaseModel {
   /** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta (biased var). */
   private SDVariable layerNorm(ModelGraph g, SDVariable x, String module) {
     return TransformerOps.layerNorm(g.sd(), x, g.weight(module + ".weight"), g.weight(module + ".bias"),
-        config.layerNormEps());
+        config.layerNormEps(), g.training());
   }
 
   private SDVariable activation(SameDiff sd, SDVariable x) {

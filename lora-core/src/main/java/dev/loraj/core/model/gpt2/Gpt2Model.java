@@ -194,6 +194,6 @@ public final class Gpt2Model implements BaseModel {
 
   private SDVariable norm(ModelGraph g, SDVariable x, String module) {
     return TransformerOps.layerNorm(g.sd(), x, g.weight(module + ".weight"),
-        g.weight(module + ".bias"), config.layerNormEps());
+        g.weight(module + ".bias"), config.layerNormEps(), g.training());
   }
 }

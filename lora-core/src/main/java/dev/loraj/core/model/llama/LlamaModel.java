@@ -251,6 +251,6 @@ public final class LlamaModel implements BaseModel {
   }
 
   private SDVariable rms(ModelGraph g, SDVariable x, String weight) {
-    return TransformerOps.rmsNorm(g.sd(), x, g.weight(weight), config.rmsNormEps());
+    return TransformerOps.rmsNorm(g.sd(), x, g.weight(weight), config.rmsNormEps(), g.training());
   }
 }
