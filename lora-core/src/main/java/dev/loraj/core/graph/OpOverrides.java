@@ -1,7 +1,9 @@
 package dev.loraj.core.graph;
 
 import java.lang.reflect.Field;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -13,7 +15,7 @@ import org.nd4j.linalg.factory.Nd4j;
 final class OpOverrides {
   private OpOverrides() {}
 
-  private static final java.util.Set<String> DONE = new java.util.HashSet<>();
+  private static final Set<String> DONE = new HashSet<>();
 
   /** Maps {@code nativeOpName} to {@code replacement} (idempotent). */
   @SuppressWarnings("unchecked")
