@@ -108,12 +108,12 @@ public final class SparkSweepRunner {
     Path trials = dir.resolve("trials");
     Files.createDirectories(trials);
     AtomicFiles.writeString(dir.resolve("sweep.json"),
-        json.writerWithDefaultPrettyPrinter().writeValueAsString(SweepRecords.sweepRecord(json, cfg, plan)));
+        json.writerWithDefaultPrettyPrinter().writeValueAsString(SweepRunner.sweepRecord(json, cfg, plan)));
 
     Map<String, TrialSpec> todo = new LinkedHashMap<>();
     int skipped = 0;
     for (TrialSpec spec : plan.trials()) {
-      if (SweepRecords.finished(json, trials.resolve(spec.id() + ".json"))) {
+      if (SweepRunner.finished(json, trials.resolve(spec.id() + ".json"))) {
         skipped++;
         log.println("skip " + spec.id() + " (finished)");
       } else {

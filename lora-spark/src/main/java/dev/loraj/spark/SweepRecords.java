@@ -4,48 +4,24 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.loraj.bench.sweep.Provenance;
 import dev.loraj.bench.sweep.SweepConfig;
 import dev.loraj.bench.sweep.SweepPlan;
+import dev.loraj.bench.sweep.TrialRunner;
 import dev.loraj.bench.sweep.TrialSpec;
 import dev.loraj.eval.task.Task;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Instant;
+import java.util.List;
 
 /**
- * The files of a sweep directory as {@code dev.loraj.bench.sweep.SweepRunner} writes them, for
- * the Spark runner: {@code sweep.json}, the "finished" test of a trial file, and the record of a
- * trial that failed outside {@code TrialRunner} (same fields as {@code TrialRunner}'s failure
- * record). SparkSweepRunnerTest compares both runners' files, so a change on one side shows.
+ * What the Spark runner writes besides the local runner's own records ({@code SweepRunner.sweepRecord},
+ * {@code SweepRunner.finished}, {@code TrialRunner}): the record of a trial that failed outside
+ * {@code TrialRunner}, built from the same header, failure and provenance pieces, and the config
+ * as it travels to the executors. SparkSweepRunnerTest compares both runners' files.
  */
 final class SweepRecords {
   private SweepRecords() {}
-
-  /** The content of {@code sweep.json}: name, task, train, primary metric, every planned id. */
-  static ObjectNode sweepRecord(ObjectMapper json, SweepConfig cfg, SweepPlan plan) {
-    ObjectNode n = json.createObjectNode();
-    n.put("name", cfg.name());
-    n.set("task", cfg.task());
-    n.set("train", cfg.train());
-    n.put("primary_metric", cfg.primaryMetric());
-    n.set("trials", json.valueToTree(plan.trials().stream().map(TrialSpec::id).toList()));
-    return n;
-  }
-
-  /** True when {@code file} is a trial record with a status (ok or failed): the trial is done. */
-  static boolean finished(ObjectMapper json, Path file) {
-    if (!Files.exists(file)) {
-      return false;
-    }
-    try {
-      return json.readTree(file.toFile()).has("status");
-    } catch (IOException e) {
-      return false; // unreadable: run again (atomic writes make this unlikely)
-    }
-  }
 
   /**
    * A failed trial's record, for failures outside {@code TrialRunner} (the task could not be
@@ -53,37 +29,9 @@ final class SweepRecords {
    * not be built; its fields are then null.
    */
   static ObjectNode failed(ObjectMapper json, SweepConfig cfg, TrialSpec spec, Task task, String error) {
-    ObjectNode r = json.createObjectNode();
-    r.put("id", spec.id());
-    r.put("sweep", cfg.name());
-    r.put("group", spec.group());
-    r.put("variant", spec.variant());
-    r.put("baseline", spec.baseline());
-    if (spec.rank() == null) {
-      r.putNull("rank");
-    } else {
-      r.put("rank", spec.rank());
-    }
-    r.set("config", spec.configJson());
-    r.set("targets", spec.targets() == null ? null : json.valueToTree(spec.targets()));
-    r.put("task", task == null ? null : task.id());
-    r.put("dataset", task == null ? null : task.datasetId());
-    r.put("dataset_sha256", task == null ? null : task.datasetSha256());
-    r.put("seed", spec.seed());
-    r.set("train", spec.specJson().get("train").deepCopy());
-    r.put("primary_metric", cfg.primaryMetric());
-    r.put("higher_is_better", task == null || task.higherIsBetter());
-    r.put("status", "failed");
-    r.put("error", error);
-    r.set("loss_curve", json.createArrayNode());
-    r.set("metrics", json.createObjectNode());
-    ObjectNode prov = Provenance.machine();
-    if (task != null) {
-      prov.put("base_model", task.baseModelName());
-      prov.put("dataset", task.datasetId());
-      prov.put("dataset_sha256", task.datasetSha256());
-    }
-    prov.put("seed", spec.seed());
+    ObjectNode r = TrialRunner.header(json, cfg.name(), cfg, spec, task);
+    TrialRunner.markFailed(json, r, List.of(), error);
+    ObjectNode prov = TrialRunner.provenance(spec, task);
     prov.put("end_time", Instant.now().toString());
     r.set("provenance", prov);
     return r;

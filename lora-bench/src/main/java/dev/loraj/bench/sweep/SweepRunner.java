@@ -41,7 +41,7 @@ public final class SweepRunner {
     Path trials = dir.resolve("trials");
     Files.createDirectories(trials);
     AtomicFiles.writeString(dir.resolve("sweep.json"),
-        json.writerWithDefaultPrettyPrinter().writeValueAsString(sweepRecord(cfg, plan)));
+        json.writerWithDefaultPrettyPrinter().writeValueAsString(sweepRecord(json, cfg, plan)));
     int skipped = 0;
     int ran = 0;
     int failed = 0;
@@ -50,7 +50,7 @@ public final class SweepRunner {
       int done = 0;
       for (TrialSpec spec : mine) {
         Path file = trials.resolve(spec.id() + ".json");
-        if (Files.exists(file) && finished(file)) {
+        if (finished(json, file)) {
           skipped++;
           bar.update(++done, "skip " + spec.id());
           continue;
@@ -78,7 +78,11 @@ public final class SweepRunner {
     return new Outcome(mine.size(), skipped, ran, failed);
   }
 
-  private boolean finished(Path file) {
+  /** True when {@code file} is a trial record with a status (ok or failed): the trial is done. */
+  public static boolean finished(ObjectMapper json, Path file) {
+    if (!Files.exists(file)) {
+      return false;
+    }
     try {
       JsonNode n = json.readTree(file.toFile());
       return n.has("status");
@@ -87,7 +91,8 @@ public final class SweepRunner {
     }
   }
 
-  private ObjectNode sweepRecord(SweepConfig cfg, SweepPlan plan) {
+  /** The content of {@code sweep.json}: name, task, train, primary metric, every planned id. */
+  public static ObjectNode sweepRecord(ObjectMapper json, SweepConfig cfg, SweepPlan plan) {
     ObjectNode n = json.createObjectNode();
     n.put("name", cfg.name());
     n.set("task", cfg.task());

@@ -48,32 +48,8 @@ public final class TrialRunner {
 
   /** Runs {@code spec} on {@code task}; the adapter is saved under {@code adapterDir} (if not null). */
   public ObjectNode run(String sweepName, SweepConfig cfg, TrialSpec spec, Task task, Path adapterDir) {
-    ObjectNode r = json.createObjectNode();
-    r.put("id", spec.id());
-    r.put("sweep", sweepName);
-    r.put("group", spec.group());
-    r.put("variant", spec.variant());
-    r.put("baseline", spec.baseline());
-    if (spec.rank() == null) {
-      r.putNull("rank");
-    } else {
-      r.put("rank", spec.rank());
-    }
-    r.set("config", spec.configJson());
-    r.set("targets", spec.targets() == null ? null : json.valueToTree(spec.targets()));
-    r.put("task", task.id());
-    r.put("dataset", task.datasetId());
-    r.put("dataset_sha256", task.datasetSha256());
-    r.put("seed", spec.seed());
-    ObjectNode train = spec.specJson().get("train").deepCopy();
-    r.set("train", train);
-    r.put("primary_metric", cfg.primaryMetric());
-    r.put("higher_is_better", task.higherIsBetter());
-    ObjectNode prov = Provenance.machine();
-    prov.put("base_model", task.baseModelName());
-    prov.put("dataset", task.datasetId());
-    prov.put("dataset_sha256", task.datasetSha256());
-    prov.put("seed", spec.seed());
+    ObjectNode r = header(json, sweepName, cfg, spec, task);
+    ObjectNode prov = provenance(spec, task);
     prov.put("start_time", Instant.now().toString());
 
     List<Double> losses = new ArrayList<>();
@@ -152,8 +128,56 @@ public final class TrialRunner {
   }
 
   private void failed(ObjectNode r, List<Double> losses, Exception e) {
+    markFailed(json, r, losses, e.getClass().getSimpleName() + ": " + e.getMessage());
+  }
+
+  /**
+   * The identity and set-up fields every trial record starts with, in their order: id, sweep,
+   * group, variant, baseline, rank, config, targets, task, dataset, dataset_sha256, seed, train,
+   * primary_metric, higher_is_better. {@code task} may be null (a task that could not be built,
+   * as the Spark runner records it): its fields are then null.
+   */
+  public static ObjectNode header(ObjectMapper json, String sweepName, SweepConfig cfg, TrialSpec spec,
+      Task task) {
+    ObjectNode r = json.createObjectNode();
+    r.put("id", spec.id());
+    r.put("sweep", sweepName);
+    r.put("group", spec.group());
+    r.put("variant", spec.variant());
+    r.put("baseline", spec.baseline());
+    if (spec.rank() == null) {
+      r.putNull("rank");
+    } else {
+      r.put("rank", spec.rank());
+    }
+    r.set("config", spec.configJson());
+    r.set("targets", spec.targets() == null ? null : json.valueToTree(spec.targets()));
+    r.put("task", task == null ? null : task.id());
+    r.put("dataset", task == null ? null : task.datasetId());
+    r.put("dataset_sha256", task == null ? null : task.datasetSha256());
+    r.put("seed", spec.seed());
+    r.set("train", spec.specJson().get("train").deepCopy());
+    r.put("primary_metric", cfg.primaryMetric());
+    r.put("higher_is_better", task == null || task.higherIsBetter());
+    return r;
+  }
+
+  /** A trial's provenance: the machine, base model, data set and its hash (task may be null), seed. */
+  public static ObjectNode provenance(TrialSpec spec, Task task) {
+    ObjectNode prov = Provenance.machine();
+    if (task != null) {
+      prov.put("base_model", task.baseModelName());
+      prov.put("dataset", task.datasetId());
+      prov.put("dataset_sha256", task.datasetSha256());
+    }
+    prov.put("seed", spec.seed());
+    return prov;
+  }
+
+  /** Marks record {@code r} failed: status, error, the losses so far, no metrics. */
+  public static void markFailed(ObjectMapper json, ObjectNode r, List<Double> losses, String error) {
     r.put("status", "failed");
-    r.put("error", e.getClass().getSimpleName() + ": " + e.getMessage());
+    r.put("error", error);
     r.set("loss_curve", json.valueToTree(losses));
     r.set("metrics", json.createObjectNode());
   }
