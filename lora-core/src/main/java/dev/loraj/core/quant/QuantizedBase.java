@@ -1,13 +1,21 @@
 package dev.loraj.core.quant;
 
+import dev.loraj.core.adapter.AdapterConfig;
+import dev.loraj.core.adapter.AdapterRegistry;
+import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.linalg.Svd;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.LinearSite;
+import dev.loraj.core.model.MlpModel;
 import dev.loraj.core.model.PeftModel;
 import dev.loraj.core.model.Targets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -104,5 +112,26 @@ public final class QuantizedBase {
     INDArray adapted = w.sub(base.dequantize()).subi(delta); // W - (deq(q(W')) + s B A)
     INDArray qlora = w.sub(plain.dequantize());             // W - deq(q(W))
     return 1 - nuclearNorm(adapted) / nuclearNorm(qlora);
+  }
+
+  /** An adapter's quantized base deq(q(W')) and its {@code s B A} at init, for one matrix W. */
+  public record Adapted(QuantizedWeight base, INDArray delta) {}
+
+  /**
+   * Initialises an adapter of {@code config} on a one-layer model holding W [out, in] (zero bias,
+   * no activation) and returns its quantized base and initial delta: the inputs of
+   * {@link #errorReductionRatio} for one matrix.
+   */
+  public static Adapted adaptOneMatrix(INDArray w, AdapterConfig config, AdapterRegistry registry) {
+    int out = Math.toIntExact(w.size(0));
+    int in = Math.toIntExact(w.size(1));
+    Map<String, INDArray> weights = new LinkedHashMap<>();
+    weights.put("layers.0.weight", w.dup());
+    weights.put("layers.0.bias", Nd4j.zeros(DataType.FLOAT, out));
+    MlpModel m = new MlpModel(List.of(in, out), MlpModel.Activation.NONE, false, weights);
+    PeftModel pm = new PeftModel(m, registry);
+    pm.addAdapter("default", new AdapterSpec(config, Targets.allLinear()), 1);
+    LinearSite site = m.linearSites().get(0);
+    return new Adapted(pm.quantized(site), pm.adapter("default").sites().get(site.path()).deltaWeight());
   }
 }

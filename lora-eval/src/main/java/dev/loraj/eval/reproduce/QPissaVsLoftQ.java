@@ -2,11 +2,7 @@ package dev.loraj.eval.reproduce;
 
 import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterRegistry;
-import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.model.LinearSite;
-import dev.loraj.core.model.MlpModel;
-import dev.loraj.core.model.PeftModel;
-import dev.loraj.core.model.Targets;
 import dev.loraj.core.model.bert.BertCheckpoint;
 import dev.loraj.core.model.bert.BertModel;
 import dev.loraj.core.model.onnx.MiniLm;
@@ -18,10 +14,8 @@ import dev.loraj.variants.qlora.QLoraConfig;
 import dev.loraj.variants.qlora.QPissaConfig;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -137,16 +131,7 @@ final class QPissaVsLoftQ implements Reproduction {
 
   /** The ratio after creating {@code config} on a one-layer model holding W [out, in]. */
   static double ratio(INDArray w, QuantizedWeight plain, AdapterConfig config) {
-    int out = Math.toIntExact(w.size(0));
-    int in = Math.toIntExact(w.size(1));
-    Map<String, INDArray> weights = new LinkedHashMap<>();
-    weights.put("layers.0.weight", w.dup());
-    weights.put("layers.0.bias", Nd4j.zeros(DataType.FLOAT, out));
-    MlpModel m = new MlpModel(List.of(in, out), MlpModel.Activation.NONE, false, weights);
-    PeftModel pm = new PeftModel(m, REGISTRY);
-    pm.addAdapter("default", new AdapterSpec(config, Targets.allLinear()), 1);
-    LinearSite site = m.linearSites().get(0);
-    INDArray delta = pm.adapter("default").sites().get(site.path()).deltaWeight(); // s B A [out, in]
-    return QuantizedBase.errorReductionRatio(w, pm.quantized(site), delta, plain);
+    QuantizedBase.Adapted a = QuantizedBase.adaptOneMatrix(w, config, REGISTRY);
+    return QuantizedBase.errorReductionRatio(w, a.base(), a.delta(), plain);
   }
 }

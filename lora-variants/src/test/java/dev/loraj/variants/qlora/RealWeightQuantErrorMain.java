@@ -5,12 +5,8 @@ import static org.bytedeco.openblas.global.openblas.LAPACK_ROW_MAJOR;
 
 import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterRegistry;
-import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.linalg.LapackException;
 import dev.loraj.core.model.LinearSite;
-import dev.loraj.core.model.MlpModel;
-import dev.loraj.core.model.PeftModel;
-import dev.loraj.core.model.Targets;
 import dev.loraj.core.model.bert.BertCheckpoint;
 import dev.loraj.core.model.bert.BertModel;
 import dev.loraj.core.model.onnx.MiniLm;
@@ -110,22 +106,13 @@ public final class RealWeightQuantErrorMain {
 
   /** The ratio after creating {@code config} on a one-layer model holding W [out, in]. */
   static double ratio(INDArray w, QuantizedWeight plain, AdapterConfig config) {
-    int out = Math.toIntExact(w.size(0));
-    int in = Math.toIntExact(w.size(1));
-    Map<String, INDArray> weights = new LinkedHashMap<>();
-    weights.put("layers.0.weight", w.dup());
-    weights.put("layers.0.bias", Nd4j.zeros(DataType.FLOAT, out));
-    MlpModel m = new MlpModel(List.of(in, out), MlpModel.Activation.NONE, false, weights);
-    PeftModel pm = new PeftModel(m, REGISTRY);
-    pm.addAdapter("default", new AdapterSpec(config, Targets.allLinear()), 1);
-    LinearSite site = m.linearSites().get(0);
-    INDArray delta = pm.adapter("default").sites().get(site.path()).deltaWeight(); // s B A [out, in]
+    QuantizedBase.Adapted a = QuantizedBase.adaptOneMatrix(w, config, REGISTRY);
     try {
-      return QuantizedBase.errorReductionRatio(w, pm.quantized(site), delta, plain);
+      return QuantizedBase.errorReductionRatio(w, a.base(), a.delta(), plain);
     } catch (LapackException e) {
       // float sgesdd may not converge on a residual; the same ratio with double singular values
       fallbacks++;
-      INDArray adapted = w.sub(pm.quantized(site).dequantize()).subi(delta); // W - (deq(q(W')) + s B A)
+      INDArray adapted = w.sub(a.base().dequantize()).subi(a.delta()); // W - (deq(q(W')) + s B A)
       INDArray qlora = w.sub(plain.dequantize());                            // W - deq(q(W))
       return 1 - nuclearNormDouble(adapted) / nuclearNormDouble(qlora);
     }
