@@ -46,15 +46,7 @@ public final class LiveMemoryProbe {
   public static void main(String[] args) throws Exception {
     String which = args.length > 0 ? args[0] : "full";
     int steps = args.length > 1 ? Integer.parseInt(args[1]) : 3;
-    String yaml = "name: memory-check\n"
-        + "task: {kind: text-classification, dataset: sotu-era, model: minilm, max_length: 32,"
-        + " train_examples: 256, test_examples: 32, seed: 0}\n"
-        + "train: {steps: " + steps + ", batch_size: 16, learning_rate: 1.0e-3}\n"
-        + "seeds: [1]\n"
-        + "targets: {target_modules: [query, value]}\n"
-        + "baselines:\n  - {kind: full_ft, learning_rate: 1.0e-4}\n"
-        + "variants:\n  - {type: lora, rank: 8, alpha: 16}\n";
-    SweepConfig cfg = SweepConfig.parse(yaml);
+    SweepConfig cfg = SweepConfig.parse(MeasuredMemoryCheck.sweepYaml(steps, true));
     AdapterRegistry registry = AdapterRegistry.discover();
     Task task = Tasks.create(cfg.task());
     report("after task", null);
