@@ -22,6 +22,7 @@ import org.nd4j.autodiff.samediff.array.SingleThreadArrayHolder;
 import org.nd4j.autodiff.samediff.config.ExecutionResult;
 import org.nd4j.autodiff.samediff.config.SDValue;
 import org.nd4j.autodiff.samediff.internal.InferenceSession;
+import org.nd4j.autodiff.samediff.internal.memory.ArrayCacheMemoryMgr;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -29,6 +30,8 @@ import org.nd4j.linalg.factory.Nd4j;
 /** SameDiff set-up and execution with the engine settings of ARCHITECTURE.md. */
 public final class Graphs {
   private Graphs() {}
+
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Graphs.class);
 
   private static final Object STDOUT_LOCK = new Object();
 
@@ -188,6 +191,17 @@ public final class Graphs {
    */
   public static OutAndGrad gradientsAndOutputs(SameDiff sd, Map<String, INDArray> placeholders,
       List<String> outputs, List<String> params) {
+    return gradientsAndOutputs(sd, placeholders, outputs, params, null);
+  }
+
+  /**
+   * As {@link #gradientsAndOutputs(SameDiff, Map, List, List)}; with a {@code replay} cache, runs
+   * from the third of the same placeholder shapes on replay the recorded op list
+   * ({@link GradientReplay}; {@code -Dloraj.replay=false} turns it off). Graphs with listeners
+   * always run through SameDiff.
+   */
+  public static OutAndGrad gradientsAndOutputs(SameDiff sd, Map<String, INDArray> placeholders,
+      List<String> outputs, List<String> params, ReplayCache replay) {
     if (!GRAD_CACHE) {
       return sd.calculateGradientsAndOutputs(placeholders, outputs, params);
     }
@@ -205,7 +219,44 @@ public final class Graphs {
     }
     SameDiff gradFn = sd.getFunction(GRAD_FUNCTION);
     gradFn.setEnableCache(true);
-    gradFn.setListeners(sd.getListeners());
+    Map<String, INDArray> all;
+    boolean replayable = replay != null && GradientReplay.enabled && sd.getListeners().isEmpty();
+    GradientReplay.Key key = replayable ? GradientReplay.Key.of(names, placeholders) : null;
+    Object planOrMode = replayable ? replay.lookup(gradFn, key) : ReplayCache.Mode.PLAIN;
+    if (planOrMode instanceof GradientReplay.Plan plan) {
+      all = plan.run(placeholders);
+    } else if (planOrMode == ReplayCache.Mode.RECORD) {
+      GradientReplay.Recorder recorder = new GradientReplay.Recorder();
+      gradFn.setListeners(recorder);
+      try {
+        all = runGradientFunction(gradFn, placeholders, names);
+      } finally {
+        gradFn.setListeners(sd.getListeners());
+      }
+      try {
+        replay.store(key, GradientReplay.build(gradFn, recorder.ops, placeholders, names), null);
+        dropSessionCache(gradFn);
+      } catch (GradientReplay.Unsupported e) {
+        log.info("training steps run through SameDiff's session: {}", e.getMessage());
+        replay.store(key, null, e.getMessage());
+      }
+    } else {
+      gradFn.setListeners(sd.getListeners());
+      all = runGradientFunction(gradFn, placeholders, names);
+    }
+    Map<String, INDArray> outs = new HashMap<>();
+    for (String o : outputs) {
+      outs.put(o, all.get(o));
+    }
+    Map<String, INDArray> grads = new HashMap<>();
+    for (Map.Entry<String, String> e : gradName.entrySet()) {
+      grads.put(e.getKey(), all.get(e.getValue()));
+    }
+    return new OutAndGrad(outs, grads);
+  }
+
+  private static Map<String, INDArray> runGradientFunction(SameDiff gradFn,
+      Map<String, INDArray> placeholders, List<String> names) {
     ExecutionResult r;
     try {
       r = (ExecutionResult) BATCH_OUTPUT_HELPER.invoke(gradFn, placeholders, null, Operation.TRAINING,
@@ -219,11 +270,21 @@ public final class Graphs {
     } else if (r.hasSingle()) {
       all.putAll(ExecutionResult.unpack(r.getOutputs()));
     }
-    Map<String, INDArray> outs = new HashMap<>();
-    outputs.forEach(o -> outs.put(o, all.get(o)));
-    Map<String, INDArray> grads = new HashMap<>();
-    gradName.forEach((p, g) -> grads.put(p, all.get(g)));
-    return new OutAndGrad(outs, grads);
+    return all;
+  }
+
+  /**
+   * Closes the arrays the calling thread's session of {@code gradFn} keeps for reuse: once a
+   * replay plan serves the run, the session's cache only holds memory.
+   */
+  private static void dropSessionCache(SameDiff gradFn) {
+    InferenceSession s = gradFn.getSessions().get(Thread.currentThread().getId());
+    if (s != null) {
+      s.getNodeValueOutputs().clear();
+      s.getArrayUseTracker().clear();
+      s.getMmgr().close();
+      s.setMmgr(new ArrayCacheMemoryMgr());
+    }
   }
 
   static final boolean GRAD_CACHE = !"false".equals(System.getProperty("loraj.gradCache"));
@@ -283,6 +344,20 @@ public final class Graphs {
       }
       return null;
     });
+  }
+
+  /**
+   * Inverted dropout, as {@code torch.nn.Dropout(p)} in training: each entry of {@code x} is zeroed
+   * with probability {@code p} and the others are scaled by {@code 1 / (1 - p)}; the gradient is
+   * {@code dy * mask}. The mask ({@link DropoutMask}) is drawn from ND4J's global RNG (seeded by
+   * the trainer), a new one per run. ND4J 1.0.0-M2.1's {@code sd.nn().dropout} cannot be trained
+   * through (its op has no gradient) and does not rescale the kept entries.
+   */
+  public static SDVariable dropout(SameDiff sd, SDVariable x, double p) {
+    if (!(p >= 0 && p < 1)) {
+      throw new IllegalArgumentException("dropout = " + p + ": must be in [0, 1)");
+    }
+    return p == 0 ? x : x.mul(DropoutMask.like(sd, x, 1.0 - p));
   }
 
   public static boolean allFinite(INDArray a) {

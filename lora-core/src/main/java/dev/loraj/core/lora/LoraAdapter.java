@@ -3,6 +3,7 @@ package dev.loraj.core.lora;
 import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterGraph;
+import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.model.LinearSite;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -120,7 +121,7 @@ public class LoraAdapter implements Adapter {
   protected SDVariable branch(AdapterGraph g, SDVariable x, SDVariable av, SDVariable bv) {
     SDVariable in = x;
     if (g.training() && dropout > 0) {
-      in = g.sd().nn().dropout(x, 1.0 - dropout); // ND4J takes the retain probability
+      in = Graphs.dropout(g.sd(), x, dropout);
     }
     SDVariable h = g.sd().mmul(in, av, false, true, false); // [n, in] x [in, r]
     SDVariable y = g.sd().mmul(h, bv, false, true, false); // [n, r] x [r, out]

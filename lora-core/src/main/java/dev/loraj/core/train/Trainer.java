@@ -4,6 +4,7 @@ import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.StepContext;
 import dev.loraj.core.engine.NativeMemoryGuard;
 import dev.loraj.core.graph.Graphs;
+import dev.loraj.core.graph.ReplayCache;
 import dev.loraj.core.model.PeftModel;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -47,20 +48,21 @@ public final class Trainer {
   }
 
   public TrainResult train(PeftModel model, Objective objective, Batches batches) {
-    Session session = start(model, objective);
     List<Double> losses = new ArrayList<>();
     List<Double> times = new ArrayList<>();
-    for (long step = 1; step <= config.steps(); step++) {
-      long t0 = System.nanoTime();
-      double stepLoss = session.step(step, batches);
-      double ms = (System.nanoTime() - t0) / 1e6;
-      losses.add(stepLoss);
-      times.add(ms);
-      for (TrainListener l : listeners) {
-        l.onStep(step, config.steps(), stepLoss, config.learningRateAt(step), ms);
+    try (Session session = start(model, objective)) {
+      for (long step = 1; step <= config.steps(); step++) {
+        long t0 = System.nanoTime();
+        double stepLoss = session.step(step, batches);
+        double ms = (System.nanoTime() - t0) / 1e6;
+        losses.add(stepLoss);
+        times.add(ms);
+        for (TrainListener l : listeners) {
+          l.onStep(step, config.steps(), stepLoss, config.learningRateAt(step), ms);
+        }
       }
+      return new TrainResult(losses, times, session.optimizerStateBytes(), session.trainableParameters());
     }
-    return new TrainResult(losses, times, session.optimizerStateBytes(), session.trainableParameters());
   }
 
   /** Builds the training graph and optimizer state once; {@link Session#step} runs one step. */
@@ -69,8 +71,10 @@ public final class Trainer {
   }
 
   /** One training run's graph, optimizer state and step function (also used by benchmarks). */
-  public final class Session {
+  public final class Session implements AutoCloseable {
     private final PeftModel model;
+    /** Replay plans of this session's gradient function (see Graphs.gradientsAndOutputs). */
+    private final ReplayCache replay = new ReplayCache();
     private final SameDiff sd;
     private final String lossName;
     private final List<PeftModel.TrainableVar> vars;
@@ -182,13 +186,24 @@ public final class Trainer {
       }
     }
 
+    /** Frees the replay plans' arrays (the session can still step: it records new plans). */
+    @Override
+    public void close() {
+      replay.close();
+    }
+
+    /** Why this session's steps run through SameDiff's session, or {@code null} if replayed. */
+    public String replayUnsupported() {
+      return replay.unsupported();
+    }
+
     /** Runs optimizer step {@code step} (1-based) and returns its loss (before the update). */
     public double step(long step, Batches batches) {
       Map<String, INDArray> acc = new LinkedHashMap<>();
       double stepLoss = 0;
       for (int micro = 0; micro < config.accumulation(); micro++) {
         Map<String, INDArray> ph = batches.get(step, micro);
-        var og = Graphs.gradientsAndOutputs(sd, ph, List.of(lossName), names);
+        var og = Graphs.gradientsAndOutputs(sd, ph, List.of(lossName), names, replay);
         INDArray lossArray = og.getOutputs().get(lossName);
         double l = lossArray.getDouble(0);
         if (!Graphs.isFinite(l)) {

@@ -3,6 +3,7 @@ package dev.loraj.variants.adalora;
 import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.StepContext;
+import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.model.LinearSite;
 import java.util.Arrays;
@@ -112,7 +113,7 @@ public final class AdaLoraAdapter implements Adapter {
     SameDiff sd = g.sd();
     SDVariable in = x;
     if (g.training() && config.dropout() > 0) {
-      in = sd.nn().dropout(x, 1.0 - config.dropout()); // ND4J takes the retain probability
+      in = Graphs.dropout(sd, x, config.dropout());
     }
     SDVariable ae = g.param(A).mul(g.param(E)); // [r, in] * [r, 1] (row i scaled by E_i)
     SDVariable h = sd.mmul(in, ae, false, true, false); // [n, in] x [in, r]

@@ -5,6 +5,7 @@ import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.SiteInit;
 import dev.loraj.core.graph.FrozenMatMul;
+import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.lora.LoraInit;
@@ -130,7 +131,7 @@ public final class Dora implements AdapterFactory<DoraConfig> {
       SDVariable in = x;
       SDVariable direct; // x W^T without bias [n, out]
       if (g.training() && dropoutRate > 0) {
-        in = sd.nn().dropout(x, 1.0 - dropoutRate); // ND4J takes the retain probability
+        in = Graphs.dropout(sd, x, dropoutRate);
         direct = FrozenMatMul.apply(sd, in, stored, !site.fanInFanOut()); // [n, in] x [in, out]
       } else {
         SDVariable bias = g.baseBias();

@@ -6,6 +6,7 @@ import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.lora.Fill;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.model.LinearSite;
@@ -213,7 +214,7 @@ public final class Vera implements AdapterFactory<Vera.Config> {
     public SDVariable forward(AdapterGraph g, SDVariable x, SDVariable baseOut) {
       SDVariable in = x;
       if (g.training() && config.dropout() > 0) {
-        in = g.sd().nn().dropout(x, 1.0 - config.dropout()); // ND4J takes the retain probability
+        in = Graphs.dropout(g.sd(), x, config.dropout());
       }
       SDVariable d = g.param(LAMBDA_D).reshape(1, config.rank());
       SDVariable bv = g.param(LAMBDA_B).reshape(1, site.out());
