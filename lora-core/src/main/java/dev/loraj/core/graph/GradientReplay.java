@@ -149,6 +149,9 @@ final class GradientReplay {
     final Slot[] out;
     final boolean custom;
     final boolean javaComputed;
+    /** A Java-computed op that writes into its output itself: no context, no identity copy. */
+    final boolean direct;
+    final List<INDArray> inputs;
     final Slot scalarArg; // a legacy scalar op's scalar given as an array input
     boolean bindsPerReplay;
     long[] iArgs;
@@ -192,6 +195,8 @@ final class GradientReplay {
       this.out = out;
       this.custom = custom;
       this.javaComputed = javaComputed;
+      this.direct = javaComputed && ((JavaComputedOp) op).computesInto();
+      this.inputs = direct ? new ArrayList<>(java.util.Collections.nCopies(in.length, null)) : null;
       this.scalarArg = scalarArg;
     }
   }
@@ -262,13 +267,13 @@ final class GradientReplay {
             use(scalarArg, i);
           }
         }
-        check(used.size() == r.inputs().size(), "op " + op.opName() + ": " + used.size()
-            + " named inputs, " + r.inputs().size() + " in its context");
         boolean javaComputed = op instanceof JavaComputedOp;
+        // a Java-computed op's inputs were replaced by its result before the kernel ran
+        check(javaComputed || used.size() == r.inputs().size(), "op " + op.opName() + ": "
+            + used.size() + " named inputs, " + r.inputs().size() + " in its context");
         Slot[] in = new Slot[used.size()];
         for (int k = 0; k < in.length; k++) {
-          // a Java-computed op's input 0 was replaced by its result before the kernel ran
-          in[k] = source(used.get(k), javaComputed && k == 0 ? null : r.inputs().get(k), false);
+          in[k] = source(used.get(k), javaComputed ? null : r.inputs().get(k), false);
           use(in[k], i);
         }
         check(r.outputs().length == outs.size(), "op " + op.opName() + " outputs");
@@ -487,6 +492,13 @@ final class GradientReplay {
       }
       OpExecutioner ex = Nd4j.getExecutioner();
       for (Step st : steps) {
+        if (st.direct) {
+          for (int k = 0; k < st.in.length; k++) {
+            st.inputs.set(k, st.in[k].array);
+          }
+          ((JavaComputedOp) st.op).compute(st.inputs, st.out[0].array);
+          continue;
+        }
         if (st.bindsPerReplay) {
           // bound in full and purged after, as SameDiff does: libnd4j's context keeps every
           // array set on it alive until it is purged (re-binding alone leaked the last batch)

@@ -11,7 +11,7 @@ import org.nd4j.linalg.api.ops.OpContext;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 
 /**
- * A SameDiff op whose result is computed in Java, with one float input and one float output.
+ * A SameDiff op whose result is computed in Java, with float inputs and one float output.
  *
  * <p>ND4J 1.0.0-M2.1 has no user-defined op: its executor sends every custom op to libnd4j by
  * {@link #opHash()}. It does, however, ask the Java op object for its output shapes, with the
@@ -33,8 +33,21 @@ public abstract class JavaComputedOp extends DynamicCustomOp {
   /** For SameDiff's reflection (clones). */
   protected JavaComputedOp() {}
 
-  protected JavaComputedOp(SameDiff sd, SDVariable input) {
-    super(null, sd, new SDVariable[] {input});
+  protected JavaComputedOp(SameDiff sd, SDVariable... inputs) {
+    super(null, sd, inputs);
+  }
+
+  /**
+   * Whether {@link #compute} writes the result straight into a given output array: the replay
+   * executor ({@link GradientReplay}) then calls it instead of the shape call and identity copy.
+   */
+  boolean computesInto() {
+    return false;
+  }
+
+  /** Computes the result from the op's inputs into {@code out} (see {@link #computesInto}). */
+  void compute(List<INDArray> in, INDArray out) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " computes in its shape call");
   }
 
   /** libnd4j's {@code identity}: copies the Java result (input 0 by then) into the output. */

@@ -45,7 +45,7 @@ public final class LogSoftmaxOut extends SubOp {
     }
     OpOverrides.register("subtract", LogSoftmaxOut.class);
     SDVariable m = x.max(true, 1);
-    SDVariable e = sd.math().exp(x.sub(m));
+    SDVariable e = VectorKernelOp.exp(sd, x.sub(m)); // not differentiated: only the cut uses it
     SDVariable s = e.sum(true, 1);
     SDVariable lse = GradientCut.of(sd, sd.math().log(s).add(m)); // [rows, 1]: a small copy
     return new LogSoftmaxOut(sd, x, lse, e, s).outputVariable();

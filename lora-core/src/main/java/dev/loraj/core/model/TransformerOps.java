@@ -4,7 +4,7 @@ import dev.loraj.core.graph.FrozenAdd;
 import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.graph.FrozenMultiply;
 import dev.loraj.core.graph.RowNorm;
-import dev.loraj.core.graph.SoftmaxGrad;
+import dev.loraj.core.graph.VectorKernelOp;
 import java.util.function.UnaryOperator;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -89,8 +89,8 @@ public final class TransformerOps {
         yield x.mul(0.5).mul(sd.math().tanh(inner).add(1.0));
       }
       // exact gelu: 0.5 x (1 + erf(x / sqrt 2))
-      case "gelu" -> x.mul(0.5).mul(sd.math().erf(x.div(Math.sqrt(2))).add(1.0));
-      case "silu", "swish" -> x.mul(sd.nn().sigmoid(x));
+      case "gelu" -> VectorKernelOp.gelu(sd, x);
+      case "silu", "swish" -> VectorKernelOp.silu(sd, x);
       case "relu" -> sd.nn().relu(x, 0);
       case "tanh" -> sd.math().tanh(x);
       default -> throw new IllegalArgumentException(
@@ -207,7 +207,7 @@ public final class TransformerOps {
     SDVariable vh = sd.permute(v4, 0, 2, 1, 3);
     SDVariable scores = scale.apply(sd.mmul(qh, kh, false, true, false)); // [b, h, s, s]
     // the mask is data: FrozenAdd, no add_bp reducing [b, h, s, s] into it
-    SDVariable probs = SoftmaxGrad.apply(sd, FrozenAdd.apply(sd, scores, mask), 3);
+    SDVariable probs = VectorKernelOp.softmaxLastAxis(sd, FrozenAdd.apply(sd, scores, mask), 4);
     SDVariable out = sd.mmul(probs, vh); // [b, h, s, d]
     return sd.reshape(sd.permute(out, 0, 2, 1, 3), -1, (long) h * d); // [b*s, h*d]
   }

@@ -49,7 +49,8 @@ class LogSoftmaxOutTest {
     assertThat(loss[1]).isCloseTo(loss[0], org.assertj.core.data.Offset.offset(1e-5));
     assertThat(grad[1].equalsWithEps(grad[0], 1e-5)).as("dW %s vs %s", grad[1], grad[0]).isTrue();
     assertThat(count(graphs[0], "exp")).isEqualTo(2); // forward + exp's derivative
-    assertThat(count(graphs[1], "exp")).isEqualTo(1);
+    // one exp, forward only: libnd4j's, or the Vector API kernel when the JVM has the module
+    assertThat(count(graphs[1], "exp") + count(graphs[1], VectorKernelOp.OP_NAME)).isEqualTo(1);
     assertThat(count(graphs[1], "reduce_max_bp")).isZero();
     assertThat(count(graphs[1], "subtract_bp")).isZero();
   }

@@ -1,7 +1,7 @@
 package dev.loraj.core.model.bert;
 
 import dev.loraj.core.graph.FrozenAdd;
-import dev.loraj.core.graph.SoftmaxGrad;
+import dev.loraj.core.graph.VectorKernelOp;
 import dev.loraj.core.lora.Fill;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.LinearSite;
@@ -284,7 +284,7 @@ public final class BertModel implements BaseModel {
       SDVariable v = splitHeads(sd, g.linear(p + "attention.self.value", h), headShape);
       SDVariable scores = FrozenAdd.apply(sd, // the mask is data: no add_bp reducing into it
           sd.mmul(q, k, false, true, false).mul(scale), maskBias); // [B,H,S,dh] x [B,H,dh,S]
-      SDVariable probs = SoftmaxGrad.apply(sd, scores, 3);
+      SDVariable probs = VectorKernelOp.softmaxLastAxis(sd, scores, 4);
       SDVariable ctx = sd.mmul(probs, v, false, false, false); // [B,H,S,S] x [B,H,S,dh]
       ctx = sd.reshape(sd.permute(ctx, 0, 2, 1, 3), -1, d); // [B*S, d]
       SDVariable attn = g.linear(p + "attention.output.dense", ctx);
@@ -328,7 +328,7 @@ public final class BertModel implements BaseModel {
 
   private SDVariable activation(SameDiff sd, SDVariable x) {
     return switch (config.hiddenAct()) {
-      case "gelu" -> x.mul(sd.math().erf(x.mul(1.0 / Math.sqrt(2.0))).add(1.0)).mul(0.5);
+      case "gelu" -> VectorKernelOp.gelu(sd, x);
       case "relu" -> sd.nn().relu(x, 0);
       default -> throw new IllegalStateException("hidden_act " + config.hiddenAct());
     };

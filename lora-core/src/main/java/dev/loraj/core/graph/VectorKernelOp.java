@@ -1,0 +1,180 @@
+package dev.loraj.core.graph;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
+import org.nd4j.imports.converters.ImportClassMapping;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.OpContext;
+import org.nd4j.linalg.api.shape.LongShapeDescriptor;
+import org.nd4j.linalg.api.shape.Shape;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Transcendental-heavy activations computed by {@link VectorMath} (the JDK's Vector API) instead
+ * of chains of libnd4j ops: exact GELU, SiLU, softmax over the last axis and {@code exp}, each
+ * forward pass one op and each backward pass one op.
+ *
+ * <p>Why: libnd4j 1.0.0-M2.1 evaluates {@code exp} and {@code erf} with scalar libm calls
+ * (3.5 and 5-8 ms per 1.57 M floats here), and autodiff turns exact GELU into 5 forward and ~9
+ * backward ops. In a BERT LoRA step (batch 8 x 128) these functions were ~90 ms of ~700.
+ *
+ * <p>Used when the JVM runs with {@code --add-modules jdk.incubator.vector} (the {@code lora}
+ * launcher, the test and benchmark JVMs do) and {@code -Dloraj.vectorKernels} is not
+ * {@code false}; otherwise {@link #gelu} and the others build the libnd4j op chains as before.
+ * Results differ from the libnd4j chains by float rounding and erf's approximation error
+ * (< 5e-7 absolute), well inside the PEFT golden tolerances ({@code VectorKernelOpTest}).
+ */
+public final class VectorKernelOp extends JavaComputedOp {
+  static final String OP_NAME = "loraj_vector_kernel";
+
+  /** Whether the Vector API is there and the kernels are not switched off. */
+  public static final boolean AVAILABLE =
+      !"false".equals(System.getProperty("loraj.vectorKernels"))
+          && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+  /** What the op computes; integer argument 0. */
+  enum Kernel { GELU, GELU_BP, SILU, SILU_BP, SOFTMAX, SOFTMAX_BP, EXP }
+
+  private static volatile boolean registered;
+
+  /** For SameDiff's reflection (clones). */
+  public VectorKernelOp() {}
+
+  private VectorKernelOp(SameDiff sd, Kernel k, SDVariable... inputs) {
+    super(sd, inputs);
+    addIArgument(k.ordinal());
+  }
+
+  private static SDVariable of(SameDiff sd, Kernel k, SDVariable... inputs) {
+    register();
+    return new VectorKernelOp(sd, k, inputs).outputVariable();
+  }
+
+  /** Exact GELU, {@code x (1 + erf(x / sqrt 2)) / 2} (transformers' "gelu"). */
+  public static SDVariable gelu(SameDiff sd, SDVariable x) {
+    if (!AVAILABLE) {
+      return x.mul(0.5).mul(sd.math().erf(x.div(Math.sqrt(2))).add(1.0));
+    }
+    return of(sd, Kernel.GELU, x);
+  }
+
+  /** SiLU, {@code x sigmoid(x)}. */
+  public static SDVariable silu(SameDiff sd, SDVariable x) {
+    return AVAILABLE ? of(sd, Kernel.SILU, x) : x.mul(sd.nn().sigmoid(x));
+  }
+
+  /** Softmax over the last axis of {@code x} (any rank). */
+  public static SDVariable softmaxLastAxis(SameDiff sd, SDVariable x, int rank) {
+    return AVAILABLE ? of(sd, Kernel.SOFTMAX, x) : SoftmaxGrad.apply(sd, x, rank - 1);
+  }
+
+  /** {@code exp(x)} elementwise, not differentiable: for values behind a {@link GradientCut}. */
+  public static SDVariable exp(SameDiff sd, SDVariable x) {
+    return AVAILABLE ? of(sd, Kernel.EXP, x) : sd.math().exp(x);
+  }
+
+  private Kernel kernel() {
+    return Kernel.values()[(int) iArgs()[0]];
+  }
+
+  @Override
+  public String opName() {
+    return OP_NAME;
+  }
+
+  /** Computes the result into a new array and hands it to the identity copy (SameDiff's path). */
+  @Override
+  public List<LongShapeDescriptor> calculateOutputShape(OpContext oc) {
+    List<INDArray> in = new ArrayList<>(oc.getInputArrays());
+    INDArray out = Nd4j.createUninitialized(DataType.FLOAT, in.get(0).shape(), 'c');
+    compute(in, out);
+    if (in.size() > 1) {
+      oc.purge(); // identity reads input 0 only; the others must not stay bound
+    }
+    return publish(oc, out);
+  }
+
+  @Override
+  boolean computesInto() {
+    return true;
+  }
+
+  /** Computes this op's result from {@code in} into {@code out} (float, c order, same shape). */
+  @Override
+  void compute(List<INDArray> in, INDArray out) {
+    ByteBuffer x = buffer(in.get(0));
+    ByteBuffer o = output(out);
+    int n = Math.toIntExact(out.length());
+    switch (kernel()) {
+      case GELU -> VectorMath.gelu(x, o, n);
+      case GELU_BP -> VectorMath.geluBackward(x, buffer(in.get(1)), o, n);
+      case SILU -> VectorMath.silu(x, o, n);
+      case SILU_BP -> VectorMath.siluBackward(x, buffer(in.get(1)), o, n);
+      case EXP -> VectorMath.exp(x, o, n);
+      case SOFTMAX, SOFTMAX_BP -> {
+        long[] shape = out.shape();
+        int cols = (int) shape[shape.length - 1];
+        int rows = n / cols;
+        if (kernel() == Kernel.SOFTMAX) {
+          VectorMath.softmaxRows(x, o, rows, cols);
+        } else {
+          VectorMath.softmaxRowsBackward(x, buffer(in.get(1)), o, rows, cols);
+        }
+      }
+    }
+  }
+
+  /** The float32 c-order data of {@code a} as a native byte buffer (a copy if it is laid out otherwise). */
+  private static ByteBuffer buffer(INDArray a) {
+    return plain(a) ? data(a) : data(a.dup('c'));
+  }
+
+  private static ByteBuffer output(INDArray a) {
+    if (!plain(a)) {
+      throw new IllegalArgumentException(OP_NAME + ": output must be float32 in c order");
+    }
+    return data(a);
+  }
+
+  private static boolean plain(INDArray a) {
+    return a.ordering() == 'c' && a.offset() == 0 && Shape.hasDefaultStridesForShape(a);
+  }
+
+  private static ByteBuffer data(INDArray a) {
+    if (a.dataType() != DataType.FLOAT) {
+      throw new IllegalArgumentException(OP_NAME + ": float32 only, got " + a.dataType());
+    }
+    return a.data().asNio().order(ByteOrder.nativeOrder());
+  }
+
+  @Override
+  public List<SDVariable> doDiff(List<SDVariable> gradients) {
+    SDVariable dy = gradients.get(0);
+    return switch (kernel()) {
+      case GELU -> List.of(of(sameDiff, Kernel.GELU_BP, arg(0), dy));
+      case SILU -> List.of(of(sameDiff, Kernel.SILU_BP, arg(0), dy));
+      case SOFTMAX -> List.of(of(sameDiff, Kernel.SOFTMAX_BP, outputVariable(), dy));
+      default -> throw new UnsupportedOperationException(OP_NAME + " " + kernel()
+          + " has no gradient (use it behind a GradientCut)");
+    };
+  }
+
+  private static void register() {
+    if (registered) {
+      return;
+    }
+    synchronized (VectorKernelOp.class) {
+      if (!registered) {
+        DifferentialFunctionClassHolder.getInstance();
+        ImportClassMapping.getOpNameMapping().put(OP_NAME, new VectorKernelOp());
+        registered = true;
+      }
+    }
+  }
+}
