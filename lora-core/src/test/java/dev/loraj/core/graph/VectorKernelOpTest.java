@@ -1,0 +1,125 @@
+package dev.loraj.core.graph;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+import org.junit.jupiter.api.Test;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.api.OutAndGrad;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * The Vector API kernels against libnd4j's op chains (the forms they replace): values and
+ * gradients of GELU, SiLU and softmax, through SameDiff and through the replay executor, and
+ * at inputs where naive formulas overflow.
+ */
+class VectorKernelOpTest {
+
+  @Test
+  void theTestJvmHasTheVectorModule() {
+    // surefire runs with --add-modules jdk.incubator.vector (pom.xml): the kernels are under test
+    assertThat(VectorKernelOp.AVAILABLE).isTrue();
+  }
+
+  /** loss = sum(f(x w) * c) for kernel f and libnd4j's chain g: same loss and dW. */
+  private static void sameAsChain(String what, INDArray xs, long cols,
+      BiFunction<SameDiff, SDVariable, SDVariable> kernel,
+      BiFunction<SameDiff, SDVariable, SDVariable> chain, double eps) {
+    double[] loss = new double[2];
+    INDArray[] out = new INDArray[2];
+    INDArray[] grad = new INDArray[2];
+    for (int k = 0; k < 2; k++) {
+      Nd4j.getRandom().setSeed(5);
+      SameDiff sd = Graphs.newSameDiff();
+      SDVariable x = sd.placeHolder("x", DataType.FLOAT, -1, xs.size(1));
+      SDVariable w = sd.var("w", Nd4j.randn(DataType.FLOAT, xs.size(1), cols).muli(0.7));
+      SDVariable c = sd.constant("c", Nd4j.randn(DataType.FLOAT, 1, cols));
+      SDVariable y = (k == 0 ? kernel : chain).apply(sd, x.mmul(w));
+      SDVariable l = y.mul(c).sum();
+      l.markAsLoss();
+      Graphs.createGradFunction(sd, List.of());
+      ReplayCache cache = new ReplayCache();
+      for (int run = 0; run < 3; run++) { // plain, recorded, replayed: all the same
+        OutAndGrad og = Graphs.gradientsAndOutputs(sd, Map.of("x", xs), List.of(l.name(), y.name()),
+            List.of("w"), cache);
+        double lv = og.getOutputs().get(l.name()).getDouble(0);
+        if (run > 0) {
+          assertThat(lv).as("%s run %d", what, run).isEqualTo(loss[k]);
+          assertThat(og.getGradients().get("w").equalsWithEps(grad[k], 0)).as("%s run %d", what, run).isTrue();
+        }
+        loss[k] = lv;
+        out[k] = og.getOutputs().get(y.name()).dup();
+        grad[k] = og.getGradients().get("w").dup();
+      }
+      assertThat(cache.unsupported()).isNull();
+      cache.close();
+    }
+    assertThat(loss[0]).as(what).isCloseTo(loss[1], org.assertj.core.data.Offset.offset(eps * Math.max(1, Math.abs(loss[1]))));
+    assertThat(maxAbs(out[0].sub(out[1]))).as("%s: outputs", what).isLessThan(eps);
+    assertThat(maxAbs(grad[0].sub(grad[1])) / Math.max(1, maxAbs(grad[1]))).as("%s: dW", what).isLessThan(eps);
+  }
+
+  private static double maxAbs(INDArray a) {
+    return a.amaxNumber().doubleValue();
+  }
+
+  private static INDArray inputs() {
+    Nd4j.getRandom().setSeed(11);
+    return Nd4j.randn(DataType.FLOAT, 37, 19).muli(2); // odd sizes: vector tails are exercised
+  }
+
+  @Test
+  void geluMatchesTheErfChain() {
+    sameAsChain("gelu", inputs(), 45, VectorKernelOp::gelu,
+        (sd, h) -> h.mul(0.5).mul(sd.math().erf(h.div(Math.sqrt(2))).add(1.0)), 2e-5);
+  }
+
+  @Test
+  void siluMatchesTheSigmoidChain() {
+    sameAsChain("silu", inputs(), 45, VectorKernelOp::silu, (sd, h) -> h.mul(sd.nn().sigmoid(h)), 2e-5);
+  }
+
+  @Test
+  void softmaxMatchesLibnd4jsOnTheLastAxis() {
+    sameAsChain("softmax", inputs(), 45, (sd, h) -> VectorKernelOp.softmaxLastAxis(sd, h, 2),
+        (sd, h) -> sd.nn().softmax(h, 1), 2e-6);
+  }
+
+  @Test
+  void kernelsStayFiniteAtExtremeInputs() {
+    INDArray x = Nd4j.createFromArray(new float[] {-1e4f, -300f, -88.5f, -20f, -1e-3f, 0f, 1e-3f,
+        20f, 88.5f, 300f, 1e4f, -3.4e38f, 3.4e38f, 5f, -5f, 0.5f, -0.5f}).reshape(1, 17);
+    INDArray dy = Nd4j.ones(DataType.FLOAT, 1, 17);
+    for (VectorKernelOp.Kernel k : VectorKernelOp.Kernel.values()) {
+      INDArray out = x.ulike();
+      VectorKernelOp op = new VectorKernelOp();
+      op.addIArgument(k.ordinal());
+      INDArray in0 = k == VectorKernelOp.Kernel.SOFTMAX_BP ? Transforms.softmax(x, true) : x;
+      op.compute(List.of(in0, dy), out);
+      if (k != VectorKernelOp.Kernel.EXP) { // exp(1e4) is +inf, as it should be
+        assertThat(out.isNaN().any() || out.isInfinite().any()).as("%s: %s", k, out).isFalse();
+      }
+    }
+    // GELU: x for large x, 0 for very negative x; its derivative 1 and 0 there
+    INDArray g = x.ulike();
+    VectorKernelOp gelu = new VectorKernelOp();
+    gelu.addIArgument(VectorKernelOp.Kernel.GELU.ordinal());
+    gelu.compute(List.of(x), g);
+    assertThat(g.getFloat(0, 9)).isEqualTo(300f);
+    assertThat(g.getFloat(0, 0)).isEqualTo(-0f);
+    assertThat(g.getFloat(0, 5)).isEqualTo(0f);
+    // a row whose entries are all the float32 minimum (a fully masked attention row): uniform
+    INDArray masked = Nd4j.valueArrayOf(new long[] {2, 8}, -3.4028235e38f, DataType.FLOAT);
+    INDArray p = masked.ulike();
+    VectorKernelOp softmax = new VectorKernelOp();
+    softmax.addIArgument(VectorKernelOp.Kernel.SOFTMAX.ordinal());
+    softmax.compute(List.of(masked), p);
+    assertThat(p.sub(0.125).amaxNumber().doubleValue()).isLessThan(1e-7);
+  }
+}
