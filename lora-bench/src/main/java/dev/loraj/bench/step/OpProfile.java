@@ -1,5 +1,6 @@
 package dev.loraj.bench.step;
 
+import dev.loraj.core.graph.OpTimer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -23,7 +24,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * post-execution callbacks includes SameDiff's per-op bookkeeping for that op but not the
  * scheduling between ops; {@link #covered} against the step time says how much is outside ops.
  */
-public final class OpProfile extends BaseListener {
+public final class OpProfile extends BaseListener implements OpTimer {
 
   /** Total nanoseconds and calls of one key. */
   public record Entry(String key, long nanos, long calls) {}
@@ -47,13 +48,19 @@ public final class OpProfile extends BaseListener {
   public void opExecution(SameDiff sd, At at, MultiDataSet batch, SameDiffOp op, OpContext ctx,
       INDArray[] outputs) {
     long t = System.nanoTime() - start;
-    String name = op.getOp().opName();
+    op(op.getOp().opName(), ctx == null ? List.of() : ctx.getInputArrays(),
+        ctx == null ? List.of() : ctx.getIArguments(),
+        outputs == null || outputs.length == 0 ? null : outputs[0], t);
+  }
+
+  /** One op's time, from SameDiff's listener calls or from a replay plan. */
+  @Override
+  public void op(String name, List<INDArray> inputs, List<Long> iArgs, INDArray output, long t) {
     add(byOp, name, t);
-    String shape = outputs == null || outputs.length == 0 || outputs[0] == null ? "[]"
-        : Arrays.toString(outputs[0].shape());
+    String shape = output == null ? "[]" : Arrays.toString(output.shape());
     add(byShape, name + " " + shape, t);
-    if (name.equals("matmul") && ctx != null && ctx.numInputArguments() >= 2) {
-      List<Long> mkn = gemmShape(ctx.getInputArray(0), ctx.getInputArray(1), ctx.getIArguments());
+    if (name.equals("matmul") && inputs.size() >= 2) {
+      List<Long> mkn = gemmShape(inputs.get(0), inputs.get(1), iArgs);
       if (mkn != null) {
         long[] v = gemms.computeIfAbsent(mkn, x -> new long[2]);
         v[0] += t;

@@ -479,7 +479,7 @@ final class GradientReplay {
     }
 
     /** Runs the plan on {@code ph}; returns the requested outputs by name (fresh arrays). */
-    Map<String, INDArray> run(Map<String, INDArray> ph) {
+    Map<String, INDArray> run(Map<String, INDArray> ph, OpTimer timer) {
       REPLAYS.incrementAndGet();
       for (Slot s : placeholders) {
         s.array = ph.get(s.name);
@@ -492,26 +492,22 @@ final class GradientReplay {
       }
       OpExecutioner ex = Nd4j.getExecutioner();
       for (Step st : steps) {
-        if (st.direct) {
-          for (int k = 0; k < st.in.length; k++) {
-            st.inputs.set(k, st.in[k].array);
+        long t0 = timer == null ? 0 : System.nanoTime();
+        exec(st, ex);
+        if (timer != null) {
+          long t = System.nanoTime() - t0;
+          List<INDArray> in = new ArrayList<>();
+          for (Slot s : st.in) {
+            in.add(s.array);
           }
-          ((JavaComputedOp) st.op).compute(st.inputs, st.out[0].array);
-          continue;
-        }
-        if (st.bindsPerReplay) {
-          // bound in full and purged after, as SameDiff does: libnd4j's context keeps every
-          // array set on it alive until it is purged (re-binding alone leaked the last batch)
-          st.bind();
-        }
-        if (st.custom) {
-          ex.exec((CustomOp) st.op, st.ctx);
-        } else {
-          ex.exec((Op) st.op, st.ctx);
-          ((Op) st.op).clearArrays();
-        }
-        if (st.bindsPerReplay) {
-          st.ctx.purge();
+          List<Long> iArgs = new ArrayList<>();
+          if (st.iArgs != null) {
+            for (long v : st.iArgs) {
+              iArgs.add(v);
+            }
+          }
+          String name = st.op instanceof VectorKernelOp v ? v.profileName() : st.op.opName();
+          timer.op(name, in, iArgs, st.out.length == 0 ? null : st.out[0].array, t);
         }
       }
       for (int k = 0; k < results.length; k++) {
@@ -527,6 +523,30 @@ final class GradientReplay {
         }
       }
       return outs;
+    }
+
+    private static void exec(Step st, OpExecutioner ex) {
+      if (st.direct) {
+        for (int k = 0; k < st.in.length; k++) {
+          st.inputs.set(k, st.in[k].array);
+        }
+        ((JavaComputedOp) st.op).compute(st.inputs, st.out[0].array);
+        return;
+      }
+      if (st.bindsPerReplay) {
+        // bound in full and purged after, as SameDiff does: libnd4j's context keeps every
+        // array set on it alive until it is purged (re-binding alone leaked the last batch)
+        st.bind();
+      }
+      if (st.custom) {
+        ex.exec((CustomOp) st.op, st.ctx);
+      } else {
+        ex.exec((Op) st.op, st.ctx);
+        ((Op) st.op).clearArrays();
+      }
+      if (st.bindsPerReplay) {
+        st.ctx.purge();
+      }
     }
 
     void close() {

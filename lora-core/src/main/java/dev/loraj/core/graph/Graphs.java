@@ -224,7 +224,7 @@ public final class Graphs {
     GradientReplay.Key key = replayable ? GradientReplay.Key.of(names, placeholders) : null;
     Object planOrMode = replayable ? replay.lookup(gradFn, key) : ReplayCache.Mode.PLAIN;
     if (planOrMode instanceof GradientReplay.Plan plan) {
-      all = plan.run(placeholders);
+      all = plan.run(placeholders, replay.timer());
     } else if (planOrMode == ReplayCache.Mode.RECORD) {
       GradientReplay.Recorder recorder = new GradientReplay.Recorder();
       gradFn.setListeners(recorder);

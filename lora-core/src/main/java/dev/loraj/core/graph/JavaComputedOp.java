@@ -33,7 +33,11 @@ public abstract class JavaComputedOp extends DynamicCustomOp {
   /** For SameDiff's reflection (clones). */
   protected JavaComputedOp() {}
 
-  protected JavaComputedOp(SameDiff sd, SDVariable... inputs) {
+  protected JavaComputedOp(SameDiff sd, SDVariable input) {
+    super(null, sd, new SDVariable[] {input});
+  }
+
+  protected JavaComputedOp(SameDiff sd, SDVariable[] inputs) {
     super(null, sd, inputs);
   }
 

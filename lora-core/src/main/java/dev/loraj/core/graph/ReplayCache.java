@@ -22,6 +22,16 @@ public final class ReplayCache implements AutoCloseable {
   private final Map<GradientReplay.Key, Integer> seen = new HashMap<>();
   private SameDiff gradFn;
   private String unsupported;
+  private OpTimer timer;
+
+  /** Times every replayed op with {@code t} ({@code null}: no timing, the default). */
+  public synchronized void profile(OpTimer t) {
+    timer = t;
+  }
+
+  synchronized OpTimer timer() {
+    return timer;
+  }
 
   /**
    * The plan for this run, or the mode SameDiff should run in: the first run of a key is plain,

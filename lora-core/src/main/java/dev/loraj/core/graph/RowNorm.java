@@ -3,6 +3,8 @@ package dev.loraj.core.graph;
 import java.util.List;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
 
 /**
@@ -35,9 +37,9 @@ public final class RowNorm extends DivOp {
   /** For SameDiff's reflection: stands in for every {@code divide} op. */
   public RowNorm() {}
 
-  private RowNorm(SameDiff sd, SDVariable x, SDVariable sigma, long marker) {
+  private RowNorm(SameDiff sd, SDVariable x, SDVariable sigma, long width, long marker) {
     super(sd, x, sigma);
-    addIArgument(marker);
+    addIArgument(width, marker); // the marker last (OpOverrides.endsWith); width for doDiff
   }
 
   /**
@@ -48,27 +50,58 @@ public final class RowNorm extends DivOp {
    *     the cuts, which only cost time in an inference graph
    */
   public static SDVariable layerNorm(SameDiff sd, SDVariable x, double eps, boolean training) {
-    SDVariable mean = sd.mean(x, true, 1);
-    SDVariable centred = x.sub(mean);
-    SDVariable var = sd.mean(sd.math().square(centred), true, 1);
+    return layerNorm(sd, x, eps, training, width(x));
+  }
+
+  /** As {@link #layerNorm(SameDiff, SDVariable, double, boolean)}, rows of {@code width} entries (0: unknown). */
+  public static SDVariable layerNorm(SameDiff sd, SDVariable x, double eps, boolean training,
+      long width) {
     if (!ENABLED || !training) {
-      return centred.div(sd.math().sqrt(var.add(eps)));
+      SDVariable centred = x.sub(sd.mean(x, true, 1));
+      return centred.div(sd.math().sqrt(sd.mean(sd.math().square(centred), true, 1).add(eps)));
     }
+    SDVariable mean = rowMean(sd, x, width);
+    SDVariable var = rowMean(sd, sd.math().square(x.sub(mean)), width);
     OpOverrides.register("divide", RowNorm.class);
     SDVariable sigma = GradientCut.of(sd, sd.math().sqrt(var.add(eps))); // [rows, 1]
     SDVariable c = FrozenAdd.apply(sd, x, GradientCut.of(sd, mean).neg()); // dx = dc
-    return new RowNorm(sd, c, sigma, CENTRED).outputVariable();
+    return new RowNorm(sd, c, sigma, width, CENTRED).outputVariable();
   }
 
   /** RMSNorm's normalised rows, as Llama's: {@code x / sqrt(mean(x^2) + eps)} ({@code training}: as above). */
   public static SDVariable rms(SameDiff sd, SDVariable x, double eps, boolean training) {
-    SDVariable ms = sd.mean(sd.math().square(x), true, 1);
+    return rms(sd, x, eps, training, width(x));
+  }
+
+  /** As {@link #rms(SameDiff, SDVariable, double, boolean)}, rows of {@code width} entries (0: unknown). */
+  public static SDVariable rms(SameDiff sd, SDVariable x, double eps, boolean training, long width) {
     if (!ENABLED || !training) {
-      return x.div(sd.math().sqrt(ms.add(eps)));
+      return x.div(sd.math().sqrt(sd.mean(sd.math().square(x), true, 1).add(eps)));
     }
+    SDVariable ms = rowMean(sd, sd.math().square(x), width);
     OpOverrides.register("divide", RowNorm.class);
     SDVariable sigma = GradientCut.of(sd, sd.math().sqrt(ms.add(eps))); // [rows, 1]
-    return new RowNorm(sd, x, sigma, RMS).outputVariable();
+    return new RowNorm(sd, x, sigma, width, RMS).outputVariable();
+  }
+
+  /** The number of columns of a [rows, cols] variable, or 0 if not known when the graph is built. */
+  public static long width(SDVariable x) {
+    long[] shape = x.getShape();
+    return shape != null && shape.length == 2 && shape[1] > 0 ? shape[1] : 0;
+  }
+
+  /**
+   * Row means [rows, 1] as a matrix-vector product with a constant {@code 1 / width} column when
+   * the width is known: libnd4j's {@code reduce_mean} along the rows of [1024, 384] took 0.33 ms,
+   * the product 0.06 ms (50 calls per BERT step). Only for values SameDiff does not differentiate
+   * (statistics behind a cut, and the backward pass's own means).
+   */
+  private static SDVariable rowMean(SameDiff sd, SDVariable x, long width) {
+    if (width <= 0) {
+      return x.mean(true, 1);
+    }
+    INDArray w = Nd4j.valueArrayOf(new long[] {width, 1}, 1.0 / width, x.dataType());
+    return sd.mmul(x, sd.constant(w));
   }
 
   @Override
@@ -80,8 +113,10 @@ public final class RowNorm extends DivOp {
     SDVariable dn = gradients.get(0);
     SDVariable n = outputVariable();
     SDVariable sigma = rarg();
-    SDVariable proj = n.mul(dn.mul(n).mean(true, 1)); // n <dn n>
-    SDVariable d = centred ? dn.sub(dn.mean(true, 1)).sub(proj) : dn.sub(proj);
+    long[] args = iArgs();
+    long width = args.length >= 2 ? args[args.length - 2] : 0;
+    SDVariable proj = n.mul(rowMean(sameDiff, dn.mul(n), width)); // n <dn n>
+    SDVariable d = centred ? dn.sub(rowMean(sameDiff, dn, width)).sub(proj) : dn.sub(proj);
     return List.of(d.div(sigma)); // sigma comes through a cut: not in the gradient graph
   }
 }

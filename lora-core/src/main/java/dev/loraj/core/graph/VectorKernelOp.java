@@ -47,7 +47,7 @@ public final class VectorKernelOp extends JavaComputedOp {
   public VectorKernelOp() {}
 
   private VectorKernelOp(SameDiff sd, Kernel k, SDVariable... inputs) {
-    super(sd, inputs);
+    super(sd, inputs.clone());
     addIArgument(k.ordinal());
   }
 
@@ -77,6 +77,11 @@ public final class VectorKernelOp extends JavaComputedOp {
   /** {@code exp(x)} elementwise, not differentiable: for values behind a {@link GradientCut}. */
   public static SDVariable exp(SameDiff sd, SDVariable x) {
     return AVAILABLE ? of(sd, Kernel.EXP, x) : sd.math().exp(x);
+  }
+
+  /** The kernel's name for profiles, e.g. {@code vector_gelu_bp}. */
+  public String profileName() {
+    return "vector_" + kernel().name().toLowerCase(java.util.Locale.ROOT);
   }
 
   private Kernel kernel() {

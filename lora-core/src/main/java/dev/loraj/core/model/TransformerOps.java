@@ -67,7 +67,8 @@ public final class TransformerOps {
    */
   public static SDVariable layerNorm(SameDiff sd, SDVariable x, SDVariable gain, SDVariable bias,
       double eps, boolean training) {
-    SDVariable y = FrozenMultiply.byWeight(sd, RowNorm.layerNorm(sd, x, eps, training), gain);
+    SDVariable y = FrozenMultiply.byWeight(sd,
+        RowNorm.layerNorm(sd, x, eps, training, lastDim(gain)), gain);
     return bias == null ? y : FrozenAdd.byWeight(sd, y, bias);
   }
 
@@ -77,7 +78,13 @@ public final class TransformerOps {
    */
   public static SDVariable rmsNorm(SameDiff sd, SDVariable x, SDVariable weight, double eps,
       boolean training) {
-    return FrozenMultiply.byWeight(sd, RowNorm.rms(sd, x, eps, training), weight);
+    return FrozenMultiply.byWeight(sd, RowNorm.rms(sd, x, eps, training, lastDim(weight)), weight);
+  }
+
+  /** The last dimension of a variable with a known shape (a weight), else 0. */
+  private static long lastDim(SDVariable v) {
+    long[] s = v.getShape();
+    return s != null && s.length > 0 && s[s.length - 1] > 0 ? s[s.length - 1] : 0;
   }
 
   /** Activations by their transformers names ({@code ACT2FN}). */

@@ -192,6 +192,11 @@ public final class Trainer {
       replay.close();
     }
 
+    /** Times every op of the replayed steps from now on (null: stop); see ReplayCache#profile. */
+    public void profile(dev.loraj.core.graph.OpTimer timer) {
+      replay.profile(timer);
+    }
+
     /** Why this session's steps run through SameDiff's session, or {@code null} if replayed. */
     public String replayUnsupported() {
       return replay.unsupported();
