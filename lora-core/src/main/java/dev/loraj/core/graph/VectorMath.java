@@ -3,6 +3,7 @@ package dev.loraj.core.graph;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -29,8 +30,102 @@ final class VectorMath {
   private static final float INV_SQRT2 = (float) (1 / Math.sqrt(2));
   private static final float INV_SQRT_2PI = (float) (1 / Math.sqrt(2 * Math.PI));
 
+  /**
+   * Runs every kernel on small rows until the JIT has compiled it (~0.2 s, once per JVM). Vector
+   * API code is only fast once C2 has compiled and inlined it; a kernel called once per training
+   * step (the cross-entropy) otherwise ran its first steps interpreted or half-compiled.
+   */
+  static void warmUp() {
+    int rows = 4;
+    int cols = 64;
+    int n = rows * cols;
+    ByteBuffer a = ByteBuffer.allocateDirect(n * 4).order(NATIVE);
+    ByteBuffer b = ByteBuffer.allocateDirect(n * 4).order(NATIVE);
+    ByteBuffer c = ByteBuffer.allocateDirect(n * 4).order(NATIVE);
+    ByteBuffer d = ByteBuffer.allocateDirect(n * 4).order(NATIVE);
+    for (int i = 0; i < n; i++) {
+      a.putFloat(i * 4, (i % 17) * 0.25f - 2f);
+      b.putFloat(i * 4, (i % 5) == 0 ? 1f : 0f);
+    }
+    for (int it = 0; it < 12_000; it++) {
+      gelu(a, c, n);
+      geluBackward(a, b, c, n);
+      silu(a, c, n);
+      siluBackward(a, b, c, n);
+      exp(a, c, n);
+      softmaxRows(a, c, rows, cols);
+      softmaxRowsBackward(c, b, d, rows, cols);
+      crossEntropyRows(a, b, d, rows, cols);
+      crossEntropyRowsBackward(a, b, d, c, c, rows, cols);
+    }
+  }
+
   private static FloatVector load(ByteBuffer b, int i) {
     return FloatVector.fromByteBuffer(S, b, i * 4, NATIVE);
+  }
+
+  private static final float LOG2E = 1.44269504088896341f;
+  private static final float LN2_HI = 0.693359375f;
+  private static final float LN2_LO = -2.12194440e-4f;
+  private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
+  private static final int ROUND_BITS = 0x4B400000;
+  private static final FloatVector NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI);
+  private static final FloatVector NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
+  private static final float EXP_MIN = -87.33654f; // below: 0 (no subnormal results)
+  private static final float EXP_MAX = 88f; // clamped: exp(88) = 1.65e38 < Float.MAX_VALUE
+
+  /**
+   * exp lane-wise: Cephes' {@code expf} (k = round(x / ln 2), a degree-6 polynomial of the
+   * remainder, 2^k by exponent bits), ~1 ulp. Written with IEEE operations only (no
+   * {@code VectorOperators.EXP}): the JIT's intrinsic and the interpreter's fallback of that
+   * operation round differently, so a step would depend on whether the kernel had been compiled
+   * yet. {@link #exp(float)} computes the same values for the tails.
+   */
+  static FloatVector exp(FloatVector x) {
+    VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_MIN);
+    FloatVector v = x.max(EXP_MIN).min(EXP_MAX);
+    FloatVector t = v.fma(LOG2E, ROUND);
+    FloatVector k = t.sub(ROUND);
+    FloatVector r = k.fma(NEG_LN2_HI, v);
+    r = k.fma(NEG_LN2_LO, r);
+    FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+    p = p.mul(r).add(8.3334519073e-3f);
+    p = p.mul(r).add(4.1665795894e-2f);
+    p = p.mul(r).add(1.6666665459e-1f);
+    p = p.mul(r).add(5.0000001201e-1f);
+    p = p.mul(r.mul(r)).add(r).add(1f);
+    FloatVector scale = t.reinterpretAsInts().sub(ROUND_BITS - 127)
+        .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+    return p.mul(scale).blend(0f, under);
+  }
+
+  /** The scalar twin of {@link #exp(FloatVector)}: the same operations, the same results. */
+  static float exp(float x) {
+    if (x < EXP_MIN) {
+      return 0f;
+    }
+    float v = Math.min(x, EXP_MAX);
+    float t = Math.fma(v, LOG2E, ROUND);
+    float k = t - ROUND;
+    float r = Math.fma(k, -LN2_HI, v);
+    r = Math.fma(k, -LN2_LO, r);
+    float p = Math.fma(r, 1.9875691500e-4f, 1.3981999507e-3f);
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1f;
+    return p * Float.intBitsToFloat((Float.floatToRawIntBits(t) - (ROUND_BITS - 127)) << 23);
+  }
+
+  /** Sum of the lanes in lane order (VectorOperators.ADD's order is unspecified). */
+  private static float sum(FloatVector v) {
+    float[] lanes = v.toArray();
+    float s = 0;
+    for (float l : lanes) {
+      s += l;
+    }
+    return s;
   }
 
   /** erf(v) lane-wise (see the class comment). */
@@ -88,13 +183,13 @@ final class VectorMath {
     for (int end = S.loopBound(n); i < end; i += S.length()) {
       FloatVector v = load(x, i);
       FloatVector cdf = erf(v.mul(INV_SQRT2)).add(1f).mul(0.5f);
-      FloatVector pdf = v.mul(v).mul(-0.5f).lanewise(VectorOperators.EXP).mul(INV_SQRT_2PI);
+      FloatVector pdf = exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
       load(dy, i).mul(v.fma(pdf, cdf)).intoByteBuffer(dx, i * 4, NATIVE);
     }
     for (; i < n; i++) {
       float v = x.getFloat(i * 4);
       float cdf = 0.5f * (1f + erf(v * INV_SQRT2));
-      float pdf = (float) Math.exp(-0.5 * v * v) * INV_SQRT_2PI;
+      float pdf = exp(v * v * -0.5f) * INV_SQRT_2PI;
       dx.putFloat(i * 4, dy.getFloat(i * 4) * (cdf + v * pdf));
     }
   }
@@ -104,12 +199,12 @@ final class VectorMath {
     int i = 0;
     for (int end = S.loopBound(n); i < end; i += S.length()) {
       FloatVector v = load(x, i);
-      FloatVector s = ONE.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+      FloatVector s = ONE.div(exp(v.neg()).add(1f));
       v.mul(s).intoByteBuffer(y, i * 4, NATIVE);
     }
     for (; i < n; i++) {
       float v = x.getFloat(i * 4);
-      y.putFloat(i * 4, v / (1f + (float) Math.exp(-v)));
+      y.putFloat(i * 4, v / (1f + exp(-v)));
     }
   }
 
@@ -118,13 +213,13 @@ final class VectorMath {
     int i = 0;
     for (int end = S.loopBound(n); i < end; i += S.length()) {
       FloatVector v = load(x, i);
-      FloatVector s = ONE.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+      FloatVector s = ONE.div(exp(v.neg()).add(1f));
       FloatVector g = s.mul(v.mul(s.neg().add(1f)).add(1f));
       load(dy, i).mul(g).intoByteBuffer(dx, i * 4, NATIVE);
     }
     for (; i < n; i++) {
       float v = x.getFloat(i * 4);
-      float s = 1f / (1f + (float) Math.exp(-v));
+      float s = 1f / (1f + exp(-v));
       dx.putFloat(i * 4, dy.getFloat(i * 4) * s * (1f + v * (1f - s)));
     }
   }
@@ -133,10 +228,10 @@ final class VectorMath {
   static void exp(ByteBuffer x, ByteBuffer y, int n) {
     int i = 0;
     for (int end = S.loopBound(n); i < end; i += S.length()) {
-      load(x, i).lanewise(VectorOperators.EXP).intoByteBuffer(y, i * 4, NATIVE);
+      exp(load(x, i)).intoByteBuffer(y, i * 4, NATIVE);
     }
     for (; i < n; i++) {
-      y.putFloat(i * 4, (float) Math.exp(x.getFloat(i * 4)));
+      y.putFloat(i * 4, exp(x.getFloat(i * 4)));
     }
   }
 
@@ -159,13 +254,13 @@ final class VectorMath {
       float sum = 0;
       FloatVector acc = FloatVector.zero(S);
       for (j = 0; j < end; j += S.length()) {
-        FloatVector e = load(x, base + j).sub(max).lanewise(VectorOperators.EXP);
+        FloatVector e = exp(load(x, base + j).sub(max));
         e.intoByteBuffer(y, (base + j) * 4, NATIVE);
         acc = acc.add(e);
       }
-      sum += acc.reduceLanes(VectorOperators.ADD);
+      sum += sum(acc);
       for (; j < cols; j++) {
-        float e = (float) Math.exp(x.getFloat((base + j) * 4) - max);
+        float e = exp(x.getFloat((base + j) * 4) - max);
         y.putFloat((base + j) * 4, e);
         sum += e;
       }
@@ -188,7 +283,7 @@ final class VectorMath {
       for (; j < end; j += S.length()) {
         acc = load(dy, base + j).fma(load(y, base + j), acc);
       }
-      float dot = acc.reduceLanes(VectorOperators.ADD);
+      float dot = sum(acc);
       for (; j < cols; j++) {
         dot += dy.getFloat((base + j) * 4) * y.getFloat((base + j) * 4);
       }
@@ -198,6 +293,83 @@ final class VectorMath {
       for (; j < cols; j++) {
         int o = (base + j) * 4;
         dx.putFloat(o, (dy.getFloat(o) - dot) * y.getFloat(o));
+      }
+    }
+  }
+  /** max over entries [base, base + cols) of {@code x}. */
+  private static float rowMax(ByteBuffer x, int base, int cols, int end) {
+    float max = Float.NEGATIVE_INFINITY;
+    int j = 0;
+    if (end > 0) {
+      FloatVector m = load(x, base);
+      for (j = S.length(); j < end; j += S.length()) {
+        m = m.max(load(x, base + j));
+      }
+      max = m.reduceLanes(VectorOperators.MAX);
+    }
+    for (; j < cols; j++) {
+      max = Math.max(max, x.getFloat((base + j) * 4));
+    }
+    return max;
+  }
+
+  /**
+   * Per row of logits {@code x} and label weights {@code y} [rows, cols] into {@code out} [rows, 3]:
+   * {@code sum_j y_j log softmax(x)_j = <y, x> - lse sum_j y_j}, then {@code lse = log sum_j
+   * exp(x_j)} and {@code sum_j y_j}, which the backward pass reads instead of recomputing them.
+   */
+  static void crossEntropyRows(ByteBuffer x, ByteBuffer y, ByteBuffer out, int rows, int cols) {
+    int end = S.loopBound(cols);
+    for (int r = 0, base = 0; r < rows; r++, base += cols) {
+      float max = rowMax(x, base, cols, end);
+      FloatVector acc = FloatVector.zero(S);
+      FloatVector dot = FloatVector.zero(S);
+      FloatVector mass = FloatVector.zero(S);
+      int j = 0;
+      for (; j < end; j += S.length()) {
+        FloatVector xv = load(x, base + j);
+        FloatVector yv = load(y, base + j);
+        acc = acc.add(exp(xv.sub(max)));
+        dot = yv.fma(xv, dot);
+        mass = mass.add(yv);
+      }
+      float sum = sum(acc);
+      float d = sum(dot);
+      float m = sum(mass);
+      for (; j < cols; j++) {
+        float xv = x.getFloat((base + j) * 4);
+        float yv = y.getFloat((base + j) * 4);
+        sum += exp(xv - max);
+        d += yv * xv;
+        m += yv;
+      }
+      float lse = (float) StrictMath.log(sum) + max;
+      out.putFloat(r * 12, d - lse * m);
+      out.putFloat(r * 12 + 4, lse);
+      out.putFloat(r * 12 + 8, m);
+    }
+  }
+
+  /**
+   * The backward pass of {@link #crossEntropyRows} for upstream {@code dy} [rows, 3] (column 0
+   * counts) given its output {@code fwd}: {@code dx_j = dy (y_j - exp(x_j - lse) sum_k y_k)}.
+   */
+  static void crossEntropyRowsBackward(ByteBuffer x, ByteBuffer y, ByteBuffer fwd, ByteBuffer dy,
+      ByteBuffer dx, int rows, int cols) {
+    int end = S.loopBound(cols);
+    for (int r = 0, base = 0; r < rows; r++, base += cols) {
+      float lse = fwd.getFloat(r * 12 + 4);
+      float m = fwd.getFloat(r * 12 + 8);
+      float g = dy.getFloat(r * 12);
+      int j = 0;
+      for (; j < end; j += S.length()) {
+        FloatVector p = exp(load(x, base + j).sub(lse));
+        load(y, base + j).sub(p.mul(m)).mul(g).intoByteBuffer(dx, (base + j) * 4, NATIVE);
+      }
+      for (; j < cols; j++) {
+        int o = (base + j) * 4;
+        float p = exp(x.getFloat(o) - lse);
+        dx.putFloat(o, g * (y.getFloat(o) - p * m));
       }
     }
   }

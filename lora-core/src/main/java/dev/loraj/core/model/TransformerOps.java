@@ -1,5 +1,6 @@
 package dev.loraj.core.model;
 
+import dev.loraj.core.graph.BatchedMatMul;
 import dev.loraj.core.graph.FrozenAdd;
 import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.graph.FrozenMultiply;
@@ -212,10 +213,10 @@ public final class TransformerOps {
     SDVariable qh = sd.permute(q4, 0, 2, 1, 3); // [b, h, s, d]
     SDVariable kh = sd.permute(k4, 0, 2, 1, 3);
     SDVariable vh = sd.permute(v4, 0, 2, 1, 3);
-    SDVariable scores = scale.apply(sd.mmul(qh, kh, false, true, false)); // [b, h, s, s]
+    SDVariable scores = scale.apply(BatchedMatMul.of(sd, qh, kh, false, true)); // [b, h, s, s]
     // the mask is data: FrozenAdd, no add_bp reducing [b, h, s, s] into it
     SDVariable probs = VectorKernelOp.softmaxLastAxis(sd, FrozenAdd.apply(sd, scores, mask), 4);
-    SDVariable out = sd.mmul(probs, vh); // [b, h, s, d]
+    SDVariable out = BatchedMatMul.of(sd, probs, vh, false, false); // [b, h, s, d]
     return sd.reshape(sd.permute(out, 0, 2, 1, 3), -1, (long) h * d); // [b*s, h*d]
   }
 

@@ -2,6 +2,7 @@ package dev.loraj.core.train;
 
 import dev.loraj.core.graph.FrozenMultiply;
 import dev.loraj.core.graph.LogSoftmaxOut;
+import dev.loraj.core.graph.VectorKernelOp;
 import java.util.List;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -24,6 +25,10 @@ public interface Objective {
       @Override
       public SDVariable loss(SameDiff sd, SDVariable logits) {
         SDVariable labels = sd.placeHolder("labels", DataType.FLOAT, -1, -1);
+        SDVariable rows = VectorKernelOp.crossEntropyRows(sd, logits, labels); // one fused op
+        if (rows != null) {
+          return rows.mean().neg();
+        }
         SDVariable logp = logSoftmax(sd, logits);
         // labels are data: no gradient for them (FrozenMultiply), -mean_i sum_c y_ic log p_ic
         return FrozenMultiply.apply(sd, logp, labels).sum(1).mean().neg();

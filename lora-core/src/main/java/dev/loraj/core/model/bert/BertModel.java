@@ -1,5 +1,6 @@
 package dev.loraj.core.model.bert;
 
+import dev.loraj.core.graph.BatchedMatMul;
 import dev.loraj.core.graph.FrozenAdd;
 import dev.loraj.core.graph.VectorKernelOp;
 import dev.loraj.core.lora.Fill;
@@ -283,9 +284,10 @@ public final class BertModel implements BaseModel {
       SDVariable k = splitHeads(sd, g.linear(p + "attention.self.key", h), headShape);
       SDVariable v = splitHeads(sd, g.linear(p + "attention.self.value", h), headShape);
       SDVariable scores = FrozenAdd.apply(sd, // the mask is data: no add_bp reducing into it
-          sd.mmul(q, k, false, true, false).mul(scale), maskBias); // [B,H,S,dh] x [B,H,dh,S]
+          // 1/sqrt(dh) on q: 4x fewer entries than the scores [B,H,S,S] (as torch's sdpa)
+          BatchedMatMul.of(sd, q.mul(scale), k, false, true), maskBias); // [B,H,S,dh] x [B,H,dh,S]
       SDVariable probs = VectorKernelOp.softmaxLastAxis(sd, scores, 4);
-      SDVariable ctx = sd.mmul(probs, v, false, false, false); // [B,H,S,S] x [B,H,S,dh]
+      SDVariable ctx = BatchedMatMul.of(sd, probs, v, false, false); // [B,H,S,S] x [B,H,S,dh]
       ctx = sd.reshape(sd.permute(ctx, 0, 2, 1, 3), -1, d); // [B*S, d]
       SDVariable attn = g.linear(p + "attention.output.dense", ctx);
       h = layerNorm(g, h.add(attn), p + "attention.output.LayerNorm");
