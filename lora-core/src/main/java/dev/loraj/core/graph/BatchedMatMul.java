@@ -40,26 +40,81 @@ public final class BatchedMatMul extends JavaComputedOp {
   /** For SameDiff's reflection (clones). */
   public BatchedMatMul() {}
 
-  private BatchedMatMul(SameDiff sd, SDVariable a, SDVariable b, boolean ta, boolean tb) {
+  private BatchedMatMul(SameDiff sd, SDVariable a, SDVariable b, boolean ta, boolean tb,
+      boolean headsA, boolean headsB, boolean headsC) {
     super(sd, new SDVariable[] {a, b});
-    addIArgument(ta ? 1 : 0, tb ? 1 : 0);
+    addIArgument(ta ? 1 : 0, tb ? 1 : 0, headsA ? 1 : 0, headsB ? 1 : 0, headsC ? 1 : 0);
   }
 
   /** {@code op(a) op(b)} per matrix of the leading axes ({@code ta}, {@code tb}: transpose). */
   public static SDVariable of(SameDiff sd, SDVariable a, SDVariable b, boolean ta, boolean tb) {
+    return of(sd, a, b, ta, tb, false, false, false);
+  }
+
+  /**
+   * As {@link #of(SameDiff, SDVariable, SDVariable, boolean, boolean)}, where an operand flagged
+   * {@code heads*} is stored [batch, seq, heads, d] (a projection's [batch * seq, heads * d]
+   * output, reshaped) and stands for the matrices [batch, heads, seq, d]: each matrix is read (or
+   * written) in place with a leading dimension of heads * d, so attention needs no permute copies
+   * of q, k, v and its output, forward or backward. The result is [batch, heads, m, n], or
+   * [batch, m, heads, n] with {@code headsC}.
+   */
+  public static SDVariable of(SameDiff sd, SDVariable a, SDVariable b, boolean ta, boolean tb,
+      boolean headsA, boolean headsB, boolean headsC) {
     if (a.dataType() != DataType.FLOAT || b.dataType() != DataType.FLOAT) {
+      if (headsA || headsB || headsC) {
+        throw new IllegalArgumentException(OP_NAME + ": [batch, seq, heads, d] operands are float32 only");
+      }
       return sd.mmul(a, b, ta, tb, false);
     }
     register();
-    return new BatchedMatMul(sd, a, b, ta, tb).outputVariable();
+    return new BatchedMatMul(sd, a, b, ta, tb, headsA, headsB, headsC).outputVariable();
+  }
+
+  private boolean flag(int i) {
+    long[] a = iArgs();
+    return a.length > i && a[i] != 0;
+  }
+
+  /** One operand's matrices: where matrix i starts and its leading dimension. */
+  private record Operand(INDArray array, boolean heads, long rows, long cols, long batch,
+      long headCount, long seq) {
+    static Operand of(INDArray a, boolean heads) {
+      int r = a.rank();
+      if (heads) {
+        if (r != 4) {
+          throw new IllegalArgumentException(OP_NAME + ": a [batch, seq, heads, d] operand has rank 4, got "
+              + java.util.Arrays.toString(a.shape()));
+        }
+        return new Operand(a, true, a.size(1), a.size(3), a.size(0) * a.size(2), a.size(2), a.size(1));
+      }
+      if (r < 2) {
+        throw new IllegalArgumentException(OP_NAME + ": rank >= 2 expected, got " + java.util.Arrays.toString(a.shape()));
+      }
+      return new Operand(a, false, a.size(r - 2), a.size(r - 1), a.length() / (a.size(r - 2) * a.size(r - 1)), 0, 0);
+    }
+
+    long base(long i) {
+      return heads ? (i / headCount) * seq * headCount * cols + (i % headCount) * cols : i * rows * cols;
+    }
+
+    int ld() {
+      return (int) (heads ? headCount * cols : cols);
+    }
+
+    /** The leading (batch) axes as [batch, heads] or the array's own. */
+    long[] lead() {
+      long[] s = array.shape();
+      return heads ? new long[] {s[0], s[2]} : java.util.Arrays.copyOf(s, s.length - 2);
+    }
   }
 
   private boolean ta() {
-    return iArgs()[0] != 0;
+    return flag(0);
   }
 
   private boolean tb() {
-    return iArgs()[1] != 0;
+    return flag(1);
   }
 
   @Override
@@ -77,22 +132,27 @@ public final class BatchedMatMul extends JavaComputedOp {
   }
 
   private long[] outShape(INDArray a, INDArray b) {
-    int r = a.rank();
-    if (r < 2 || b.rank() != r) {
-      throw new IllegalArgumentException(OP_NAME + ": inputs of equal rank >= 2, got "
-          + java.util.Arrays.toString(a.shape()) + " and " + java.util.Arrays.toString(b.shape()));
+    Operand x = Operand.of(a, flag(2));
+    Operand y = Operand.of(b, flag(3));
+    long m = ta() ? x.cols() : x.rows();
+    long ka = ta() ? x.rows() : x.cols();
+    long kb = tb() ? y.cols() : y.rows();
+    long n = tb() ? y.rows() : y.cols();
+    if (ka != kb || x.batch() != y.batch()) {
+      throw new IllegalArgumentException(OP_NAME + ": shapes do not multiply: "
+          + java.util.Arrays.toString(a.shape()) + " x " + java.util.Arrays.toString(b.shape())
+          + " (transposed " + ta() + ", " + tb() + ")");
     }
-    long[] s = a.shape().clone();
-    long m = ta() ? a.size(r - 1) : a.size(r - 2);
-    long ka = ta() ? a.size(r - 2) : a.size(r - 1);
-    long kb = tb() ? b.size(r - 1) : b.size(r - 2);
-    long n = tb() ? b.size(r - 2) : b.size(r - 1);
-    if (ka != kb) {
-      throw new IllegalArgumentException(OP_NAME + ": inner sizes differ: "
-          + java.util.Arrays.toString(a.shape()) + " x " + java.util.Arrays.toString(b.shape()));
+    long[] lead = x.lead();
+    if (flag(4)) {
+      if (lead.length != 2) {
+        throw new IllegalArgumentException(OP_NAME + ": a [batch, seq, heads, d] result needs [batch, heads] matrices");
+      }
+      return new long[] {lead[0], m, lead[1], n};
     }
-    s[r - 2] = m;
-    s[r - 1] = n;
+    long[] s = java.util.Arrays.copyOf(lead, lead.length + 2);
+    s[lead.length] = m;
+    s[lead.length + 1] = n;
     return s;
   }
 
@@ -103,32 +163,24 @@ public final class BatchedMatMul extends JavaComputedOp {
 
   @Override
   void compute(List<INDArray> in, INDArray out) {
-    INDArray a = plain(in.get(0));
-    INDArray b = plain(in.get(1));
     if (!isPlain(out)) {
       throw new IllegalArgumentException(OP_NAME + ": output must be float32 in c order");
     }
-    int r = a.rank();
-    int rowsA = (int) a.size(r - 2);
-    int colsA = (int) a.size(r - 1);
-    int rowsB = (int) b.size(r - 2);
-    int colsB = (int) b.size(r - 1);
-    int m = (int) out.size(r - 2);
-    int n = (int) out.size(r - 1);
-    int k = ta() ? rowsA : colsA;
-    long batch = out.length() / ((long) m * n);
-    FloatPointer pa = new FloatPointer(a.data().addressPointer());
-    FloatPointer pb = new FloatPointer(b.data().addressPointer());
+    Operand x = Operand.of(plain(in.get(0)), flag(2));
+    Operand y = Operand.of(plain(in.get(1)), flag(3));
+    Operand z = Operand.of(out, flag(4));
+    int m = (int) z.rows();
+    int n = (int) z.cols();
+    int k = (int) (ta() ? x.rows() : x.cols());
+    FloatPointer pa = new FloatPointer(x.array().data().addressPointer());
+    FloatPointer pb = new FloatPointer(y.array().data().addressPointer());
     FloatPointer pc = new FloatPointer(out.data().addressPointer());
-    long sa = (long) rowsA * colsA;
-    long sb = (long) rowsB * colsB;
-    long sc = (long) m * n;
-    for (long i = 0; i < batch; i++) {
-      pa.position(i * sa);
-      pb.position(i * sb);
-      pc.position(i * sc);
+    for (long i = 0; i < z.batch(); i++) {
+      pa.position(x.base(i));
+      pb.position(y.base(i));
+      pc.position(z.base(i));
       openblas_nolapack.cblas_sgemm(ROW_MAJOR, ta() ? TRANS : NO_TRANS, tb() ? TRANS : NO_TRANS,
-          m, n, k, 1f, pa, colsA, pb, colsB, 0f, pc, n);
+          m, n, k, 1f, pa, x.ld(), pb, y.ld(), 0f, pc, z.ld());
     }
   }
 
@@ -149,20 +201,23 @@ public final class BatchedMatMul extends JavaComputedOp {
     SDVariable b = arg(1);
     boolean ta = ta();
     boolean tb = tb();
+    boolean ha = flag(2);
+    boolean hb = flag(3);
+    boolean hc = flag(4);
     SDVariable da;
     SDVariable db;
     if (!ta && !tb) { // C = A B
-      da = of(sameDiff, dc, b, false, true);
-      db = of(sameDiff, a, dc, true, false);
+      da = of(sameDiff, dc, b, false, true, hc, hb, ha);
+      db = of(sameDiff, a, dc, true, false, ha, hc, hb);
     } else if (!ta) { // C = A B^T
-      da = of(sameDiff, dc, b, false, false);
-      db = of(sameDiff, dc, a, true, false);
+      da = of(sameDiff, dc, b, false, false, hc, hb, ha);
+      db = of(sameDiff, dc, a, true, false, hc, ha, hb);
     } else if (!tb) { // C = A^T B
-      da = of(sameDiff, b, dc, false, true);
-      db = of(sameDiff, a, dc, false, false);
+      da = of(sameDiff, b, dc, false, true, hb, hc, ha);
+      db = of(sameDiff, a, dc, false, false, ha, hc, hb);
     } else { // C = A^T B^T
-      da = of(sameDiff, b, dc, true, true);
-      db = of(sameDiff, dc, a, true, true);
+      da = of(sameDiff, b, dc, true, true, hb, hc, ha);
+      db = of(sameDiff, dc, a, true, true, hc, ha, hb);
     }
     return List.of(da, db);
   }

@@ -139,7 +139,7 @@ public final class VectorKernelOp extends JavaComputedOp {
     int n = Math.toIntExact(in.get(0).length());
     switch (kernel()) {
       case GELU -> VectorMath.gelu(x, o, n);
-      case GELU_BP -> VectorMath.geluBackward(x, buffer(in.get(1)), o, n);
+      case GELU_BP -> VectorMath.geluBackward(x, buffer(in.get(1)), buffer(in.get(2)), o, n);
       case SILU -> VectorMath.silu(x, o, n);
       case SILU_BP -> VectorMath.siluBackward(x, buffer(in.get(1)), o, n);
       case EXP -> VectorMath.exp(x, o, n);
@@ -193,7 +193,7 @@ public final class VectorKernelOp extends JavaComputedOp {
   public List<SDVariable> doDiff(List<SDVariable> gradients) {
     SDVariable dy = gradients.get(0);
     return switch (kernel()) {
-      case GELU -> List.of(of(sameDiff, Kernel.GELU_BP, arg(0), dy));
+      case GELU -> List.of(of(sameDiff, Kernel.GELU_BP, arg(0), outputVariable(), dy));
       case SILU -> List.of(of(sameDiff, Kernel.SILU_BP, arg(0), dy));
       case SOFTMAX -> List.of(of(sameDiff, Kernel.SOFTMAX_BP, outputVariable(), dy));
       // the labels are data: their gradient is never requested, so this zeros op never runs

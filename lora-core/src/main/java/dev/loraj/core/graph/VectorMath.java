@@ -49,7 +49,7 @@ final class VectorMath {
     }
     for (int it = 0; it < 12_000; it++) {
       gelu(a, c, n);
-      geluBackward(a, b, c, n);
+      geluBackward(a, c, b, d, n);
       silu(a, c, n);
       siluBackward(a, b, c, n);
       exp(a, c, n);
@@ -71,6 +71,18 @@ final class VectorMath {
   private static final int ROUND_BITS = 0x4B400000;
   private static final FloatVector NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI);
   private static final FloatVector NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
+  private static final FloatVector P2 = FloatVector.broadcast(S, -2.10102402082508e-06f);
+  private static final FloatVector P3 = FloatVector.broadcast(S, -5.69250639462346e-05f);
+  private static final FloatVector P4 = FloatVector.broadcast(S, -7.34990630326855e-04f);
+  private static final FloatVector P5 = FloatVector.broadcast(S, -2.95459980854025e-03f);
+  private static final FloatVector P6 = FloatVector.broadcast(S, -1.60960333262415e-02f);
+  private static final FloatVector Q2 = FloatVector.broadcast(S, -1.68282697438203e-03f);
+  private static final FloatVector Q3 = FloatVector.broadcast(S, -7.37332916720468e-03f);
+  private static final FloatVector Q4 = FloatVector.broadcast(S, -1.42647390514189e-02f);
+  private static final FloatVector E2 = FloatVector.broadcast(S, 8.3334519073e-3f);
+  private static final FloatVector E3 = FloatVector.broadcast(S, 4.1665795894e-2f);
+  private static final FloatVector E4 = FloatVector.broadcast(S, 1.6666665459e-1f);
+  private static final FloatVector E5 = FloatVector.broadcast(S, 5.0000001201e-1f);
   private static final float EXP_MIN = -87.33654f; // below: 0 (no subnormal results)
   private static final float EXP_MAX = 88f; // clamped: exp(88) = 1.65e38 < Float.MAX_VALUE
 
@@ -89,11 +101,11 @@ final class VectorMath {
     FloatVector r = k.fma(NEG_LN2_HI, v);
     r = k.fma(NEG_LN2_LO, r);
     FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-    p = p.mul(r).add(8.3334519073e-3f);
-    p = p.mul(r).add(4.1665795894e-2f);
-    p = p.mul(r).add(1.6666665459e-1f);
-    p = p.mul(r).add(5.0000001201e-1f);
-    p = p.mul(r.mul(r)).add(r).add(1f);
+    p = p.fma(r, E2);
+    p = p.fma(r, E3);
+    p = p.fma(r, E4);
+    p = p.fma(r, E5);
+    p = p.fma(r.mul(r), r).add(1f);
     FloatVector scale = t.reinterpretAsInts().sub(ROUND_BITS - 127)
         .lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
     return p.mul(scale).blend(0f, under);
@@ -110,17 +122,17 @@ final class VectorMath {
     float r = Math.fma(k, -LN2_HI, v);
     r = Math.fma(k, -LN2_LO, r);
     float p = Math.fma(r, 1.9875691500e-4f, 1.3981999507e-3f);
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1f;
+    p = Math.fma(p, r, 8.3334519073e-3f);
+    p = Math.fma(p, r, 4.1665795894e-2f);
+    p = Math.fma(p, r, 1.6666665459e-1f);
+    p = Math.fma(p, r, 5.0000001201e-1f);
+    p = Math.fma(p, r * r, r) + 1f;
     return p * Float.intBitsToFloat((Float.floatToRawIntBits(t) - (ROUND_BITS - 127)) << 23);
   }
 
   /** Sum of the lanes in lane order (VectorOperators.ADD's order is unspecified). */
-  private static float sum(FloatVector v) {
-    float[] lanes = v.toArray();
+  private static float sum(FloatVector v, float[] lanes) {
+    v.intoArray(lanes, 0);
     float s = 0;
     for (float l : lanes) {
       s += l;
@@ -133,16 +145,16 @@ final class VectorMath {
     FloatVector x = v.max(-4f).min(4f);
     FloatVector x2 = x.mul(x);
     FloatVector p = x2.fma(-2.72614225801306e-10f, 2.77068142495902e-08f);
-    p = p.mul(x2).add(-2.10102402082508e-06f);
-    p = p.mul(x2).add(-5.69250639462346e-05f);
-    p = p.mul(x2).add(-7.34990630326855e-04f);
-    p = p.mul(x2).add(-2.95459980854025e-03f);
-    p = p.mul(x2).add(-1.60960333262415e-02f);
+    p = p.fma(x2, P2);
+    p = p.fma(x2, P3);
+    p = p.fma(x2, P4);
+    p = p.fma(x2, P5);
+    p = p.fma(x2, P6);
     p = p.mul(x);
     FloatVector q = x2.fma(-1.45660718464996e-05f, -2.13374055278905e-04f);
-    q = q.mul(x2).add(-1.68282697438203e-03f);
-    q = q.mul(x2).add(-7.37332916720468e-03f);
-    q = q.mul(x2).add(-1.42647390514189e-02f);
+    q = q.fma(x2, Q2);
+    q = q.fma(x2, Q3);
+    q = q.fma(x2, Q4);
     return p.div(q);
   }
 
@@ -177,20 +189,24 @@ final class VectorMath {
     }
   }
 
-  /** GELU's backward: {@code dx = dy (Phi(x) + x phi(x))}, {@code phi} the normal density. */
-  static void geluBackward(ByteBuffer x, ByteBuffer dy, ByteBuffer dx, int n) {
+  /**
+   * GELU's backward, {@code dx = dy (Phi(x) + x phi(x))}, {@code phi} the normal density, with
+   * {@code Phi(x) = y / x} from the forward output {@code y = x Phi(x)} (0.5 where |x| < 1e-30):
+   * one division instead of erf's rational function.
+   */
+  static void geluBackward(ByteBuffer x, ByteBuffer y, ByteBuffer dy, ByteBuffer dx, int n) {
     int i = 0;
     for (int end = S.loopBound(n); i < end; i += S.length()) {
       FloatVector v = load(x, i);
-      FloatVector cdf = erf(v.mul(INV_SQRT2)).add(1f).mul(0.5f);
+      FloatVector cdf = load(y, i).div(v).blend(0.5f, v.abs().compare(VectorOperators.LT, 1e-30f));
       FloatVector pdf = exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
       load(dy, i).mul(v.fma(pdf, cdf)).intoByteBuffer(dx, i * 4, NATIVE);
     }
     for (; i < n; i++) {
       float v = x.getFloat(i * 4);
-      float cdf = 0.5f * (1f + erf(v * INV_SQRT2));
+      float cdf = Math.abs(v) < 1e-30f ? 0.5f : y.getFloat(i * 4) / v;
       float pdf = exp(v * v * -0.5f) * INV_SQRT_2PI;
-      dx.putFloat(i * 4, dy.getFloat(i * 4) * (cdf + v * pdf));
+      dx.putFloat(i * 4, dy.getFloat(i * 4) * Math.fma(v, pdf, cdf));
     }
   }
 
@@ -237,6 +253,7 @@ final class VectorMath {
 
   /** Softmax of each row of {@code x} [rows, cols] (c order) into {@code y}. */
   static void softmaxRows(ByteBuffer x, ByteBuffer y, int rows, int cols) {
+    float[] lanes = new float[S.length()];
     int end = S.loopBound(cols);
     for (int r = 0, base = 0; r < rows; r++, base += cols) {
       float max = Float.NEGATIVE_INFINITY;
@@ -258,7 +275,7 @@ final class VectorMath {
         e.intoByteBuffer(y, (base + j) * 4, NATIVE);
         acc = acc.add(e);
       }
-      sum += sum(acc);
+      sum += sum(acc, lanes);
       for (; j < cols; j++) {
         float e = exp(x.getFloat((base + j) * 4) - max);
         y.putFloat((base + j) * 4, e);
@@ -276,6 +293,7 @@ final class VectorMath {
 
   /** Softmax's backward per row: {@code dx = y (dy - <dy, y>)}. */
   static void softmaxRowsBackward(ByteBuffer y, ByteBuffer dy, ByteBuffer dx, int rows, int cols) {
+    float[] lanes = new float[S.length()];
     int end = S.loopBound(cols);
     for (int r = 0, base = 0; r < rows; r++, base += cols) {
       FloatVector acc = FloatVector.zero(S);
@@ -283,7 +301,7 @@ final class VectorMath {
       for (; j < end; j += S.length()) {
         acc = load(dy, base + j).fma(load(y, base + j), acc);
       }
-      float dot = sum(acc);
+      float dot = sum(acc, lanes);
       for (; j < cols; j++) {
         dot += dy.getFloat((base + j) * 4) * y.getFloat((base + j) * 4);
       }
@@ -319,6 +337,7 @@ final class VectorMath {
    * exp(x_j)} and {@code sum_j y_j}, which the backward pass reads instead of recomputing them.
    */
   static void crossEntropyRows(ByteBuffer x, ByteBuffer y, ByteBuffer out, int rows, int cols) {
+    float[] lanes = new float[S.length()];
     int end = S.loopBound(cols);
     for (int r = 0, base = 0; r < rows; r++, base += cols) {
       float max = rowMax(x, base, cols, end);
@@ -333,9 +352,9 @@ final class VectorMath {
         dot = yv.fma(xv, dot);
         mass = mass.add(yv);
       }
-      float sum = sum(acc);
-      float d = sum(dot);
-      float m = sum(mass);
+      float sum = sum(acc, lanes);
+      float d = sum(dot, lanes);
+      float m = sum(mass, lanes);
       for (; j < cols; j++) {
         float xv = x.getFloat((base + j) * 4);
         float yv = y.getFloat((base + j) * 4);

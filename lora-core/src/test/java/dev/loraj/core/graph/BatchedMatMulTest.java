@@ -44,4 +44,41 @@ class BatchedMatMulTest {
       }
     }
   }
+
+  /** Operands and result in [batch, seq, heads, d] layout equal the permuted standard products. */
+  @Test
+  void headsLayoutEqualsPermutedProducts() {
+    INDArray[] out = new INDArray[2];
+    INDArray[][] grads = new INDArray[2][];
+    for (int k = 0; k < 2; k++) {
+      Nd4j.getRandom().setSeed(17);
+      SameDiff sd = Graphs.newSameDiff();
+      SDVariable q = sd.var("q", Nd4j.randn(DataType.FLOAT, 2, 5, 3, 4)); // [B, S, H, d]
+      SDVariable kk = sd.var("k", Nd4j.randn(DataType.FLOAT, 2, 5, 3, 4));
+      SDVariable v = sd.var("v", Nd4j.randn(DataType.FLOAT, 2, 5, 3, 4));
+      SDVariable ctx;
+      if (k == 0) {
+        SDVariable p = sd.nn().softmax(BatchedMatMul.of(sd, q, kk, false, true, true, true, false), 3);
+        ctx = BatchedMatMul.of(sd, p, v, false, false, false, true, true); // [B, S, H, d]
+      } else {
+        SDVariable qh = sd.permute(q, 0, 2, 1, 3);
+        SDVariable kh = sd.permute(kk, 0, 2, 1, 3);
+        SDVariable vh = sd.permute(v, 0, 2, 1, 3);
+        SDVariable p = sd.nn().softmax(sd.mmul(qh, kh, false, true, false), 3);
+        ctx = sd.permute(sd.mmul(p, vh), 0, 2, 1, 3);
+      }
+      SDVariable loss = ctx.mul(sd.constant(Nd4j.randn(DataType.FLOAT, 2, 5, 3, 4))).sum();
+      loss.markAsLoss();
+      Graphs.createGradFunction(sd, List.of());
+      OutAndGrad og = Graphs.gradientsAndOutputs(sd, Map.of(), List.of(ctx.name()), List.of("q", "k", "v"));
+      out[k] = og.getOutputs().get(ctx.name()).dup();
+      grads[k] = new INDArray[] {og.getGradients().get("q").dup(), og.getGradients().get("k").dup(),
+          og.getGradients().get("v").dup()};
+    }
+    assertThat(out[0].shape()).containsExactly(2, 5, 3, 4);
+    assertThat(out[0].equalsWithEps(out[1], 1e-5)).isTrue();
+    for (int i = 0; i < 3; i++) {
+      assertThat(grads[0][i].equalsWithEps(grads[1][i], 1e-5)).as("grad %d", i).isTrue();
+    }
+  }
 }

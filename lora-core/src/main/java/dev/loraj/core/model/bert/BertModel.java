@@ -280,15 +280,17 @@ public final class BertModel implements BaseModel {
 
     for (int l = 0; l < config.numHiddenLayers(); l++) {
       String p = prefix + "encoder.layer." + l + ".";
-      SDVariable q = splitHeads(sd, g.linear(p + "attention.self.query", h), headShape); // [B,H,S,dh]
-      SDVariable k = splitHeads(sd, g.linear(p + "attention.self.key", h), headShape);
-      SDVariable v = splitHeads(sd, g.linear(p + "attention.self.value", h), headShape);
+      // q, k, v [B,S,H,dh] (reshaped, not permuted): the products read each head in place
+      SDVariable q = sd.reshape(g.linear(p + "attention.self.query", h), headShape);
+      SDVariable k = sd.reshape(g.linear(p + "attention.self.key", h), headShape);
+      SDVariable v = sd.reshape(g.linear(p + "attention.self.value", h), headShape);
       SDVariable scores = FrozenAdd.apply(sd, // the mask is data: no add_bp reducing into it
           // 1/sqrt(dh) on q: 4x fewer entries than the scores [B,H,S,S] (as torch's sdpa)
-          BatchedMatMul.of(sd, q.mul(scale), k, false, true), maskBias); // [B,H,S,dh] x [B,H,dh,S]
+          BatchedMatMul.of(sd, q.mul(scale), k, false, true, true, true, false), maskBias); // q k^T
       SDVariable probs = VectorKernelOp.softmaxLastAxis(sd, scores, 4);
-      SDVariable ctx = BatchedMatMul.of(sd, probs, v, false, false); // [B,H,S,S] x [B,H,S,dh]
-      ctx = sd.reshape(sd.permute(ctx, 0, 2, 1, 3), -1, d); // [B*S, d]
+      // [B,H,S,S] x v -> [B,S,H,dh]: the heads land where the output projection reads them
+      SDVariable ctx = BatchedMatMul.of(sd, probs, v, false, false, false, true, true);
+      ctx = sd.reshape(ctx, -1, d); // [B*S, d]
       SDVariable attn = g.linear(p + "attention.output.dense", ctx);
       h = layerNorm(g, h.add(attn), p + "attention.output.LayerNorm");
       SDVariable ff = activation(sd, g.linear(p + "intermediate.dense", h)); // [B*S, ff]
@@ -315,11 +317,6 @@ public final class BertModel implements BaseModel {
     };
     SDVariable out = numLabels > 0 ? g.linear("classifier", pooled) : pooled;
     return new ModelOutput(out, inputs);
-  }
-
-  /** [B*S, d] -> [B, H, S, d_head]. */
-  private static SDVariable splitHeads(SameDiff sd, SDVariable x, SDVariable headShape) {
-    return sd.permute(sd.reshape(x, headShape), 0, 2, 1, 3);
   }
 
   /** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta (biased var). */
