@@ -128,8 +128,9 @@ public final class MeasuredMemoryCheck implements Reproduction {
           "off-heap within +-50% of the estimate", Math.abs(err) <= 0.5 ? Status.PASS : Status.DIFFERS,
           Math.abs(err) <= 0.5 ? "" : "measured cause (LiveMemoryProbe, SessionMemoryTest): SameDiff keeps"
               + " every op output of one gradient run alive until the run ends (~0.85 GB at batch 16 x 32 here),"
-              + " and the gradient session's array cache keeps those buffers for the next step"
-              + " (Graphs.gradientsAndOutputs): the peak is about one step's op outputs on top of the weights;"
+              + " and the gradient session's array cache keeps those buffers for the next step; from the"
+              + " third step on the replay plan (GradientReplay) holds one step's working arrays instead,"
+              + " allocated once: the peak is about one step's op outputs on top of the weights;"
               + " the estimate counts what a PyTorch-style autograd keeps"));
     }
     if (k == 2) {
