@@ -1,19 +1,15 @@
 package dev.loraj.core.graph;
 
-import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
-import org.nd4j.imports.converters.ImportClassMapping;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.OpContext;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.nd4j.linalg.api.shape.Shape;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Batched matrix product {@code C[i] = op(A[i]) op(B[i])} over the leading axes (attention's
@@ -34,8 +30,6 @@ public final class BatchedMatMul extends JavaComputedOp {
   private static final int ROW_MAJOR = 101;
   private static final int NO_TRANS = 111;
   private static final int TRANS = 112;
-
-  private static volatile boolean registered;
 
   /** For SameDiff's reflection (clones). */
   public BatchedMatMul() {}
@@ -67,7 +61,7 @@ public final class BatchedMatMul extends JavaComputedOp {
       }
       return sd.mmul(a, b, ta, tb, false);
     }
-    register();
+    register(OP_NAME, BatchedMatMul::new);
     return new BatchedMatMul(sd, a, b, ta, tb, headsA, headsB, headsC).outputVariable();
   }
 
@@ -124,11 +118,7 @@ public final class BatchedMatMul extends JavaComputedOp {
 
   @Override
   public List<LongShapeDescriptor> calculateOutputShape(OpContext oc) {
-    List<INDArray> in = new ArrayList<>(oc.getInputArrays());
-    INDArray out = Nd4j.createUninitialized(DataType.FLOAT, outShape(in.get(0), in.get(1)), 'c');
-    compute(in, out);
-    oc.purge(); // identity reads input 0 only
-    return publish(oc, out);
+    return computeAndPublish(oc, outShape(oc.getInputArray(0), oc.getInputArray(1)));
   }
 
   private long[] outShape(INDArray a, INDArray b) {
@@ -222,16 +212,4 @@ public final class BatchedMatMul extends JavaComputedOp {
     return List.of(da, db);
   }
 
-  private static void register() {
-    if (registered) {
-      return;
-    }
-    synchronized (BatchedMatMul.class) {
-      if (!registered) {
-        DifferentialFunctionClassHolder.getInstance();
-        ImportClassMapping.getOpNameMapping().put(OP_NAME, new BatchedMatMul());
-        registered = true;
-      }
-    }
-  }
 }

@@ -3,8 +3,6 @@ package dev.loraj.core.graph;
 import java.util.List;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
-import org.nd4j.imports.converters.ImportClassMapping;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.OpContext;
@@ -22,7 +20,6 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class DropoutMask extends JavaComputedOp {
   static final String OP_NAME = "loraj_dropout_mask";
-  private static volatile boolean registered;
 
   /** For SameDiff's reflection (clones). */
   public DropoutMask() {}
@@ -34,7 +31,7 @@ public final class DropoutMask extends JavaComputedOp {
 
   /** A mask with {@code x}'s shape that keeps each entry with probability {@code keep}. */
   public static SDVariable like(SameDiff sd, SDVariable x, double keep) {
-    register();
+    register(OP_NAME, DropoutMask::new);
     return new DropoutMask(sd, x.shape(), keep).outputVariable();
   }
 
@@ -57,16 +54,4 @@ public final class DropoutMask extends JavaComputedOp {
     return List.of(sameDiff.zerosLike(arg()));
   }
 
-  private static void register() {
-    if (registered) {
-      return;
-    }
-    synchronized (DropoutMask.class) {
-      if (!registered) {
-        DifferentialFunctionClassHolder.getInstance();
-        ImportClassMapping.getOpNameMapping().put(OP_NAME, new DropoutMask());
-        registered = true;
-      }
-    }
-  }
 }

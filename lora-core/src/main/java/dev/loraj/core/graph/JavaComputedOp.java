@@ -91,6 +91,35 @@ public abstract class JavaComputedOp extends DynamicCustomOp {
     return List.of(DataType.FLOAT);
   }
 
+  private static final java.util.Set<String> REGISTERED = new java.util.HashSet<>();
+
+  /**
+   * Maps {@code opName} to {@code prototype}'s class in ND4J's op registry, so SameDiff's clones
+   * (the gradient graph) are made of this class; idempotent. Returns whether this call registered it.
+   */
+  protected static synchronized boolean register(String opName, java.util.function.Supplier<? extends JavaComputedOp> prototype) {
+    if (!REGISTERED.add(opName)) {
+      return false;
+    }
+    org.nd4j.imports.converters.DifferentialFunctionClassHolder.getInstance();
+    org.nd4j.imports.converters.ImportClassMapping.getOpNameMapping().put(opName, prototype.get());
+    return true;
+  }
+
+  /**
+   * SameDiff's path for ops that {@link #computesInto}: computes into a new float array of
+   * {@code shape} and publishes it; other inputs are unbound first (identity reads input 0 only).
+   */
+  protected final List<LongShapeDescriptor> computeAndPublish(OpContext oc, long[] shape) {
+    List<INDArray> in = new java.util.ArrayList<>(oc.getInputArrays());
+    INDArray out = org.nd4j.linalg.factory.Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
+    compute(in, out);
+    if (in.size() > 1) {
+      oc.purge();
+    }
+    return publish(oc, out);
+  }
+
   /** Computes the result and hands it to {@link #publish}. */
   @Override
   public abstract List<LongShapeDescriptor> calculateOutputShape(OpContext oc);

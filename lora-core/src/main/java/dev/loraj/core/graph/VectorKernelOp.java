@@ -2,18 +2,14 @@ package dev.loraj.core.graph;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.List;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
-import org.nd4j.imports.converters.ImportClassMapping;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.OpContext;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 import org.nd4j.linalg.api.shape.Shape;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Transcendental-heavy activations computed by {@link VectorMath} (the JDK's Vector API) instead
@@ -41,8 +37,6 @@ public final class VectorKernelOp extends JavaComputedOp {
   /** What the op computes; integer argument 0. */
   enum Kernel { GELU, GELU_BP, SILU, SILU_BP, SOFTMAX, SOFTMAX_BP, EXP, XENT, XENT_BP }
 
-  private static volatile boolean registered;
-
   /** For SameDiff's reflection (clones). */
   public VectorKernelOp() {}
 
@@ -52,7 +46,9 @@ public final class VectorKernelOp extends JavaComputedOp {
   }
 
   private static SDVariable of(SameDiff sd, Kernel k, SDVariable... inputs) {
-    register();
+    if (register(OP_NAME, VectorKernelOp::new)) {
+      VectorMath.warmUp(); // compiled before the first graph runs
+    }
     return new VectorKernelOp(sd, k, inputs).outputVariable();
   }
 
@@ -113,17 +109,8 @@ public final class VectorKernelOp extends JavaComputedOp {
   /** Computes the result into a new array and hands it to the identity copy (SameDiff's path). */
   @Override
   public List<LongShapeDescriptor> calculateOutputShape(OpContext oc) {
-    List<INDArray> in = new ArrayList<>(oc.getInputArrays());
-    long[] shape = in.get(0).shape();
-    if (kernel() == Kernel.XENT) {
-      shape = new long[] {shape[0], 3};
-    }
-    INDArray out = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
-    compute(in, out);
-    if (in.size() > 1) {
-      oc.purge(); // identity reads input 0 only; the others must not stay bound
-    }
-    return publish(oc, out);
+    long[] shape = oc.getInputArray(0).shape();
+    return computeAndPublish(oc, kernel() == Kernel.XENT ? new long[] {shape[0], 3} : shape);
   }
 
   @Override
@@ -204,17 +191,4 @@ public final class VectorKernelOp extends JavaComputedOp {
     };
   }
 
-  private static void register() {
-    if (registered) {
-      return;
-    }
-    synchronized (VectorKernelOp.class) {
-      if (!registered) {
-        DifferentialFunctionClassHolder.getInstance();
-        ImportClassMapping.getOpNameMapping().put(OP_NAME, new VectorKernelOp());
-        VectorMath.warmUp(); // compiled before the first graph runs
-        registered = true;
-      }
-    }
-  }
 }

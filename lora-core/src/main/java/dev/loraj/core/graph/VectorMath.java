@@ -256,18 +256,8 @@ final class VectorMath {
     float[] lanes = new float[S.length()];
     int end = S.loopBound(cols);
     for (int r = 0, base = 0; r < rows; r++, base += cols) {
-      float max = Float.NEGATIVE_INFINITY;
-      int j = 0;
-      if (end > 0) {
-        FloatVector m = load(x, base);
-        for (j = S.length(); j < end; j += S.length()) {
-          m = m.max(load(x, base + j));
-        }
-        max = m.reduceLanes(VectorOperators.MAX);
-      }
-      for (; j < cols; j++) {
-        max = Math.max(max, x.getFloat((base + j) * 4));
-      }
+      float max = rowMax(x, base, cols, end);
+      int j;
       float sum = 0;
       FloatVector acc = FloatVector.zero(S);
       for (j = 0; j < end; j += S.length()) {

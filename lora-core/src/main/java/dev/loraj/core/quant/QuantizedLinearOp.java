@@ -9,8 +9,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
-import org.nd4j.imports.converters.ImportClassMapping;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.OpContext;
@@ -61,7 +59,6 @@ public final class QuantizedLinearOp extends JavaComputedOp {
   private static final AtomicLong NEXT_KEY = new AtomicLong();
   private static final ThreadLocal<Map<Integer, DequantBuffer>> BUFFERS =
       ThreadLocal.withInitial(HashMap::new);
-  private static volatile boolean registered;
 
   /** For SameDiff's reflection (clones). */
   public QuantizedLinearOp() {}
@@ -148,16 +145,6 @@ public final class QuantizedLinearOp extends JavaComputedOp {
 
   /** Maps {@link #OP_NAME} to this class in ND4J's op registry (idempotent). */
   public static void register() {
-    if (registered) {
-      return;
-    }
-    synchronized (QuantizedLinearOp.class) {
-      if (registered) {
-        return;
-      }
-      DifferentialFunctionClassHolder.getInstance(); // initializes the registry first
-      ImportClassMapping.getOpNameMapping().put(OP_NAME, new QuantizedLinearOp());
-      registered = true;
-    }
+    register(OP_NAME, QuantizedLinearOp::new);
   }
 }

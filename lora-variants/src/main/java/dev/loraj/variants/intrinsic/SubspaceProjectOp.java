@@ -8,8 +8,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.imports.converters.DifferentialFunctionClassHolder;
-import org.nd4j.imports.converters.ImportClassMapping;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.OpContext;
@@ -42,7 +40,6 @@ public final class SubspaceProjectOp extends JavaComputedOp {
   private static final Map<String, WeakReference<IntrinsicDimension.IntrinsicAdapter>> SITES =
       new ConcurrentHashMap<>();
   private static final AtomicLong NEXT_KEY = new AtomicLong();
-  private static volatile boolean registered;
 
 
   /** For SameDiff's reflection (clones). */
@@ -118,16 +115,6 @@ public final class SubspaceProjectOp extends JavaComputedOp {
 
   /** Maps {@link #OP_NAME} to this class in ND4J's op registry (idempotent). */
   static void register() {
-    if (registered) {
-      return;
-    }
-    synchronized (SubspaceProjectOp.class) {
-      if (registered) {
-        return;
-      }
-      DifferentialFunctionClassHolder.getInstance();
-      ImportClassMapping.getOpNameMapping().put(OP_NAME, new SubspaceProjectOp());
-      registered = true;
-    }
+    register(OP_NAME, SubspaceProjectOp::new);
   }
 }
