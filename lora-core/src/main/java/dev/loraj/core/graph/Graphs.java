@@ -50,9 +50,48 @@ public final class Graphs {
    * to the run's other arrays are dropped ({@link #releaseSessionState}).
    */
   public static INDArray output(SameDiff sd, Map<String, INDArray> placeholders, String output) {
-    INDArray out = sd.output(placeholders, output).get(output);
+    return output(sd, placeholders, output, null);
+  }
+
+  /**
+   * As {@link #output(SameDiff, Map, String)}; with a {@code replay} cache, runs from the third
+   * with the same placeholder shapes on replay the recorded op list ({@link GradientReplay}).
+   */
+  public static INDArray output(SameDiff sd, Map<String, INDArray> placeholders, String output,
+      ReplayCache replay) {
+    boolean replayable = replay != null && GradientReplay.enabled && sd.getListeners().isEmpty();
+    GradientReplay.Key key = replayable ? GradientReplay.Key.of(List.of(output), placeholders) : null;
+    Object planOrMode = replayable ? replay.lookup(sd, key) : ReplayCache.Mode.PLAIN;
+    if (planOrMode instanceof GradientReplay.Plan plan) {
+      return plan.run(placeholders, replay.timer()).get(output);
+    }
+    INDArray out;
+    if (planOrMode == ReplayCache.Mode.RECORD) {
+      GradientReplay.Recorder recorder = new GradientReplay.Recorder();
+      sd.setListeners(recorder);
+      try {
+        out = sd.output(placeholders, output).get(output);
+      } finally {
+        sd.setListeners(List.of());
+      }
+      store(replay, key, sd, recorder, placeholders, List.of(output));
+    } else {
+      out = sd.output(placeholders, output).get(output);
+    }
     releaseSessionState(sd);
     return out;
+  }
+
+  /** Builds the plan of a recorded run and keeps it (or why not) in {@code replay}. */
+  private static void store(ReplayCache replay, GradientReplay.Key key, SameDiff fn,
+      GradientReplay.Recorder recorder, Map<String, INDArray> placeholders, List<String> names) {
+    try {
+      replay.store(key, GradientReplay.build(fn, recorder.ops, placeholders, names), null);
+      dropSessionCache(fn);
+    } catch (GradientReplay.Unsupported e) {
+      log.info("runs of this graph go through SameDiff's session: {}", e.getMessage());
+      replay.store(key, null, e.getMessage());
+    }
   }
 
   /**
@@ -233,13 +272,7 @@ public final class Graphs {
       } finally {
         gradFn.setListeners(sd.getListeners());
       }
-      try {
-        replay.store(key, GradientReplay.build(gradFn, recorder.ops, placeholders, names), null);
-        dropSessionCache(gradFn);
-      } catch (GradientReplay.Unsupported e) {
-        log.info("training steps run through SameDiff's session: {}", e.getMessage());
-        replay.store(key, null, e.getMessage());
-      }
+      store(replay, key, gradFn, recorder, placeholders, names);
     } else {
       gradFn.setListeners(sd.getListeners());
       all = runGradientFunction(gradFn, placeholders, names);

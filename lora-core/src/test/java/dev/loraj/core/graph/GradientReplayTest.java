@@ -149,6 +149,23 @@ class GradientReplayTest {
         "targets", Nd4j.rand(DataType.FLOAT, 6, 64)), 7);
   }
 
+  /** Inference ({@code PeftModel.output}) replays too: the same outputs as SameDiff's, bit for bit. */
+  @Test
+  void inferenceOutputsAreBitIdenticalToSameDiffs() throws Exception {
+    PeftModel pm = new PeftModel(HfModels.load(PeftGolden.root().resolve("llama-tiny")), REGISTRY);
+    pm.addAdapter("default", new AdapterSpec(LoraConfig.of(4, 8), Targets.allLinear()), 5);
+    long before = GradientReplay.REPLAYS.get();
+    for (int run = 0; run < 6; run++) {
+      Map<String, INDArray> in = Map.of("input_ids", nextTokens(run, 64).get("input_ids"));
+      GradientReplay.enabled = true;
+      INDArray replayed = pm.output(in).dup();
+      GradientReplay.enabled = false;
+      INDArray plain = pm.output(in);
+      assertThat(replayed.equalsWithEps(plain, 0)).as("run %d", run).isTrue();
+    }
+    assertThat(GradientReplay.REPLAYS.get() - before).as("replayed runs").isGreaterThanOrEqualTo(2);
+  }
+
   /** A parameter array replaced between runs (not updated in place) makes the plan rebuild. */
   @Test
   void replacedParameterArrayIsSeenByTheNextRun() {
