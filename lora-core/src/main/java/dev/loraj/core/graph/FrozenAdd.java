@@ -21,15 +21,17 @@ import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 public final class FrozenAdd extends AddOp {
 
   static final long FROZEN = 7_353;
+  /** Marker of a trainable row bias [d] broadcast over x [n, d]: its gradient as column sums. */
+  static final long ROW_BIAS = 7_358;
 
   static final boolean ENABLED = !"false".equals(System.getProperty("loraj.frozenAdd"));
 
   /** For SameDiff's reflection: stands in for every {@code add} op. */
   public FrozenAdd() {}
 
-  private FrozenAdd(SameDiff sd, SDVariable x, SDVariable b) {
+  private FrozenAdd(SameDiff sd, SDVariable x, SDVariable b, long marker) {
     super(sd, x, b);
-    addIArgument(FROZEN);
+    addIArgument(marker);
   }
 
   /**
@@ -37,10 +39,16 @@ public final class FrozenAdd extends AddOp {
    * weight); {@code x} must have the output's shape.
    */
   public static SDVariable byWeight(SameDiff sd, SDVariable x, SDVariable b) {
-    if (!ENABLED || b.getVariableType() != VariableType.CONSTANT) {
-      return x.add(b);
+    if (ENABLED && b.getVariableType() == VariableType.CONSTANT) {
+      return apply(sd, x, b);
     }
-    return apply(sd, x, b);
+    if (ENABLED && VectorKernelOp.AVAILABLE && b.getVariableType() == VariableType.VARIABLE
+        && b.getShape() != null && b.getShape().length == 1) {
+      // trainable bias [d] over rows: its gradient as column sums instead of add_bp's reduction
+      register();
+      return new FrozenAdd(sd, x, b, ROW_BIAS).outputVariable();
+    }
+    return x.add(b);
   }
 
   /**
@@ -49,7 +57,7 @@ public final class FrozenAdd extends AddOp {
    */
   public static SDVariable apply(SameDiff sd, SDVariable x, SDVariable b) {
     register();
-    return new FrozenAdd(sd, x, b).outputVariable();
+    return new FrozenAdd(sd, x, b, FROZEN).outputVariable();
   }
 
   boolean frozen() {
@@ -58,6 +66,10 @@ public final class FrozenAdd extends AddOp {
 
   @Override
   public List<SDVariable> doDiff(List<SDVariable> gradients) {
+    if (OpOverrides.endsWith(iArgs(), ROW_BIAS)) {
+      SDVariable dy = gradients.get(0);
+      return List.of(sameDiff.identity(dy), VectorKernelOp.columnSums(sameDiff, dy, null));
+    }
     if (!frozen()) {
       return super.doDiff(gradients);
     }

@@ -21,6 +21,8 @@ import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 public final class FrozenMultiply extends MulOp {
 
   static final long FROZEN = 7_352;
+  /** Marker of a trainable row weight [d] broadcast over x [n, d]: its gradient as column sums. */
+  static final long ROW_WEIGHT = 7_357;
 
   /** {@code -Dloraj.frozenMultiply=false} builds plain multiplies (for before/after measurements). */
   static final boolean ENABLED = !"false".equals(System.getProperty("loraj.frozenMultiply"));
@@ -28,9 +30,9 @@ public final class FrozenMultiply extends MulOp {
   /** For SameDiff's reflection: stands in for every {@code multiply} op. */
   public FrozenMultiply() {}
 
-  private FrozenMultiply(SameDiff sd, SDVariable x, SDVariable w) {
+  private FrozenMultiply(SameDiff sd, SDVariable x, SDVariable w, long marker) {
     super(sd, x, w);
-    addIArgument(FROZEN);
+    addIArgument(marker);
   }
 
   /**
@@ -42,12 +44,24 @@ public final class FrozenMultiply extends MulOp {
       return x.mul(w);
     }
     register();
-    return new FrozenMultiply(sd, x, w).outputVariable();
+    return new FrozenMultiply(sd, x, w, FROZEN).outputVariable();
   }
 
-  /** {@code x * w}, frozen when {@code w} is a SameDiff constant (a frozen base weight). */
+  /**
+   * {@code x * w}, frozen when {@code w} is a SameDiff constant (a frozen base weight); a
+   * trainable rank-1 {@code w} over the rows of {@code x} gets its gradient as column sums
+   * ({@link VectorKernelOp#columnSums}) instead of {@code multiply_bp}'s broadcast reduction.
+   */
   public static SDVariable byWeight(SameDiff sd, SDVariable x, SDVariable w) {
-    return w.getVariableType() == VariableType.CONSTANT ? apply(sd, x, w) : x.mul(w);
+    if (w.getVariableType() == VariableType.CONSTANT) {
+      return apply(sd, x, w);
+    }
+    if (ENABLED && VectorKernelOp.AVAILABLE && w.getVariableType() == VariableType.VARIABLE
+        && w.getShape() != null && w.getShape().length == 1) {
+      register();
+      return new FrozenMultiply(sd, x, w, ROW_WEIGHT).outputVariable();
+    }
+    return x.mul(w);
   }
 
   boolean frozen() {
@@ -56,6 +70,10 @@ public final class FrozenMultiply extends MulOp {
 
   @Override
   public List<SDVariable> doDiff(List<SDVariable> gradients) {
+    if (OpOverrides.endsWith(iArgs(), ROW_WEIGHT)) {
+      SDVariable dy = gradients.get(0);
+      return List.of(dy.mul(rarg()), VectorKernelOp.columnSums(sameDiff, dy, larg()));
+    }
     if (!frozen()) {
       return super.doDiff(gradients);
     }

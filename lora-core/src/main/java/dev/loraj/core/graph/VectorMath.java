@@ -57,6 +57,8 @@ final class VectorMath {
       softmaxRowsBackward(c, b, d, rows, cols);
       crossEntropyRows(a, b, d, rows, cols);
       crossEntropyRowsBackward(a, b, d, c, c, rows, cols);
+      columnSums(a, b, c, rows, cols);
+      columnSums(a, c, rows, cols);
     }
   }
 
@@ -380,6 +382,36 @@ final class VectorMath {
         float p = exp(x.getFloat(o) - lse);
         dx.putFloat(o, g * (y.getFloat(o) - p * m));
       }
+    }
+  }
+  /** Column sums of {@code a} [rows, cols] (c order) into {@code out} [cols], rows in order. */
+  static void columnSums(ByteBuffer a, ByteBuffer out, int rows, int cols) {
+    columnSums(a, null, out, rows, cols);
+  }
+
+  /**
+   * Column sums of {@code a * b} (elementwise; {@code b == null}: of {@code a}) over rows
+   * [rows, cols] into {@code out} [cols]: a broadcast row weight's gradient. Rows are added in
+   * order, lane by lane, so the result does not depend on vector width or JIT state.
+   */
+  static void columnSums(ByteBuffer a, ByteBuffer b, ByteBuffer out, int rows, int cols) {
+    int end = S.loopBound(cols);
+    int j = 0;
+    for (; j < end; j += S.length()) {
+      FloatVector acc = FloatVector.zero(S);
+      for (int r = 0, base = 0; r < rows; r++, base += cols) {
+        FloatVector v = load(a, base + j);
+        acc = b == null ? acc.add(v) : v.fma(load(b, base + j), acc);
+      }
+      acc.intoByteBuffer(out, j * 4, NATIVE);
+    }
+    for (; j < cols; j++) {
+      float acc = 0;
+      for (int r = 0, base = 0; r < rows; r++, base += cols) {
+        float v = a.getFloat((base + j) * 4);
+        acc = b == null ? acc + v : Math.fma(v, b.getFloat((base + j) * 4), acc);
+      }
+      out.putFloat(j * 4, acc);
     }
   }
 }

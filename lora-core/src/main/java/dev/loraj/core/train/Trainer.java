@@ -222,14 +222,17 @@ public final class Trainer {
           }
           INDArray a = acc.get(n);
           if (a == null) {
-            acc.put(n, config.accumulation() == 1 ? g.dup() : g.div(config.accumulation()));
+            // one micro-batch: the gradient itself (the run's output is the caller's to keep)
+            acc.put(n, config.accumulation() == 1 ? g : g.div(config.accumulation()));
           } else {
             a.addi(g.divi(config.accumulation()));
           }
         }
         // Native memory is otherwise freed only when the JVM collects these objects: with a
         // large heap that is rarely, and a sweep's process grew past the machine's memory.
-        release(og.getGradients().values());
+        if (config.accumulation() > 1) {
+          release(og.getGradients().values());
+        } // else they are the accumulators, released after the update
         release(List.of(lossArray));
         // The session would keep every array of this forward and backward pass reachable until
         // the next pass (~850 MiB for MiniLM at batch 16 x 32): see Graphs.releaseSessionState.

@@ -101,6 +101,30 @@ class VectorKernelOpTest {
         (sd, h) -> LogSoftmaxOut.apply(sd, h).mul(sd.constant(labels)).sum(true, 1), 2e-5);
   }
 
+  /** Trainable row weights (gain, bias) get column sums as gradients: the same as mul/add's own. */
+  @Test
+  void trainableRowWeightGradientsMatchBroadcastBackward() {
+    INDArray[][] grads = new INDArray[2][];
+    for (int k = 0; k < 2; k++) {
+      Nd4j.getRandom().setSeed(19);
+      SameDiff sd = Graphs.newSameDiff();
+      SDVariable x = sd.var("x", Nd4j.randn(DataType.FLOAT, 37, 45));
+      SDVariable g = sd.var("g", Nd4j.randn(DataType.FLOAT, 45));
+      SDVariable b = sd.var("b", Nd4j.randn(DataType.FLOAT, 45));
+      SDVariable y = k == 0 ? FrozenAdd.byWeight(sd, FrozenMultiply.byWeight(sd, x, g), b) : x.mul(g).add(b);
+      SDVariable loss = y.mul(sd.constant(Nd4j.randn(DataType.FLOAT, 37, 45))).sum();
+      loss.markAsLoss();
+      Graphs.createGradFunction(sd, List.of());
+      OutAndGrad og = Graphs.gradientsAndOutputs(sd, Map.of(), List.of(loss.name()), List.of("x", "g", "b"));
+      grads[k] = new INDArray[] {og.getGradients().get("x").dup(), og.getGradients().get("g").dup(),
+          og.getGradients().get("b").dup()};
+    }
+    for (int i = 0; i < 3; i++) {
+      assertThat(grads[0][i].shape()).isEqualTo(grads[1][i].shape());
+      assertThat(grads[0][i].equalsWithEps(grads[1][i], 1e-4)).as("grad %d", i).isTrue();
+    }
+  }
+
   @Test
   void kernelsStayFiniteAtExtremeInputs() {
     INDArray x = Nd4j.createFromArray(new float[] {-1e4f, -300f, -88.5f, -20f, -1e-3f, 0f, 1e-3f,
