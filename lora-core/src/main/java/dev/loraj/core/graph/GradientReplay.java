@@ -34,8 +34,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Replays a gradient function's ops without SameDiff's session: the op list of one recorded run,
- * each op with its own prepared {@link OpContext}, executed in order on arrays allocated once.
+ * Replays a SameDiff graph's ops without SameDiff's session (a training step's gradient function,
+ * {@link Graphs#gradientsAndOutputs}, or an inference graph, {@link Graphs#output}): the op list
+ * of one recorded run, each op with its own prepared {@link OpContext}, executed in order on
+ * arrays allocated once.
  *
  * <p>Why: a SameDiff run spends, per op, Java time on dependency tracking, variable lookups, a
  * native output-shape call and array-cache bookkeeping before the kernel starts: 9% of a BERT
@@ -109,8 +111,8 @@ final class GradientReplay {
   }
 
   /**
-   * Builds the plan of a recorded run: {@code ph} are the placeholders it ran with, {@code names}
-   * the outputs it returned (with {@code results}, the arrays it returned).
+   * Builds the plan of a recorded run of {@code gradFn} (any graph): {@code ph} are the
+   * placeholders it ran with, {@code names} the outputs it returned.
    */
   static Plan build(SameDiff gradFn, List<Recorded> ops, Map<String, INDArray> ph, List<String> names)
       throws Unsupported {
