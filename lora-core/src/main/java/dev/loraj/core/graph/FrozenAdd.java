@@ -4,6 +4,7 @@ import java.util.List;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.VariableType;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 
 /**
@@ -43,7 +44,8 @@ public final class FrozenAdd extends AddOp {
       return apply(sd, x, b);
     }
     if (ENABLED && VectorKernelOp.AVAILABLE && b.getVariableType() == VariableType.VARIABLE
-        && b.getShape() != null && b.getShape().length == 1) {
+        && b.getShape() != null && b.getShape().length == 1
+        && b.dataType() == DataType.FLOAT && x.dataType() == DataType.FLOAT) {
       // trainable bias [d] over rows: its gradient as column sums instead of add_bp's reduction
       register();
       return new FrozenAdd(sd, x, b, ROW_BIAS).outputVariable();
@@ -68,7 +70,11 @@ public final class FrozenAdd extends AddOp {
   public List<SDVariable> doDiff(List<SDVariable> gradients) {
     if (OpOverrides.endsWith(iArgs(), ROW_BIAS)) {
       SDVariable dy = gradients.get(0);
-      return List.of(sameDiff.identity(dy), VectorKernelOp.columnSums(sameDiff, dy, null));
+      SDVariable db = VectorKernelOp.columnSums(sameDiff, dy, null);
+      if (db != null) {
+        return List.of(sameDiff.identity(dy), db);
+      }
+      return super.doDiff(gradients);
     }
     if (!frozen()) {
       return super.doDiff(gradients);

@@ -4,6 +4,7 @@ import java.util.List;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.VariableType;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 
 /**
@@ -57,7 +58,8 @@ public final class FrozenMultiply extends MulOp {
       return apply(sd, x, w);
     }
     if (ENABLED && VectorKernelOp.AVAILABLE && w.getVariableType() == VariableType.VARIABLE
-        && w.getShape() != null && w.getShape().length == 1) {
+        && w.getShape() != null && w.getShape().length == 1
+        && w.dataType() == DataType.FLOAT && x.dataType() == DataType.FLOAT) {
       register();
       return new FrozenMultiply(sd, x, w, ROW_WEIGHT).outputVariable();
     }
@@ -72,7 +74,11 @@ public final class FrozenMultiply extends MulOp {
   public List<SDVariable> doDiff(List<SDVariable> gradients) {
     if (OpOverrides.endsWith(iArgs(), ROW_WEIGHT)) {
       SDVariable dy = gradients.get(0);
-      return List.of(dy.mul(rarg()), VectorKernelOp.columnSums(sameDiff, dy, larg()));
+      SDVariable dw = VectorKernelOp.columnSums(sameDiff, dy, larg());
+      if (dw != null) {
+        return List.of(dy.mul(rarg()), dw);
+      }
+      return super.doDiff(gradients);
     }
     if (!frozen()) {
       return super.doDiff(gradients);

@@ -52,9 +52,22 @@ public final class VectorKernelOp extends JavaComputedOp {
     return new VectorKernelOp(sd, k, inputs).outputVariable();
   }
 
+  /** Whether the kernels apply: the Vector API is there and every operand is float32. */
+  private static boolean usable(SDVariable... vs) {
+    if (!AVAILABLE) {
+      return false;
+    }
+    for (SDVariable v : vs) {
+      if (v.dataType() != DataType.FLOAT) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Exact GELU, {@code x (1 + erf(x / sqrt 2)) / 2} (transformers' "gelu"). */
   public static SDVariable gelu(SameDiff sd, SDVariable x) {
-    if (!AVAILABLE) {
+    if (!usable(x)) {
       return x.mul(0.5).mul(sd.math().erf(x.div(Math.sqrt(2))).add(1.0));
     }
     return of(sd, Kernel.GELU, x);
@@ -62,17 +75,17 @@ public final class VectorKernelOp extends JavaComputedOp {
 
   /** SiLU, {@code x sigmoid(x)}. */
   public static SDVariable silu(SameDiff sd, SDVariable x) {
-    return AVAILABLE ? of(sd, Kernel.SILU, x) : x.mul(sd.nn().sigmoid(x));
+    return usable(x) ? of(sd, Kernel.SILU, x) : x.mul(sd.nn().sigmoid(x));
   }
 
   /** Softmax over the last axis of {@code x} (any rank). */
   public static SDVariable softmaxLastAxis(SameDiff sd, SDVariable x, int rank) {
-    return AVAILABLE ? of(sd, Kernel.SOFTMAX, x) : SoftmaxGrad.apply(sd, x, rank - 1);
+    return usable(x) ? of(sd, Kernel.SOFTMAX, x) : SoftmaxGrad.apply(sd, x, rank - 1);
   }
 
   /** {@code exp(x)} elementwise, not differentiable: for values behind a {@link GradientCut}. */
   public static SDVariable exp(SameDiff sd, SDVariable x) {
-    return AVAILABLE ? of(sd, Kernel.EXP, x) : sd.math().exp(x);
+    return usable(x) ? of(sd, Kernel.EXP, x) : sd.math().exp(x);
   }
 
   /** The kernel's name for profiles, e.g. {@code vector_gelu_bp}. */
@@ -84,13 +97,13 @@ public final class VectorKernelOp extends JavaComputedOp {
    * Per row of {@code logits} [rows, classes]: {@code sum_c labels_c log softmax(logits)_c}
    * [rows, 1], differentiable in the logits only (labels are data). The op's output is
    * [rows, 3] (with each row's log-sum-exp and label mass for the backward pass); this returns
-   * its first column. One op forward and one
-   * backward instead of max, subtract, exp, sum, log, multiply and sum forward and five ops of
-   * [rows, classes] backward (a Llama LM head's [1024, 32000]: ~200 ms of libnd4j ops).
-   * {@code null} without the Vector API (callers keep their op chain).
+   * its first column. One op forward and one backward instead of max, subtract, exp, sum, log,
+   * multiply and sum forward and five ops of [rows, classes] backward (a Llama LM head's
+   * [1024, 32000]: ~200 ms of libnd4j ops). {@code null} when the kernels do not apply (callers
+   * keep their op chain).
    */
   public static SDVariable crossEntropyRows(SameDiff sd, SDVariable logits, SDVariable labels) {
-    if (!AVAILABLE) {
+    if (!usable(logits, labels)) {
       return null;
     }
     SDVariable rows = of(sd, Kernel.XENT, logits, labels);
@@ -104,7 +117,7 @@ public final class VectorKernelOp extends JavaComputedOp {
    * this reads the rows once. Not differentiable; {@code null} without the Vector API.
    */
   public static SDVariable columnSums(SameDiff sd, SDVariable a, SDVariable b) {
-    if (!AVAILABLE) {
+    if (!usable(a) || b != null && !usable(b)) {
       return null;
     }
     return b == null ? of(sd, Kernel.COLSUM, a) : of(sd, Kernel.COLSUM_PROD, a, b);
