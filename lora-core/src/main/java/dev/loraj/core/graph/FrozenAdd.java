@@ -4,7 +4,6 @@ import java.util.List;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.VariableType;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 
 /**
@@ -43,9 +42,7 @@ public final class FrozenAdd extends AddOp {
     if (ENABLED && b.getVariableType() == VariableType.CONSTANT) {
       return apply(sd, x, b);
     }
-    if (ENABLED && VectorKernelOp.AVAILABLE && b.getVariableType() == VariableType.VARIABLE
-        && b.getShape() != null && b.getShape().length == 1
-        && b.dataType() == DataType.FLOAT && x.dataType() == DataType.FLOAT) {
+    if (ENABLED && VectorKernelOp.columnSumGradient(x, b)) {
       // trainable bias [d] over rows: its gradient as column sums instead of add_bp's reduction
       register();
       return new FrozenAdd(sd, x, b, ROW_BIAS).outputVariable();

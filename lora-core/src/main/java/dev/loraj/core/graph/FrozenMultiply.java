@@ -4,7 +4,6 @@ import java.util.List;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.VariableType;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 
 /**
@@ -57,9 +56,7 @@ public final class FrozenMultiply extends MulOp {
     if (w.getVariableType() == VariableType.CONSTANT) {
       return apply(sd, x, w);
     }
-    if (ENABLED && VectorKernelOp.AVAILABLE && w.getVariableType() == VariableType.VARIABLE
-        && w.getShape() != null && w.getShape().length == 1
-        && w.dataType() == DataType.FLOAT && x.dataType() == DataType.FLOAT) {
+    if (ENABLED && VectorKernelOp.columnSumGradient(x, w)) {
       register();
       return new FrozenMultiply(sd, x, w, ROW_WEIGHT).outputVariable();
     }

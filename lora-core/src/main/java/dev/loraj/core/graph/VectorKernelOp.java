@@ -5,6 +5,7 @@ import java.nio.ByteOrder;
 import java.util.List;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.OpContext;
@@ -121,6 +122,16 @@ public final class VectorKernelOp extends JavaComputedOp {
       return null;
     }
     return b == null ? of(sd, Kernel.COLSUM, a) : of(sd, Kernel.COLSUM_PROD, a, b);
+  }
+
+  /**
+   * Whether a trainable row weight {@code w} [d] broadcast over {@code x} gets its gradient from
+   * {@link #columnSums}: the kernels apply, {@code w} is a rank-1 trainable variable, both float32.
+   * Shared by {@link FrozenMultiply#byWeight} (gains) and {@link FrozenAdd#byWeight} (biases).
+   */
+  static boolean columnSumGradient(SDVariable x, SDVariable w) {
+    return w.getVariableType() == VariableType.VARIABLE && w.getShape() != null
+        && w.getShape().length == 1 && usable(x, w);
   }
 
   private Kernel kernel() {

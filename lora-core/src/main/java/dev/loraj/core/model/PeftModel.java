@@ -68,8 +68,8 @@ public final class PeftModel {
   /** Bumped by every change of structure; inference graphs are cached per version. */
   private long version;
   private final Map<List<String>, Built> inferenceCache = new HashMap<>();
-  /** Replay plans of the cached inference graphs (see Graphs.output), by the graph's key. */
-  private final Map<List<String>, ReplayCache> inferenceReplays = new HashMap<>();
+  /** Replay plans of the cached plain inference graph (see Graphs.output). */
+  private final ReplayCache inferenceReplay = new ReplayCache();
   private long cacheVersion = -1;
   /** Mean {@code x^T x} of each site's inputs from {@link #calibrate}, by site path, [in, in]. */
   private final Map<String, INDArray> inputCovariances = new LinkedHashMap<>();
@@ -580,7 +580,7 @@ public final class PeftModel {
   public INDArray output(Map<String, INDArray> inputs) {
     Built b = cachedInference(null);
     NativeMemoryGuard.check(); // evaluation loops leave one output per batch for the GC
-    return Graphs.output(b.sd(), inputs, b.output().name(), replayOf(List.of()));
+    return Graphs.output(b.sd(), inputs, b.output().name(), inferenceReplay);
   }
 
   /**
@@ -609,17 +609,11 @@ public final class PeftModel {
     return Graphs.output(b.sd(), ph, b.output().name());
   }
 
-  /** The replay cache of the plain inference graph ({@code key} as {@link #cachedInference}'s). */
-  private ReplayCache replayOf(List<String> key) {
-    return inferenceReplays.computeIfAbsent(key, k -> new ReplayCache());
-  }
-
   /** The inference graph for the current state (rebuilt after any structural change). */
   public Built cachedInference(List<String> mixed) {
     if (cacheVersion != version) {
       inferenceCache.clear();
-      inferenceReplays.values().forEach(ReplayCache::close);
-      inferenceReplays.clear();
+      inferenceReplay.close(); // the graph is rebuilt: its plans go now rather than at its next run
       cacheVersion = version;
     }
     List<String> key = mixed == null ? List.of() : new ArrayList<>(new LinkedHashSet<>(mixed));
