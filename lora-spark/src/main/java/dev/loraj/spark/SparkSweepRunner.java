@@ -40,8 +40,9 @@ import org.apache.spark.api.java.JavaSparkContext;
  * <ol>
  *   <li>plan the sweep with {@link SweepPlan} (same trials and ids as the local runner), write
  *       {@code sweep.json};
- *   <li>skip every trial whose file already holds a status (finished, ok or failed: a resumed
- *       sweep runs only the rest, as the local runner does);
+ *   <li>delete the temporary files of writers killed before their rename, and skip every trial
+ *       whose file already holds a successful record (a resumed sweep runs the rest, trials that
+ *       failed included, as the local runner does);
  *   <li>run each remaining trial as its own one-partition RDD and one-task job, submitted from
  *       a driver thread, so trials run in parallel on the executors, each result comes back as
  *       soon as its trial ends, and a task Spark gives up on fails only its own trial (jobs over
@@ -54,8 +55,7 @@ import org.apache.spark.api.java.JavaSparkContext;
  * <p>Failures: a trial that throws inside the trial runner is recorded by it as failed, exactly
  * as in a local sweep. When Spark itself gives up on a trial's task (the executor died, after
  * {@code spark.task.maxFailures} attempts) the trial is recorded as failed with Spark's message;
- * the other trials are unaffected. A failed trial's file counts as finished: delete it to run
- * the trial again.
+ * the other trials are unaffected. A rerun runs failed trials again.
  *
  * <p>Memory and timing fields are measured on the executor: where several trials share an
  * executor JVM ({@code spark.executor.cores} > 1, or {@code local[N]}) the process-wide peaks
@@ -107,13 +107,14 @@ public final class SparkSweepRunner {
     SweepPlan plan = SweepPlan.of(cfg, registry);
     Path trials = dir.resolve("trials");
     Files.createDirectories(trials);
+    SweepRunner.removeDebris(dir);
     AtomicFiles.writeString(dir.resolve("sweep.json"),
         json.writerWithDefaultPrettyPrinter().writeValueAsString(SweepRunner.sweepRecord(json, cfg, plan)));
 
     Map<String, TrialSpec> todo = new LinkedHashMap<>();
     int skipped = 0;
     for (TrialSpec spec : plan.trials()) {
-      if (SweepRunner.finished(json, trials.resolve(spec.id() + ".json"))) {
+      if (SweepRunner.finished(json, trials.resolve(spec.id() + ".json"), false)) {
         skipped++;
         log.println("skip " + spec.id() + " (finished)");
       } else {

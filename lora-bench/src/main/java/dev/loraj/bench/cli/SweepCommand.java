@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code lora sweep CONFIG [--out DIR] [--shard I/N]}. */
+/** {@code lora sweep CONFIG [--out DIR] [--shard I/N] [--keep-failed]}. */
 @Command(name = "sweep", mixinStandardHelpOptions = true,
     description = "Run a comparison sweep (variants x ranks x seeds x baselines); resumable; writes a report.")
 final class SweepCommand implements Callable<Integer> {
@@ -22,6 +22,10 @@ final class SweepCommand implements Callable<Integer> {
 
   @Option(names = "--shard", paramLabel = "I/N", description = "Run only shard I of N (1-based), e.g. 2/4.")
   String shard;
+
+  @Option(names = "--keep-failed",
+      description = "On a rerun, keep the records of trials that failed instead of running them again.")
+  boolean keepFailed;
 
   @Override
   public Integer call() throws Exception {
@@ -38,7 +42,7 @@ final class SweepCommand implements Callable<Integer> {
       count = Integer.parseInt(p[1].trim());
     }
     long t0 = System.nanoTime();
-    SweepRunner.Outcome o = new SweepRunner(AdapterRegistry.discover(), System.err).run(cfg, dir, index, count);
+    SweepRunner.Outcome o = new SweepRunner(AdapterRegistry.discover(), System.err, keepFailed).run(cfg, dir, index, count);
     System.err.printf("sweep %s: %d trials planned for this shard, %d already done, %d run (%d failed) in %.0f s%n",
         cfg.name(), o.planned(), o.skipped(), o.ran(), o.failed(), (System.nanoTime() - t0) / 1e9);
     ReportHook.afterSweep(dir);

@@ -1,6 +1,5 @@
 package dev.loraj.bench.sweep;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.bench.progress.Progress;
@@ -14,22 +13,35 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * Runs the trials of a sweep (or of one shard) into {@code DIR/trials/<id>.json}. A trial file is
  * written atomically when the trial ends, so a killed sweep leaves only whole files; a rerun skips
- * every trial whose file exists and runs the rest.
+ * every trial whose file holds a successful record and runs the rest. Trials that failed are run
+ * again unless the runner keeps failures ({@code lora sweep --keep-failed}); an unreadable or
+ * truncated trial file is run again. Temporary files of writers that were killed before their
+ * rename (in {@code trials/} and the adapter folders) are deleted first, so no debris of a
+ * crashed run can fail or hide a trial.
  */
 public final class SweepRunner {
 
   private final AdapterRegistry registry;
   private final ObjectMapper json;
   private final PrintStream log;
+  private final boolean keepFailed;
 
+  /** A runner that runs failed trials again on a rerun. */
   public SweepRunner(AdapterRegistry registry, PrintStream log) {
+    this(registry, log, false);
+  }
+
+  /** {@code keepFailed}: a rerun skips trials whose record says they failed. */
+  public SweepRunner(AdapterRegistry registry, PrintStream log, boolean keepFailed) {
     this.registry = registry;
     this.json = new ConfigCodec(registry).jsonMapper();
     this.log = log;
+    this.keepFailed = keepFailed;
   }
 
   /** Summary of one invocation. */
@@ -40,6 +52,10 @@ public final class SweepRunner {
     List<TrialSpec> mine = plan.shard(shardIndex, shardCount);
     Path trials = dir.resolve("trials");
     Files.createDirectories(trials);
+    int debris = removeDebris(dir);
+    if (debris > 0) {
+      log.println("removed " + debris + " temporary file(s) left by an interrupted run");
+    }
     AtomicFiles.writeString(dir.resolve("sweep.json"),
         json.writerWithDefaultPrettyPrinter().writeValueAsString(sweepRecord(json, cfg, plan)));
     int skipped = 0;
@@ -50,7 +66,7 @@ public final class SweepRunner {
       int done = 0;
       for (TrialSpec spec : mine) {
         Path file = trials.resolve(spec.id() + ".json");
-        if (finished(json, file)) {
+        if (finished(json, file, keepFailed)) {
           skipped++;
           bar.update(++done, "skip " + spec.id());
           continue;
@@ -78,17 +94,37 @@ public final class SweepRunner {
     return new Outcome(mine.size(), skipped, ran, failed);
   }
 
-  /** True when {@code file} is a trial record with a status (ok or failed): the trial is done. */
-  public static boolean finished(ObjectMapper json, Path file) {
-    if (!Files.exists(file)) {
+  /**
+   * True when {@code file} is a readable trial record whose status is {@code ok}, or
+   * {@code failed} and {@code keepFailed}: the trial need not run again.
+   */
+  public static boolean finished(ObjectMapper json, Path file, boolean keepFailed) {
+    if (!Files.isRegularFile(file)) {
       return false;
     }
     try {
-      JsonNode n = json.readTree(file.toFile());
-      return n.has("status");
+      String status = json.readTree(file.toFile()).path("status").asText("");
+      return status.equals("ok") || (keepFailed && status.equals("failed"));
     } catch (IOException e) {
-      return false; // unreadable: run again (atomic writes make this unlikely)
+      return false; // unreadable or truncated (damaged outside this runner): run again
     }
+  }
+
+  /**
+   * Deletes temporary files of killed writers in {@code DIR/trials}, {@code DIR} itself and every
+   * adapter folder under {@code DIR/adapters}; returns how many.
+   */
+  public static int removeDebris(Path dir) throws IOException {
+    int n = AtomicFiles.removeLeftovers(dir).size() + AtomicFiles.removeLeftovers(dir.resolve("trials")).size();
+    Path adapters = dir.resolve("adapters");
+    if (Files.isDirectory(adapters)) {
+      try (Stream<Path> folders = Files.list(adapters)) {
+        for (Path f : (Iterable<Path>) folders::iterator) {
+          n += AtomicFiles.removeLeftovers(f).size();
+        }
+      }
+    }
+    return n;
   }
 
   /** The content of {@code sweep.json}: name, task, train, primary metric, every planned id. */

@@ -8,6 +8,7 @@ import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.engine.MemoryMonitor;
+import dev.loraj.core.io.SafetensorsDtype;
 import dev.loraj.core.io.SafetensorsWriter;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.PeftModel;
@@ -204,7 +205,7 @@ public final class TrialRunner {
   /**
    * Writes what training changed (adapter tensors under PEFT's key names, and trained base tensors)
    * as one safetensors file and returns its size. Full fine-tuning's "adapter" is the whole model:
-   * measured, then deleted.
+   * only its size is computed.
    */
   private long saveTrainable(PeftModel pm, BaseModel base, Path adapterDir, TrialSpec spec) throws IOException {
     Map<String, INDArray> tensors = new LinkedHashMap<>();
@@ -217,15 +218,15 @@ public final class TrialRunner {
     for (String w : pm.trainableBase()) {
       tensors.put("base_model.model." + w, base.weights().get(w));
     }
-    Path dir = adapterDir == null ? Files.createTempDirectory("lora-trial") : adapterDir.resolve(spec.id());
+    Map<String, String> metadata = Map.of("format", "pt");
+    if (adapterDir == null || spec.variant().equals(TrialSpec.FULL_FT)) {
+      // full fine-tuning's "adapter" is the whole model: its size is reported, nothing written
+      return SafetensorsWriter.fileSize(tensors, metadata, SafetensorsDtype.F32);
+    }
+    Path dir = adapterDir.resolve(spec.id());
     Files.createDirectories(dir);
     Path file = dir.resolve("adapter_model.safetensors");
-    SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
-    long size = Files.size(file);
-    if (adapterDir == null || spec.variant().equals(TrialSpec.FULL_FT)) {
-      Files.delete(file);
-      Files.deleteIfExists(dir);
-    }
-    return size;
+    SafetensorsWriter.write(file, tensors, metadata);
+    return Files.size(file);
   }
 }

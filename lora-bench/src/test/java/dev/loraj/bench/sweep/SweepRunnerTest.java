@@ -96,6 +96,61 @@ class SweepRunnerTest {
     assertThat(metrics(b)).isEqualTo(metrics(a));
   }
 
+  @Test
+  void aRerunAfterACrashClearsDebrisRetriesFailuresAndTruncatedFilesAndLosesNothing(@TempDir Path tmp)
+      throws Exception {
+    SweepConfig cfg = SweepConfig.parse(YAML);
+    Path once = tmp.resolve("once");
+    new SweepRunner(registry, quiet).run(cfg, once, 0, 1);
+    Path crashed = tmp.resolve("crashed");
+    new SweepRunner(registry, quiet).run(cfg, crashed, 0, 1);
+    List<Path> files;
+    try (Stream<Path> s = Files.list(crashed.resolve("trials"))) {
+      files = s.sorted().toList();
+    }
+    // what a process killed while saving leaves: temporaries named by its (now dead) pid in the
+    // trial and adapter folders, next to a trial whose record was never renamed into place
+    Process gone = new ProcessBuilder("true").start();
+    gone.waitFor();
+    Path adapters = crashed.resolve("adapters");
+    String unsaved = files.get(2).getFileName().toString().replace(".json", "");
+    Files.delete(files.get(2));
+    Files.createDirectories(adapters.resolve(unsaved));
+    List<Path> debris = List.of(
+        adapters.resolve(unsaved).resolve(".adapter_model.safetensors." + gone.pid() + ".4.tmp"),
+        crashed.resolve("trials").resolve("." + unsaved + ".json." + gone.pid() + ".5.tmp"));
+    for (Path d : debris) {
+      Files.write(d, new byte[1000]);
+    }
+    // a damaged record (cut in half) and a failed one are run again
+    byte[] whole = Files.readAllBytes(files.get(3));
+    Files.write(files.get(3), java.util.Arrays.copyOf(whole, whole.length / 2));
+    ObjectMapper m = new ObjectMapper();
+    com.fasterxml.jackson.databind.node.ObjectNode failed =
+        (com.fasterxml.jackson.databind.node.ObjectNode) m.readTree(files.get(4).toFile());
+    failed.put("status", "failed");
+    Files.writeString(files.get(4), failed.toString());
+    String untouched = Files.readString(files.get(0));
+
+    assertThat(new SweepRunner(registry, quiet, true).run(cfg, crashed, 0, 1))
+        .as("--keep-failed keeps the failed record")
+        .isEqualTo(new SweepRunner.Outcome(6, 4, 2, 0));
+    for (Path d : debris) {
+      assertThat(d).doesNotExist();
+    }
+    Files.writeString(files.get(4), failed.toString());
+    assertThat(new SweepRunner(registry, quiet).run(cfg, crashed, 0, 1))
+        .isEqualTo(new SweepRunner.Outcome(6, 5, 1, 0));
+    assertThat(Files.readString(files.get(0))).isEqualTo(untouched);
+    for (Path f : files) {
+      assertThat(m.readTree(f.toFile()).path("status").asText()).isEqualTo("ok");
+    }
+    Report.generate(once);
+    Report.generate(crashed);
+    assertThat(metrics(m.readTree(crashed.resolve("summary.json").toFile())))
+        .isEqualTo(metrics(m.readTree(once.resolve("summary.json").toFile())));
+  }
+
   static String metrics(JsonNode summary) {
     StringBuilder sb = new StringBuilder();
     for (JsonNode row : summary.path("rows")) {

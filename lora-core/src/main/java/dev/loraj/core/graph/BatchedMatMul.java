@@ -1,5 +1,6 @@
 package dev.loraj.core.graph;
 
+import java.lang.ref.Reference;
 import java.util.List;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
@@ -162,15 +163,33 @@ public final class BatchedMatMul extends JavaComputedOp {
     int m = (int) z.rows();
     int n = (int) z.cols();
     int k = (int) (ta() ? x.rows() : x.cols());
-    FloatPointer pa = new FloatPointer(x.array().data().addressPointer());
-    FloatPointer pb = new FloatPointer(y.array().data().addressPointer());
-    FloatPointer pc = new FloatPointer(out.data().addressPointer());
-    for (long i = 0; i < z.batch(); i++) {
-      pa.position(x.base(i));
-      pb.position(y.base(i));
-      pc.position(z.base(i));
-      openblas_nolapack.cblas_sgemm(ROW_MAJOR, ta() ? TRANS : NO_TRANS, tb() ? TRANS : NO_TRANS,
-          m, n, k, 1f, pa, x.ld(), pb, y.ld(), 0f, pc, z.ld());
+    // raw pointers into the operands' native buffers: the arrays that own them (x and y may be
+    // temporary copies) stay reachable until the last product has run (see TensorCodec)
+    try {
+      FloatPointer pa = new FloatPointer(x.array().data().addressPointer());
+      FloatPointer pb = new FloatPointer(y.array().data().addressPointer());
+      FloatPointer pc = new FloatPointer(out.data().addressPointer());
+      for (long i = 0; i < z.batch(); i++) {
+        pa.position(x.base(i));
+        pb.position(y.base(i));
+        pc.position(z.base(i));
+        openblas_nolapack.cblas_sgemm(ROW_MAJOR, ta() ? TRANS : NO_TRANS, tb() ? TRANS : NO_TRANS,
+            m, n, k, 1f, pa, x.ld(), pb, y.ld(), 0f, pc, z.ld());
+      }
+    } finally {
+      Reference.reachabilityFence(x.array());
+      Reference.reachabilityFence(y.array());
+      Reference.reachabilityFence(out);
+      Reference.reachabilityFence(in);
+      closeCopy(x.array(), in.get(0));
+      closeCopy(y.array(), in.get(1));
+    }
+  }
+
+  /** Frees a temporary C-order copy now instead of when the collector finds it. */
+  private static void closeCopy(INDArray used, INDArray given) {
+    if (used != given) {
+      used.close();
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.loraj.core.graph;
 
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
@@ -161,29 +162,47 @@ public final class VectorKernelOp extends JavaComputedOp {
 
   /** Computes this op's result from {@code in} into {@code out} (float, c order, same shape). */
   @Override
-  void compute(List<INDArray> in, INDArray out) {
-    ByteBuffer x = buffer(in.get(0));
+  void compute(List<INDArray> given, INDArray out) {
+    // the kernels read and write raw views of native buffers: the arrays that own them (inputs,
+    // their C-order copies, the output) stay reachable until the kernel returns (see TensorCodec)
+    List<INDArray> in = given.stream().map(VectorKernelOp::plainFloat).toList();
+    try {
+      run(in, out);
+    } finally {
+      Reference.reachabilityFence(in);
+      Reference.reachabilityFence(given);
+      Reference.reachabilityFence(out);
+      for (int i = 0; i < in.size(); i++) {
+        if (in.get(i) != given.get(i)) {
+          in.get(i).close();
+        }
+      }
+    }
+  }
+
+  private void run(List<INDArray> in, INDArray out) {
+    ByteBuffer x = data(in.get(0));
     ByteBuffer o = output(out);
     int n = Math.toIntExact(in.get(0).length());
     switch (kernel()) {
       case GELU -> VectorMath.gelu(x, o, n);
-      case GELU_BP -> VectorMath.geluBackward(x, buffer(in.get(1)), buffer(in.get(2)), o, n);
+      case GELU_BP -> VectorMath.geluBackward(x, data(in.get(1)), data(in.get(2)), o, n);
       case SILU -> VectorMath.silu(x, o, n);
-      case SILU_BP -> VectorMath.siluBackward(x, buffer(in.get(1)), o, n);
+      case SILU_BP -> VectorMath.siluBackward(x, data(in.get(1)), o, n);
       case EXP -> VectorMath.exp(x, o, n);
       case COLSUM, COLSUM_PROD -> {
         long[] shape = in.get(0).shape();
         int cols = (int) shape[shape.length - 1];
-        VectorMath.columnSums(x, kernel() == Kernel.COLSUM ? null : buffer(in.get(1)), o, n / cols, cols);
+        VectorMath.columnSums(x, kernel() == Kernel.COLSUM ? null : data(in.get(1)), o, n / cols, cols);
       }
       case XENT, XENT_BP -> {
         int rows = (int) in.get(0).size(0);
         int cols = (int) in.get(0).size(1);
         if (kernel() == Kernel.XENT) {
-          VectorMath.crossEntropyRows(x, buffer(in.get(1)), o, rows, cols);
+          VectorMath.crossEntropyRows(x, data(in.get(1)), o, rows, cols);
         } else {
-          VectorMath.crossEntropyRowsBackward(x, buffer(in.get(1)), buffer(in.get(2)),
-              buffer(in.get(3)), o, rows, cols);
+          VectorMath.crossEntropyRowsBackward(x, data(in.get(1)), data(in.get(2)),
+              data(in.get(3)), o, rows, cols);
         }
       }
       case SOFTMAX, SOFTMAX_BP -> {
@@ -193,16 +212,17 @@ public final class VectorKernelOp extends JavaComputedOp {
         if (kernel() == Kernel.SOFTMAX) {
           VectorMath.softmaxRows(x, o, rows, cols);
         } else {
-          VectorMath.softmaxRowsBackward(x, buffer(in.get(1)), o, rows, cols);
+          VectorMath.softmaxRowsBackward(x, data(in.get(1)), o, rows, cols);
         }
       }
     }
   }
 
-  /** The float32 c-order data of {@code a} as a native byte buffer (a copy if it is laid out otherwise). */
-  private static ByteBuffer buffer(INDArray a) {
-    return plain(a) ? data(a) : data(a.dup('c'));
+  /** {@code a} if it is laid out as the kernels read it, else a C-order copy. */
+  private static INDArray plainFloat(INDArray a) {
+    return plain(a) ? a : a.dup('c');
   }
+
 
   private static ByteBuffer output(INDArray a) {
     if (!plain(a)) {

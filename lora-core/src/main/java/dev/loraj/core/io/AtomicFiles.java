@@ -9,10 +9,16 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * Writes a file so that readers see either the old content or the complete new content: the
@@ -26,6 +32,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class AtomicFiles {
   private static final AtomicLong COUNTER = new AtomicLong();
+  /** {@code .<target name>.<pid>.<counter>.tmp}, as {@link #createTemp} names them. */
+  private static final Pattern TEMP_NAME = Pattern.compile("\\..+\\.(\\d+)\\.\\d+\\.tmp");
 
   private AtomicFiles() {}
 
@@ -61,6 +69,44 @@ public final class AtomicFiles {
   public static void writeString(Path target, String text) throws IOException {
     byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
     write(target, out -> out.write(bytes));
+  }
+
+  /**
+   * Deletes the temporary files that writers killed before their rename left in {@code dir}
+   * (not recursive): files named like this class's temporaries whose process is no longer
+   * running. Temporaries of live processes (another shard writing into the same directory, this
+   * process's own writes) are left alone. A missing directory holds nothing.
+   *
+   * @return the paths deleted
+   */
+  public static List<Path> removeLeftovers(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return List.of();
+    }
+    List<Path> removed = new ArrayList<>();
+    long self = ProcessHandle.current().pid();
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        Matcher m = TEMP_NAME.matcher(f.getFileName().toString());
+        if (!m.matches() || !Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
+          continue;
+        }
+        long pid;
+        try {
+          pid = Long.parseLong(m.group(1));
+        } catch (NumberFormatException e) {
+          continue; // not a pid: not ours
+        }
+        // this process, or another one still running, may be writing it right now
+        if (pid == self || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+          continue;
+        }
+        if (Files.deleteIfExists(f)) {
+          removed.add(f);
+        }
+      }
+    }
+    return removed;
   }
 
   private static Path createTemp(Path dir, String name) throws IOException {

@@ -30,7 +30,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>ND4J arrays: floating-point arrays are written as F32 unless another float dtype is given
  * (F16 and BF16 round to nearest even, see {@link HalfPrecision}); integer and boolean arrays
  * keep their type. Views, 'f'-order and strided arrays are written in C order. Arrays are
- * encoded one at a time while writing, so peak extra memory is about one tensor.
+ * streamed one at a time in chunks while writing, so peak extra memory is at most one tensor's
+ * C-order copy (none for arrays already in C order and the written dtype), and a tensor may
+ * exceed 2 GiB.
  */
 public final class SafetensorsWriter {
   private SafetensorsWriter() {}
@@ -48,6 +50,24 @@ public final class SafetensorsWriter {
   public static void write(
       Path file, Map<String, INDArray> tensors, Map<String, String> metadata,
       SafetensorsDtype floatDtype) throws IOException {
+    writeEntries(file, arrayEntries(tensors, floatDtype), metadata);
+  }
+
+  /**
+   * The size in bytes of the file {@link #write(Path, Map, Map, SafetensorsDtype)} would write,
+   * without encoding or writing anything.
+   */
+  public static long fileSize(
+      Map<String, INDArray> tensors, Map<String, String> metadata, SafetensorsDtype floatDtype) {
+    List<Entry> entries = arrayEntries(tensors, floatDtype);
+    long size = 8 + prepare(entries, metadata).length;
+    for (Entry e : entries) {
+      size += e.byteLength;
+    }
+    return size;
+  }
+
+  private static List<Entry> arrayEntries(Map<String, INDArray> tensors, SafetensorsDtype floatDtype) {
     List<Entry> entries = new ArrayList<>(tensors.size());
     tensors.forEach(
         (name, array) -> {
@@ -56,9 +76,9 @@ public final class SafetensorsWriter {
           long[] shape = array.shape();
           entries.add(
               new Entry(name, dtype, shape, byteLength(dtype, shape),
-                  out -> out.write(TensorCodec.encode(array, dtype))));
+                  out -> TensorCodec.write(array, dtype, out)));
         });
-    writeEntries(file, entries, metadata);
+    return entries;
   }
 
   /** Writes already-encoded tensors (any dtype). {@code metadata} may be null. */

@@ -1,5 +1,6 @@
 package dev.loraj.core.quant;
 
+import java.lang.ref.Reference;
 import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -67,6 +68,7 @@ public final class DequantBuffer implements AutoCloseable {
     w.dequantizeRows(row0, rows, heap);
     FloatPointer dst = new FloatPointer(chunk.data().addressPointer());
     dst.put(heap, 0, rows * cols);
+    Reference.reachabilityFence(chunk); // dst is a raw pointer into chunk's buffer (see TensorCodec)
     return rows == chunkRows ? chunk
         : chunk.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all());
   }

@@ -85,4 +85,26 @@ class AtomicFilesTest {
     assertThat(Files.readAllBytes(target)).isEqualTo(before);
     assertThat(filesIn(dir)).isEqualTo(1);
   }
+
+  @Test
+  void leftoversOfDeadWritersAreRemovedAndLiveOnesKept() throws Exception {
+    Process gone = new ProcessBuilder("true").start();
+    gone.waitFor();
+    long dead = gone.pid();
+    long self = ProcessHandle.current().pid();
+    Path target = dir.resolve("adapter_model.safetensors");
+    Files.writeString(target, "finished");
+    Path debris = dir.resolve(".adapter_model.safetensors." + dead + ".7.tmp");
+    Path mine = dir.resolve(".adapter_model.safetensors." + self + ".3.tmp");
+    Path other = dir.resolve(".notes.txt.tmp"); // not named like a writer's temporary
+    for (Path p : new Path[] {debris, mine, other}) {
+      Files.writeString(p, "partial");
+    }
+    assertThat(AtomicFiles.removeLeftovers(dir)).containsExactly(debris);
+    assertThat(debris).doesNotExist();
+    assertThat(mine).exists();
+    assertThat(other).exists();
+    assertThat(target).hasContent("finished");
+    assertThat(AtomicFiles.removeLeftovers(dir.resolve("missing"))).isEmpty();
+  }
 }

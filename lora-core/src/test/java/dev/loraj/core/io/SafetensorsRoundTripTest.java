@@ -41,6 +41,8 @@ class SafetensorsRoundTripTest {
     INDArray x = randomFloats(1, shape);
     Path file = dir.resolve("f32.safetensors");
     SafetensorsWriter.write(file, Map.of("x", x), Map.of("format", "pt"));
+    assertThat(SafetensorsWriter.fileSize(Map.of("x", x), Map.of("format", "pt"), SafetensorsDtype.F32))
+        .isEqualTo(Files.size(file));
     try (SafetensorsFile f = SafetensorsFile.open(file)) {
       assertThat(f.info("x").dtype()).isEqualTo(SafetensorsDtype.F32);
       assertThat(f.info("x").shape()).containsExactly(shape);
