@@ -108,8 +108,7 @@ public final class SparkSweepRunner {
     Path trials = dir.resolve("trials");
     Files.createDirectories(trials);
     SweepRunner.removeDebris(dir);
-    AtomicFiles.writeString(dir.resolve("sweep.json"),
-        json.writerWithDefaultPrettyPrinter().writeValueAsString(SweepRunner.sweepRecord(json, cfg, plan)));
+    SweepRunner.claim(json, dir, SweepRunner.sweepRecord(json, cfg, plan), false);
 
     Map<String, TrialSpec> todo = new LinkedHashMap<>();
     int skipped = 0;

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.bench.sweep.SweepConfig;
 import dev.loraj.bench.sweep.SweepPlan;
+import dev.loraj.bench.sweep.SweepRunner;
 import dev.loraj.bench.sweep.TrialRunner;
 import dev.loraj.bench.sweep.TrialSpec;
 import dev.loraj.eval.task.Task;
@@ -43,20 +44,7 @@ final class SweepRecords {
    * deterministic in the config).
    */
   static String configJson(ObjectMapper json, SweepConfig cfg) {
-    ObjectNode n = json.createObjectNode();
-    n.put("name", cfg.name());
-    n.set("task", cfg.task());
-    n.set("train", cfg.train());
-    n.set("seeds", json.valueToTree(cfg.seeds()));
-    if (cfg.targets() != null) {
-      n.set("targets", cfg.targets());
-    }
-    n.set("baselines", json.valueToTree(cfg.baselines()));
-    n.set("variants", json.valueToTree(cfg.variants()));
-    if (cfg.sample() != null) {
-      n.set("sample", cfg.sample());
-    }
-    n.put("primary_metric", cfg.primaryMetric());
+    ObjectNode n = SweepRunner.definition(json, cfg);
     try {
       return json.writeValueAsString(n);
     } catch (JsonProcessingException e) {

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code lora sweep CONFIG [--out DIR] [--shard I/N] [--keep-failed]}. */
+/** {@code lora sweep CONFIG [--out DIR] [--shard I/N] [--keep-failed] [--replace-definition]}. */
 @Command(name = "sweep", mixinStandardHelpOptions = true,
     description = "Run a comparison sweep (variants x ranks x seeds x baselines); resumable; writes a report.")
 final class SweepCommand implements Callable<Integer> {
@@ -27,6 +27,11 @@ final class SweepCommand implements Callable<Integer> {
       description = "On a rerun, keep the records of trials that failed instead of running them again.")
   boolean keepFailed;
 
+  @Option(names = "--replace-definition",
+      description = "Run a changed sweep file into an --out that holds another definition of it; the"
+          + " report then shows only the new definition's trials (without this, the run is refused).")
+  boolean replaceDefinition;
+
   @Override
   public Integer call() throws Exception {
     SweepConfig cfg = SweepConfig.read(config);
@@ -42,7 +47,7 @@ final class SweepCommand implements Callable<Integer> {
       count = Integer.parseInt(p[1].trim());
     }
     long t0 = System.nanoTime();
-    SweepRunner.Outcome o = new SweepRunner(AdapterRegistry.discover(), System.err, keepFailed).run(cfg, dir, index, count);
+    SweepRunner.Outcome o = new SweepRunner(AdapterRegistry.discover(), System.err, keepFailed, replaceDefinition).run(cfg, dir, index, count);
     System.err.printf("sweep %s: %d trials planned for this shard, %d already done, %d run (%d failed) in %.0f s%n",
         cfg.name(), o.planned(), o.skipped(), o.ran(), o.failed(), (System.nanoTime() - t0) / 1e9);
     ReportHook.afterSweep(dir);

@@ -15,7 +15,9 @@ import java.util.List;
 /**
  * Builds a sweep's report from its trial files.
  *
- * <p>Reads every {@code DIR/trials/*.json} ({@link TrialResult}) and writes into {@code DIR}:
+ * <p>Reads the trial files {@code DIR/trials/*.json} ({@link TrialResult}) of the sweep's current
+ * definition (the ids {@code DIR/sweep.json} lists, when it exists; files of other definitions
+ * and files that cannot be parsed are left out, with a warning) and writes into {@code DIR}:
  * {@code report.md} (header with provenance, one row per group best first, a generated
  * paragraph, plot links, failed trials), {@code summary.csv} and {@code summary.json} (the same
  * rows, full precision), the PNG charts, and {@code report.html} (all of it in one static file,
@@ -55,26 +57,59 @@ public final class Report {
     return summary;
   }
 
-  /** All trial files of a sweep directory, in file-name order. */
+  /**
+   * The trial files of a sweep directory, in file-name order: those of the definition
+   * {@code sweep.json} names (all, without one), skipping files that cannot be parsed (a
+   * damaged record is run again by the next sweep run, never reported).
+   */
   public static List<TrialResult> readTrials(Path dir) throws IOException {
     Path trialsDir = dir.resolve(TRIALS_DIR);
     if (!Files.isDirectory(trialsDir)) {
       throw new IllegalArgumentException(
           "no trials directory: " + trialsDir + " (expected DIR/trials/<id>.json from a sweep run)");
     }
+    java.util.Set<String> planned = plannedIds(dir);
     List<Path> files = new ArrayList<>();
+    int other = 0;
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(trialsDir, "*.json")) {
-      ds.forEach(files::add);
+      for (Path f : ds) {
+        String id = f.getFileName().toString().replaceFirst("\\.json$", "");
+        if (planned == null || planned.contains(id)) {
+          files.add(f);
+        } else {
+          other++;
+        }
+      }
     }
     files.sort(null);
-    if (files.isEmpty()) {
-      throw new IllegalArgumentException("no trial files (*.json) in " + trialsDir);
+    if (other > 0) {
+      System.err.println("report: left out " + other + " trial file(s) of another definition of"
+          + " this sweep (not in " + dir.resolve("sweep.json") + ")");
     }
     List<TrialResult> trials = new ArrayList<>();
     for (Path f : files) {
-      trials.add(TrialResult.read(f));
+      try {
+        trials.add(TrialResult.read(f));
+      } catch (IOException e) {
+        System.err.println("report: left out " + f.getFileName() + ", which cannot be read (" + e.getMessage()
+            + "); rerun the sweep to run the trial again");
+      }
+    }
+    if (trials.isEmpty()) {
+      throw new IllegalArgumentException("no readable trial files (*.json) of this sweep in " + trialsDir);
     }
     return trials;
+  }
+
+  /** The ids {@code sweep.json} lists, or null when there is no such file. */
+  private static java.util.Set<String> plannedIds(Path dir) throws IOException {
+    Path sweep = dir.resolve("sweep.json");
+    if (!Files.isRegularFile(sweep)) {
+      return null;
+    }
+    java.util.Set<String> ids = new java.util.HashSet<>();
+    new ObjectMapper().readTree(sweep.toFile()).path("trials").forEach(n -> ids.add(n.asText()));
+    return ids.isEmpty() ? null : ids;
   }
 
   /** Snake_case, sorted map keys, indented: the summary.json format. */

@@ -74,7 +74,7 @@ public final class SweepPlan {
         for (long seed : cfg.seeds()) {
           ObjectNode train = trainNode(cfg.train(), point);
           String group = kind + lrLabel(point);
-          out.add(spec(m, group, kind, true, null, null, null, train, seed));
+          out.add(spec(m, cfg, group, kind, true, null, null, null, train, seed));
         }
       }
     }
@@ -104,7 +104,7 @@ public final class SweepPlan {
             + (tnode != null ? " targets=" + targets.targetModules() : "");
         for (long seed : cfg.seeds()) {
           ObjectNode train = trainNode(cfg.train(), point);
-          variantTrials.add(spec(m, group, full.get("type").asText(), false, config, full, targets, train, seed));
+          variantTrials.add(spec(m, cfg, group, full.get("type").asText(), false, config, full, targets, train, seed));
         }
       }
     }
@@ -198,7 +198,12 @@ public final class SweepPlan {
     return d == Math.rint(d) ? String.valueOf((long) d) : String.valueOf(d);
   }
 
-  private static TrialSpec spec(ObjectMapper m, String group, String variant, boolean baseline,
+  /**
+   * One trial. Its id ends in a hash of everything that changes its result: the task (data set,
+   * model, sizes, data seed), the metric, the method and its config, targets, train settings
+   * and seed; a trial of a changed definition never reuses another's file.
+   */
+  private static TrialSpec spec(ObjectMapper m, SweepConfig cfg, String group, String variant, boolean baseline,
       AdapterConfig config, ObjectNode configJson, Targets targets, ObjectNode train, long seed) {
     TrainConfig tc = trainConfig(train, seed);
     int batch = train.path("batch_size").asInt(0);
@@ -213,7 +218,10 @@ public final class SweepPlan {
     specJson.set("targets", targets == null ? null : m.valueToTree(targets));
     specJson.set("train", train);
     specJson.put("seed", seed);
-    String hash = Hashing.sha256().hashString(canonical(m, specJson), StandardCharsets.UTF_8).toString().substring(0, 8);
+    ObjectNode identity = specJson.deepCopy();
+    identity.set("task", cfg.task());
+    identity.put("primary_metric", cfg.primaryMetric());
+    String hash = Hashing.sha256().hashString(canonical(m, identity), StandardCharsets.UTF_8).toString().substring(0, 8);
     String id = slug(group) + "-s" + seed + "-" + hash;
     return new TrialSpec(id, group, variant, baseline, config, configJson, targets, tc, batch, seed, specJson);
   }

@@ -1,5 +1,6 @@
 package dev.loraj.bench.sweep;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.bench.progress.Progress;
@@ -12,6 +13,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -30,18 +32,25 @@ public final class SweepRunner {
   private final ObjectMapper json;
   private final PrintStream log;
   private final boolean keepFailed;
+  private final boolean replaceDefinition;
 
-  /** A runner that runs failed trials again on a rerun. */
+  /** A runner that runs failed trials again on a rerun and refuses a changed definition. */
   public SweepRunner(AdapterRegistry registry, PrintStream log) {
-    this(registry, log, false);
+    this(registry, log, false, false);
   }
 
-  /** {@code keepFailed}: a rerun skips trials whose record says they failed. */
-  public SweepRunner(AdapterRegistry registry, PrintStream log, boolean keepFailed) {
+  /**
+   * @param keepFailed a rerun skips trials whose record says they failed
+   * @param replaceDefinition a directory that holds another definition of the sweep takes this
+   *     one: its {@code sweep.json} is replaced, and the report shows only this definition's trials
+   */
+  public SweepRunner(AdapterRegistry registry, PrintStream log, boolean keepFailed,
+      boolean replaceDefinition) {
     this.registry = registry;
     this.json = new ConfigCodec(registry).jsonMapper();
     this.log = log;
     this.keepFailed = keepFailed;
+    this.replaceDefinition = replaceDefinition;
   }
 
   /** Summary of one invocation. */
@@ -56,8 +65,7 @@ public final class SweepRunner {
     if (debris > 0) {
       log.println("removed " + debris + " temporary file(s) left by an interrupted run");
     }
-    AtomicFiles.writeString(dir.resolve("sweep.json"),
-        json.writerWithDefaultPrettyPrinter().writeValueAsString(sweepRecord(json, cfg, plan)));
+    claim(json, dir, sweepRecord(json, cfg, plan), replaceDefinition);
     int skipped = 0;
     int ran = 0;
     int failed = 0;
@@ -127,14 +135,109 @@ public final class SweepRunner {
     return n;
   }
 
-  /** The content of {@code sweep.json}: name, task, train, primary metric, every planned id. */
+  /**
+   * The content of {@code sweep.json}: name, task, train, primary metric, the whole definition
+   * (every key of the sweep file, as parsed) and every planned id.
+   */
   public static ObjectNode sweepRecord(ObjectMapper json, SweepConfig cfg, SweepPlan plan) {
     ObjectNode n = json.createObjectNode();
     n.put("name", cfg.name());
     n.set("task", cfg.task());
     n.set("train", cfg.train());
     n.put("primary_metric", cfg.primaryMetric());
+    n.set("definition", definition(json, cfg));
     n.set("trials", json.valueToTree(plan.trials().stream().map(TrialSpec::id).toList()));
     return n;
+  }
+
+  /**
+   * Everything in the sweep file that decides which trials run and how, as a JSON tree that
+   * {@link SweepConfig#parse} reads back into the same config.
+   */
+  public static ObjectNode definition(ObjectMapper json, SweepConfig cfg) {
+    ObjectNode d = json.createObjectNode();
+    d.put("name", cfg.name());
+    d.set("task", cfg.task());
+    d.set("train", cfg.train());
+    d.set("seeds", json.valueToTree(cfg.seeds()));
+    if (cfg.targets() != null) {
+      d.set("targets", cfg.targets());
+    }
+    d.set("baselines", json.valueToTree(cfg.baselines()));
+    d.set("variants", json.valueToTree(cfg.variants()));
+    if (cfg.sample() != null) {
+      d.set("sample", cfg.sample());
+    }
+    d.put("primary_metric", cfg.primaryMetric());
+    return d;
+  }
+
+  /**
+   * Makes {@code dir} the output directory of the sweep {@code record} describes: writes its
+   * {@code sweep.json}, unless the directory already holds a different definition, which is
+   * refused with the changed fields named (or replaced, with {@code replace}). A directory
+   * belongs to one definition, so its report never mixes trials of two.
+   */
+  public static void claim(ObjectMapper json, Path dir, ObjectNode record, boolean replace)
+      throws IOException {
+    Path file = dir.resolve("sweep.json");
+    if (Files.exists(file) && !replace) {
+      JsonNode old;
+      try {
+        old = json.readTree(file.toFile());
+      } catch (IOException e) {
+        throw new IllegalStateException(file + " is unreadable (" + e.getMessage() + "); remove it"
+            + " or choose another --out", e);
+      }
+      // a record without a definition names only its task, train settings and metric
+      JsonNode before = old.has("definition") ? old.get("definition") : old;
+      List<String> changed = new ArrayList<>();
+      JsonNode now = record.get("definition");
+      List<String> keys = new ArrayList<>();
+      now.fieldNames().forEachRemaining(keys::add);
+      for (String k : keys) {
+        if (old.has("definition") || before.has(k)) {
+          diff(k, before.path(k), now.path(k), changed);
+        }
+      }
+      if (!changed.isEmpty()) {
+        throw new IllegalArgumentException(dir + " holds results of another definition of this"
+            + " sweep (changed: " + String.join(", ", changed) + "); choose another --out, or"
+            + " pass --replace-definition to run the new definition there (the report then shows"
+            + " only its trials)");
+      }
+    }
+    AtomicFiles.writeString(file, json.writerWithDefaultPrettyPrinter().writeValueAsString(record));
+  }
+
+  /** Adds to {@code out} the dotted paths under which {@code a} and {@code b} differ. */
+  private static void diff(String path, JsonNode a, JsonNode b, List<String> out) {
+    if (a.isObject() && b.isObject()) {
+      java.util.Set<String> keys = new java.util.TreeSet<>();
+      a.fieldNames().forEachRemaining(keys::add);
+      b.fieldNames().forEachRemaining(keys::add);
+      for (String k : keys) {
+        diff(path + "." + k, a.path(k), b.path(k), out);
+      }
+    } else if (a.isArray() && b.isArray() && a.size() == b.size()) {
+      for (int i = 0; i < a.size(); i++) {
+        diff(path + "[" + i + "]", a.get(i), b.get(i), out);
+      }
+    } else if (!equalValues(a, b)) {
+      out.add(path);
+    }
+  }
+
+  /** Equal JSON, with null and absent the same and numbers compared by value (1e-3 == 0.001). */
+  private static boolean equalValues(JsonNode a, JsonNode b) {
+    boolean aNone = a.isMissingNode() || a.isNull();
+    boolean bNone = b.isMissingNode() || b.isNull();
+    if (aNone || bNone) {
+      return aNone && bNone;
+    }
+    if (a.isNumber() && b.isNumber()) {
+      return a.decimalValue().compareTo(b.decimalValue()) == 0;
+    }
+    return a.equals(b);
   }
 }

@@ -230,10 +230,11 @@ class ReportTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no trials directory");
     Files.createDirectories(dir.resolve("trials"));
     assertThatThrownBy(() -> Report.generate(dir))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no trial files");
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no readable trial files");
+    // a record that cannot be parsed is left out (the next sweep run runs its trial again)
     Files.writeString(dir.resolve("trials/bad.json"), "{\"id\": \"x\", \"colour\": 1}");
     assertThatThrownBy(() -> Report.generate(dir))
-        .isInstanceOf(IOException.class).hasMessageContaining("bad.json");
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no readable trial files");
     Files.delete(dir.resolve("trials/bad.json"));
     List<TrialResult> trials = new ArrayList<>(SyntheticTrials.trials());
     TrialResult t = trials.get(0);

@@ -132,7 +132,7 @@ class SweepRunnerTest {
     Files.writeString(files.get(4), failed.toString());
     String untouched = Files.readString(files.get(0));
 
-    assertThat(new SweepRunner(registry, quiet, true).run(cfg, crashed, 0, 1))
+    assertThat(new SweepRunner(registry, quiet, true, false).run(cfg, crashed, 0, 1))
         .as("--keep-failed keeps the failed record")
         .isEqualTo(new SweepRunner.Outcome(6, 4, 2, 0));
     for (Path d : debris) {
@@ -149,6 +149,35 @@ class SweepRunnerTest {
     Report.generate(crashed);
     assertThat(metrics(m.readTree(crashed.resolve("summary.json").toFile())))
         .isEqualTo(metrics(m.readTree(once.resolve("summary.json").toFile())));
+  }
+
+  @Test
+  void aDirectoryHoldsOneDefinition(@TempDir Path dir) throws Exception {
+    new SweepRunner(registry, quiet).run(SweepConfig.parse(YAML), dir, 0, 1);
+    SweepConfig otherLr = SweepConfig.parse(YAML.replace("learning_rate: 1.0e-2", "learning_rate: 2.0e-2"));
+    SweepConfig otherTask = SweepConfig.parse(YAML.replace("test_examples: 200, seed: 0", "test_examples: 200, seed: 5"));
+    assertThatThrownBy(() -> new SweepRunner(registry, quiet).run(otherLr, dir, 0, 1))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("changed: train.learning_rate)")
+        .hasMessageContaining("--replace-definition");
+    assertThatThrownBy(() -> new SweepRunner(registry, quiet).run(otherTask, dir, 0, 1))
+        .hasMessageContaining("changed: task.seed)");
+    // the same definition written differently (1.0e-2 as 0.01) is the same definition
+    assertThat(new SweepRunner(registry, quiet).run(
+        SweepConfig.parse(YAML.replace("learning_rate: 1.0e-2", "learning_rate: 0.01")), dir, 0, 1).skipped())
+        .isEqualTo(6);
+
+    // a trial's id covers its task: nothing of the old definition is reused
+    List<String> before = SweepPlan.of(SweepConfig.parse(YAML), registry).trials().stream().map(TrialSpec::id).toList();
+    List<String> after = SweepPlan.of(otherTask, registry).trials().stream().map(TrialSpec::id).toList();
+    assertThat(after).doesNotContainAnyElementsOf(before);
+    SweepRunner.Outcome replaced = new SweepRunner(registry, quiet, false, true).run(otherTask, dir, 0, 1);
+    assertThat(replaced.ran()).isEqualTo(6);
+    try (Stream<Path> s = Files.list(dir.resolve("trials"))) {
+      assertThat(s.count()).isEqualTo(12);
+    }
+    // the report holds the current definition's six trials only
+    assertThat(Report.generate(dir).trialsTotal()).isEqualTo(6);
   }
 
   static String metrics(JsonNode summary) {
