@@ -2,6 +2,7 @@ package dev.loraj.core.adapter;
 
 import dev.loraj.core.model.LinearSite;
 import java.util.Map;
+import java.util.Optional;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -56,6 +57,16 @@ public interface Adapter {
 
   /** Called after each optimizer step (AdaLoRA's importance and masking live here). */
   default void afterStep(StepContext context) {}
+
+  /**
+   * What {@link #afterStep} keeps between steps besides {@link #parameters()} and
+   * {@link #buffers()}, so that a training checkpoint resumes the run exactly: arrays that a
+   * resumed run restores in place. Empty by default (no hidden state); {@code Optional.empty()}
+   * when this adapter's state cannot be captured this way, and a resume is refused.
+   */
+  default Optional<Map<String, INDArray>> trainingState() {
+    return Optional.of(Map.of());
+  }
 
   /** Learning-rate multiplier per parameter key (LoRA+ trains B faster); 1 when absent. */
   default Map<String, Double> learningRateMultipliers() {

@@ -6,6 +6,9 @@ import dev.loraj.core.engine.NativeMemoryGuard;
 import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.graph.ReplayCache;
 import dev.loraj.core.model.PeftModel;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -37,6 +40,8 @@ public final class Trainer {
 
   private final TrainConfig config;
   private final List<TrainListener> listeners = new ArrayList<>();
+  private Path checkpointDir;
+  private int checkpointEvery;
 
   public Trainer(TrainConfig config) {
     this.config = config;
@@ -47,21 +52,67 @@ public final class Trainer {
     return this;
   }
 
+  /**
+   * Keeps a {@link TrainingCheckpoint} in {@code dir}, rewritten after every {@code every}-th
+   * step and after the last; {@link #train} resumes from the one it finds there. A run killed at
+   * any point then loses at most {@code every} steps, and its resumed parameters equal an
+   * uninterrupted run's bit for bit.
+   */
+  public Trainer checkpoints(Path dir, int every) {
+    if (every < 1) {
+      throw new IllegalArgumentException("checkpoint every = " + every + ": must be >= 1");
+    }
+    this.checkpointDir = dir;
+    this.checkpointEvery = every;
+    return this;
+  }
+
+  /**
+   * Trains for the config's steps, or, with {@link #checkpoints} and a checkpoint on disk, for
+   * the steps after it (the result then holds the losses and times of those steps).
+   */
   public TrainResult train(PeftModel model, Objective objective, Batches batches) {
     List<Double> losses = new ArrayList<>();
     List<Double> times = new ArrayList<>();
+    if (checkpointDir != null) {
+      TrainingCheckpoint.requireCapturable(model);
+    }
     try (Session session = start(model, objective)) {
-      for (long step = 1; step <= config.steps(); step++) {
+      long first = 1;
+      if (checkpointDir != null && TrainingCheckpoint.exists(checkpointDir)) {
+        first = restore(session) + 1;
+      }
+      for (long step = first; step <= config.steps(); step++) {
         long t0 = System.nanoTime();
         double stepLoss = session.step(step, batches);
         double ms = (System.nanoTime() - t0) / 1e6;
         losses.add(stepLoss);
         times.add(ms);
+        if (checkpointDir != null && (step % checkpointEvery == 0 || step == config.steps())) {
+          save(session, step);
+        }
         for (TrainListener l : listeners) {
           l.onStep(step, config.steps(), stepLoss, config.learningRateAt(step), ms);
         }
       }
       return new TrainResult(losses, times, session.optimizerStateBytes(), session.trainableParameters());
+    }
+  }
+
+  private long restore(Session session) {
+    try {
+      return TrainingCheckpoint.restore(checkpointDir, session, config);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the training checkpoint in " + checkpointDir, e);
+    }
+  }
+
+  private void save(Session session, long step) {
+    try {
+      TrainingCheckpoint.save(checkpointDir, session, config, step);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the training checkpoint of step " + step
+          + " to " + checkpointDir, e);
     }
   }
 
@@ -114,6 +165,19 @@ public final class Trainer {
           adapterVars.put(List.of(v.adapter(), v.site(), v.key()), v.varName());
         }
       }
+    }
+
+    PeftModel model() {
+      return model;
+    }
+
+    List<PeftModel.TrainableVar> trainable() {
+      return vars;
+    }
+
+    /** The optimizer state array of {@code varName} itself (the updater's m and v are views). */
+    INDArray liveOptimizerState(String varName) {
+      return states.get(varName);
     }
 
     /** The training graph (loss and gradients), e.g. to attach SameDiff listeners for profiling. */

@@ -20,6 +20,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 class TrainerTest {
 
@@ -146,5 +147,53 @@ class TrainerTest {
     s.step(4, (st, m) -> batch(st, m, 8));
     assertThat(ad.b().equals(bBefore)).isFalse();
     assertThatThrownBy(() -> s.optimizerState("missing")).hasMessageContaining("no trainable variable 'missing'");
+  }
+
+  /** LoRA with dropout (the random generator's position matters) on a model with a trained head. */
+  static PeftModel dropoutModel() {
+    MlpModel base = MlpModel.random(List.of(12, 16, 3), MlpModel.Activation.TANH, true, 4);
+    PeftModel pm = new PeftModel(base, AdapterRegistry.discover());
+    pm.addAdapter("default", new AdapterSpec(LoraConfig.of(4, 8).withDropout(0.3), Targets.allLinear()), 9);
+    return pm;
+  }
+
+  @Test
+  void aRunResumedFromItsCheckpointEqualsTheUninterruptedRunBitForBit(@TempDir Path dir) throws Exception {
+    TrainConfig config = TrainConfig.of(7, 1e-2, 3);
+    PeftModel whole = dropoutModel();
+    new Trainer(config).train(whole, Objective.meanSquaredError(), (s, m) -> batch(s, m, 8));
+
+    // the first run dies after step 5 (its checkpoint is from step 4); a new process starts over
+    PeftModel first = dropoutModel();
+    Path ckpt = dir.resolve("ckpt");
+    TrainListener dies = new TrainListener() {
+      @Override
+      public void onStep(long step, long total, double loss, double lr, double ms) {
+        if (step == 5) {
+          throw new IllegalStateException("killed");
+        }
+      }
+    };
+    assertThatThrownBy(() -> new Trainer(config).checkpoints(ckpt, 2).listen(dies)
+        .train(first, Objective.meanSquaredError(), (s, m) -> batch(s, m, 8)))
+        .hasMessage("killed");
+    assertThat(TrainingCheckpoint.step(ckpt)).isEqualTo(4);
+    Nd4j.getRandom().setSeed(12345); // whatever ran in between moved the generator
+    PeftModel resumed = dropoutModel();
+    TrainResult rest = new Trainer(config).checkpoints(ckpt, 2)
+        .train(resumed, Objective.meanSquaredError(), (s, m) -> batch(s, m, 8));
+    assertThat(rest.losses()).hasSize(3); // steps 5, 6, 7
+    assertThat(TrainingCheckpoint.step(ckpt)).isEqualTo(7);
+    for (String site : whole.adapter("default").sites().keySet()) {
+      whole.adapter("default").sites().get(site).parameters().forEach((k, w) -> {
+        INDArray r = resumed.adapter("default").sites().get(site).parameters().get(k);
+        assertThat(r.data().asFloat()).as(site + " " + k).containsExactly(w.data().asFloat());
+      });
+    }
+
+    // another training config is refused, naming the file
+    assertThatThrownBy(() -> new Trainer(TrainConfig.of(9, 1e-2, 3)).checkpoints(ckpt, 2)
+        .train(dropoutModel(), Objective.meanSquaredError(), (s, m) -> batch(s, m, 8)))
+        .hasMessageContaining("another training config");
   }
 }

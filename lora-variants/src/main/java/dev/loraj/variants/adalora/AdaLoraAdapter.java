@@ -148,6 +148,15 @@ public final class AdaLoraAdapter implements Adapter {
     allocator.report(this, context);
   }
 
+  /**
+   * Not captured: the importance averages, the rank mask and the budget schedule live in the
+   * allocator shared by all sites, outside any one adapter's arrays.
+   */
+  @Override
+  public Optional<Map<String, INDArray>> trainingState() {
+    return Optional.empty();
+  }
+
   /** {@code s * B (A * E)}: [out, r] x [r, in]. */
   @Override
   public INDArray deltaWeight() {

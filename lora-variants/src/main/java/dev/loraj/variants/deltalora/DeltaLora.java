@@ -10,6 +10,8 @@ import dev.loraj.core.lora.DenseDeltaLoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.lora.LoraInit;
 import dev.loraj.core.model.LinearSite;
+import java.util.Map;
+import java.util.Optional;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -126,7 +128,7 @@ public final class DeltaLora implements AdapterFactory<DeltaLora.Config> {
   /** LoRA's branch plus the accumulated weight update D. */
   public static final class DeltaAdapter extends DenseDeltaLoraAdapter {
     private final Config deltaConfig;
-    private INDArray previous; // s B(t) A(t) [out, in]
+    private INDArray previous; // s B(t) A(t) [out, in], updated in place
 
     DeltaAdapter(LinearSite site, Config config, double scaling) {
       super(site, config, scaling, 0.0, WEIGHT_DELTA);
@@ -145,7 +147,13 @@ public final class DeltaLora implements AdapterFactory<DeltaLora.Config> {
       if (context.step() > deltaConfig.updateStartSteps() && deltaConfig.updateRatio() != 0) {
         dense.addi(current.sub(previous).muli(deltaConfig.updateRatio()));
       }
-      previous = current;
+      previous.assign(current);
+    }
+
+    /** The last step's {@code s B A}, from which the next step's W update is taken. */
+    @Override
+    public Optional<Map<String, INDArray>> trainingState() {
+      return Optional.of(Map.of("previous_delta", previous));
     }
   }
 }

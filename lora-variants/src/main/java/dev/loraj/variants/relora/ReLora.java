@@ -13,6 +13,8 @@ import dev.loraj.core.lora.DenseDeltaLoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.model.LinearSite;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
 import java.util.SplittableRandom;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -212,6 +214,15 @@ public final class ReLora implements AdapterFactory<ReLora.Config> {
     @Override
     public double learningRateScale(long step) {
       return rewarmFactor(step, reloraConfig.resetEvery(), reloraConfig.rewarmSteps());
+    }
+
+    /**
+     * Not captured: the restarts draw A from this adapter's own random generator, whose position
+     * a checkpoint of arrays cannot hold, so a resumed run would restart with other factors.
+     */
+    @Override
+    public Optional<Map<String, INDArray>> trainingState() {
+      return Optional.empty();
     }
 
     /** Algorithm 1: after every {@code reset_every}-th step, merge, restart and reset the state. */
