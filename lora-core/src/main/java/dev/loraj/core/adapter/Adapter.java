@@ -34,6 +34,18 @@ public interface Adapter {
   Map<String, INDArray> parameters();
 
   /**
+   * Parameters (keys of {@link #parameters()}) whose training gradient is deliberately not the
+   * derivative of the training loss, each with the reason. DoRA is the case in point: it treats
+   * the weight norm as a constant in backpropagation (arXiv 2402.09353, section 4.3), so the
+   * gradients of A and B leave out the norm's dependence on them. The conformance suite's
+   * finite-difference check skips these (they must still receive a nonzero gradient); empty for
+   * an adapter whose gradients are exact.
+   */
+  default Map<String, String> surrogateGradients() {
+    return Map.of();
+  }
+
+  /**
    * Tensors that are part of the adapter's state but not trained (AdaLoRA's rank mask, a frozen
    * A in LoRA-FA). Saved with the adapter, never given to the optimizer.
    */

@@ -227,6 +227,10 @@ public final class Graphs {
    * r 8, one thread: BERT LoRA 1047 -> 911 ms, RSS 2.4 -> 1.0 GB; Llama LoRA 3337 -> 2266 ms
    * (system time 16.0 -> 3.1 s: a Llama step had been faulting in ~1.3 GB of fresh [1024, 32000]
    * arrays); losses and gradients unchanged (the whole test suite, PEFT goldens included).
+   *
+   * <p>A parameter the loss does not reach has no gradient variable and no entry in the result's
+   * gradients (as in ND4J's call); callers that must train every parameter check that up front
+   * ({@code Trainer} rejects such adapter parameters when its session starts).
    */
   public static OutAndGrad gradientsAndOutputs(SameDiff sd, Map<String, INDArray> placeholders,
       List<String> outputs, List<String> params) {

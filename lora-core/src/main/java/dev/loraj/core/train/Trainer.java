@@ -10,10 +10,13 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -35,8 +38,14 @@ import org.nd4j.linalg.learning.config.Adam;
  *
  * <p>A non-finite loss or gradient stops training before the update is applied, so the
  * parameters stay at the last good step; listeners (checkpoints) have seen only good steps.
+ *
+ * <p>An adapter parameter that could never train is an error when the session starts, not a
+ * silent omission: one its forward pass and regularization never use, and one the loss does not
+ * reach (no gradient). A trainable base tensor the loss does not reach is legitimate (full
+ * fine-tuning of a model whose head ignores a pooler): it is logged and not updated.
  */
 public final class Trainer {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Trainer.class);
 
   private final TrainConfig config;
   private final List<TrainListener> listeners = new ArrayList<>();
@@ -152,6 +161,7 @@ public final class Trainer {
         throw new IllegalStateException("nothing to train: no active adapter and no trainable base tensor");
       }
       Graphs.createGradFunction(sd, List.of());
+      checkEveryParameterTrains();
       names = vars.stream().map(PeftModel.TrainableVar::varName).toList();
       for (PeftModel.TrainableVar v : vars) {
         Adam adam = new Adam(config.learningRate() * v.lrMultiplier(), config.beta1(), config.beta2(), config.epsilon());
@@ -178,6 +188,45 @@ public final class Trainer {
     /** The optimizer state array of {@code varName} itself (the updater's m and v are views). */
     INDArray liveOptimizerState(String varName) {
       return states.get(varName);
+    }
+
+    /** See the class comment: adapter parameters that could never train are an error. */
+    private void checkEveryParameterTrains() {
+      List<String> problems = new ArrayList<>();
+      Set<INDArray> inGraph = Collections.newSetFromMap(new IdentityHashMap<>());
+      List<String> unreachedBase = new ArrayList<>();
+      for (PeftModel.TrainableVar v : vars) {
+        inGraph.add(v.array());
+        if (sd.getVariable(v.varName()).getGradient() != null) {
+          continue;
+        }
+        if (v.isBase()) {
+          unreachedBase.add(v.varName());
+        } else {
+          problems.add("'" + v.key() + "' of adapter '" + v.adapter() + "' at " + v.site()
+              + " has no gradient: the loss does not depend on it");
+        }
+      }
+      if (!model.adaptersDisabled()) {
+        for (String name : model.active()) {
+          PeftModel.NamedAdapter na = model.adapter(name);
+          if (na.merged()) {
+            continue;
+          }
+          na.sites().forEach((site, ad) -> ad.parameters().forEach((key, arr) -> {
+            if (!inGraph.contains(arr)) {
+              problems.add("'" + key + "' of adapter '" + name + "' at " + site
+                  + " is not used by the adapter's forward pass or regularization");
+            }
+          }));
+        }
+      }
+      if (!problems.isEmpty()) {
+        throw new IllegalStateException("adapter parameters that would never train: " + problems);
+      }
+      if (!unreachedBase.isEmpty()) {
+        log.warn("trainable base tensors the loss does not reach are not updated: {}", unreachedBase);
+      }
     }
 
     /** The training graph (loss and gradients), e.g. to attach SameDiff listeners for profiling. */
@@ -282,7 +331,7 @@ public final class Trainer {
         for (String n : names) {
           INDArray g = og.getGradients().get(n);
           if (g == null) {
-            continue; // parameter not reached by the loss this step (e.g. masked)
+            continue; // a base tensor the loss does not reach (logged when the session started)
           }
           INDArray a = acc.get(n);
           if (a == null) {

@@ -1,5 +1,6 @@
 package dev.loraj.core.graph;
 
+import dev.loraj.core.testing.ExactArrays;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.loraj.core.train.Objective;
@@ -47,8 +48,7 @@ class GradientCacheTest {
       OutAndGrad fresh = sd.calculateGradientsAndOutputs(ph, List.of(loss.name()), params);
       assertThat(l1).as("loss, step %d", step).isEqualTo(fresh.getOutputs().get(loss.name()).getDouble(0));
       for (String p : params) {
-        assertThat(g1.get(p).equalsWithEps(fresh.getGradients().get(p), 0))
-            .as("%s, step %d", p, step).isTrue();
+        ExactArrays.assertBitIdentical(g1.get(p), fresh.getGradients().get(p), String.format("%s, step %d", p, step));
       }
     }
   }

@@ -1,5 +1,6 @@
 package dev.loraj.core.graph;
 
+import dev.loraj.core.testing.ExactArrays;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.loraj.core.adapter.AdapterRegistry;
@@ -70,7 +71,7 @@ class GradientReplayTest {
     assertThat(losses.get(0)).as("%s: losses", what).containsExactlyElementsOf(losses.get(1));
     assertThat(weights.get(0).keySet()).isNotEmpty().isEqualTo(weights.get(1).keySet());
     weights.get(0).forEach((k, v) ->
-        assertThat(v.equalsWithEps(weights.get(1).get(k), 0)).as("%s: %s", what, k).isTrue());
+        ExactArrays.assertBitIdentical(v, weights.get(1).get(k), String.format("%s: %s", what, k)));
   }
 
   /** Next-token batches of one fixed token stream; steps 4 and 5 are shorter (another plan). */
@@ -161,7 +162,7 @@ class GradientReplayTest {
       INDArray replayed = pm.output(in).dup();
       GradientReplay.enabled = false;
       INDArray plain = pm.output(in);
-      assertThat(replayed.equalsWithEps(plain, 0)).as("run %d", run).isTrue();
+      ExactArrays.assertBitIdentical(replayed, plain, String.format("run %d", run));
     }
     assertThat(GradientReplay.REPLAYS.get() - before).as("replayed runs").isGreaterThanOrEqualTo(2);
   }
@@ -189,7 +190,7 @@ class GradientReplayTest {
       double l = ours.getOutputs().get(loss.name()).getDouble(0);
       OutAndGrad fresh = sd.calculateGradientsAndOutputs(Map.of("x", xs), List.of(loss.name()), List.of("w"));
       assertThat(l).as("run %d", run).isEqualTo(fresh.getOutputs().get(loss.name()).getDouble(0));
-      assertThat(g.equalsWithEps(fresh.getGradients().get("w"), 0)).as("run %d", run).isTrue();
+      ExactArrays.assertBitIdentical(g, fresh.getGradients().get("w"), String.format("run %d", run));
     }
     assertThat(GradientReplay.REPLAYS.get() - before).as("replayed runs").isGreaterThanOrEqualTo(2);
     assertThat(cache.unsupported()).isNull();

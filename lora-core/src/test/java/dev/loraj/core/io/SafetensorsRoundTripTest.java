@@ -1,5 +1,6 @@
 package dev.loraj.core.io;
 
+import dev.loraj.core.testing.ExactArrays;
 import static dev.loraj.core.io.SafetensorsTestSupport.floatBits;
 import static dev.loraj.core.io.SafetensorsTestSupport.randomFloats;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -107,7 +108,7 @@ class SafetensorsRoundTripTest {
         INDArray y = f.getRaw(e.getKey());
         assertThat(y.dataType()).as(e.getKey()).isEqualTo(e.getValue().dataType());
         assertThat(y.shape()).isEqualTo(e.getValue().shape());
-        assertThat(y.equals(e.getValue())).as(e.getKey()).isTrue();
+        ExactArrays.assertBitIdentical(y, e.getValue(), e.getKey());
       }
       assertThat(f.getRaw("u8").getInt(1, 1)).isEqualTo(255);
       assertThat(f.getRaw("i64").getLong(0)).isEqualTo(Long.MIN_VALUE);

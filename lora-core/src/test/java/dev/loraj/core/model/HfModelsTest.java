@@ -1,5 +1,6 @@
 package dev.loraj.core.model;
 
+import dev.loraj.core.testing.ExactArrays;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -105,7 +106,7 @@ class HfModelsTest {
     SafetensorsWriter.write(dir.resolve("model-00001-of-00002.safetensors"), one, Map.of("format", "pt"));
     SafetensorsWriter.write(dir.resolve("model-00002-of-00002.safetensors"), two, Map.of("format", "pt"));
     JSON.writeValue(dir.resolve("model.safetensors.index.json").toFile(), index);
-    assertThat(logits(HfModels.load(dir)).equals(logits(HfModels.load(golden("gpt2-tiny"))))).isTrue();
+    ExactArrays.assertBitIdentical(logits(HfModels.load(dir)), logits(HfModels.load(golden("gpt2-tiny"))), "logits of the saved copy");
   }
 
   @Test
@@ -117,7 +118,7 @@ class HfModelsTest {
       t.clear();
       t.putAll(renamed);
     }, SafetensorsDtype.F32);
-    assertThat(logits(HfModels.load(dir)).equals(logits(HfModels.load(golden("gpt2-tiny"))))).isTrue();
+    ExactArrays.assertBitIdentical(logits(HfModels.load(dir)), logits(HfModels.load(golden("gpt2-tiny"))), "logits of the saved copy");
   }
 
   @Test
@@ -126,7 +127,7 @@ class HfModelsTest {
       c.remove("rope_parameters");
       c.put("rope_theta", 10000.0);
     }, t -> {}, SafetensorsDtype.F32);
-    assertThat(logits(HfModels.load(dir)).equals(logits(HfModels.load(golden("llama-tiny"))))).isTrue();
+    ExactArrays.assertBitIdentical(logits(HfModels.load(dir)), logits(HfModels.load(golden("llama-tiny"))), "logits of the saved copy");
     Path scaled = variant("llama-tiny", c -> ((ObjectNode) c.get("rope_parameters")).put("rope_type", "llama3"),
         t -> {}, SafetensorsDtype.F32);
     assertThatThrownBy(() -> HfModels.load(scaled)).hasMessageContaining("rope_type = 'llama3' is not supported");
@@ -149,7 +150,7 @@ class HfModelsTest {
   void mistralAndQwen2UseTheLlamaGraph() throws Exception {
     Path mistral = variant("llama-tiny", c -> c.put("model_type", "mistral").put("sliding_window", 4096),
         t -> {}, SafetensorsDtype.F32);
-    assertThat(logits(HfModels.load(mistral)).equals(logits(HfModels.load(golden("llama-tiny"))))).isTrue();
+    ExactArrays.assertBitIdentical(logits(HfModels.load(mistral)), logits(HfModels.load(golden("llama-tiny"))), "logits of the Mistral-named copy");
     Path window = variant("llama-tiny", c -> c.put("model_type", "mistral").put("sliding_window", 3),
         t -> {}, SafetensorsDtype.F32);
     assertThat(PeftGolden.maxAbsDiff(logits(HfModels.load(window)), logits(HfModels.load(mistral)))).isPositive();

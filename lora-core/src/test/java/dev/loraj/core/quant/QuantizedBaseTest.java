@@ -1,5 +1,6 @@
 package dev.loraj.core.quant;
 
+import dev.loraj.core.testing.ExactArrays;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -137,7 +138,7 @@ class QuantizedBaseTest {
     QuantizedWeight merged = pm.quantized(s0);
     QuantizedWeight expected = QuantizedWeight.quantize(before.dequantize().add(delta), QuantFormat.NF4, 64, true);
     assertThat(merged.codes()).containsExactly(expected.codes());
-    assertThat(merged.dequantize().equals(expected.dequantize())).isTrue();
+    ExactArrays.assertBitIdentical(merged.dequantize(), expected.dequantize(), "merged quantized weight");
     double mergeShift = maxAbsDiff(pm.output(in), unmerged);
     assertThat(mergeShift).as("requantization is lossy").isGreaterThan(0);
 

@@ -115,6 +115,13 @@ public final class Dora implements AdapterFactory<DoraConfig> {
       return p;
     }
 
+    /** A and B: the norm n is detached (section 4.3), so their gradients omit dn/dA, dn/dB. */
+    @Override
+    public Map<String, String> surrogateGradients() {
+      String why = "the weight norm is detached from the graph (DoRA section 4.3, as PEFT)";
+      return Map.of(A, why, B, why);
+    }
+
     @Override
     public SDVariable forward(AdapterGraph g, SDVariable x, SDVariable baseOut) {
       SameDiff sd = g.sd();

@@ -1,5 +1,6 @@
 package dev.loraj.variants.deltalora;
 
+import dev.loraj.core.testing.ExactArrays;
 import static dev.loraj.variants.Fixtures.maxAbsDiff;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -44,7 +45,7 @@ class DeltaLoraTest {
     // the model uses W + D + s B A
     INDArray w = pm.torchLayout(pm.base().linearSites().get(0));
     assertThat(maxAbsDiff(ad.deltaWeight(), expected.add(ad.b().mmul(ad.a()).mul(2)))).isLessThanOrEqualTo(1e-6);
-    assertThat(w.equals(pm.base().weights().get("layers.0.weight"))).isTrue();
+    ExactArrays.assertBitIdentical(w, pm.base().weights().get("layers.0.weight"), "base weight");
   }
 
   @Test
@@ -57,7 +58,7 @@ class DeltaLoraTest {
     INDArray sba = ad.b().mmul(ad.a()).mul(ad.scaling());
     assertThat(sba.amaxNumber().doubleValue()).isGreaterThan(1e-3);
     assertThat(maxAbsDiff(ad.weightDelta(), sba.mul(2))).isLessThanOrEqualTo(1e-6);
-    assertThat(pm.base().weights().get("layers.0.weight").equals(w0)).isTrue();
+    ExactArrays.assertBitIdentical(pm.base().weights().get("layers.0.weight"), w0, "base weight");
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.loraj.variants.intrinsic;
 
+import dev.loraj.core.testing.ExactArrays;
 import static dev.loraj.variants.Fixtures.maxAbsDiff;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -179,7 +180,7 @@ class IntrinsicDimensionTest {
     assertThat(result.trainableParameters()).isEqualTo(10);
     // Adam moves every coordinate by about lr on the first step
     assertThat(theta.amaxNumber().doubleValue()).isGreaterThan(5e-3);
-    w0.forEach((k, v) -> assertThat(base.weights().get(k).equals(v)).as("base %s", k).isTrue());
+    w0.forEach((k, v) -> ExactArrays.assertBitIdentical(base.weights().get(k), v, String.format("base %s", k)));
     IntrinsicDimension f = new IntrinsicDimension();
     List<LinearSite> all = Targets.allLinear().resolve(base.linearSites());
     assertThat(f.trainableParameters(Config.of(10, Projection.SPARSE, 1), all)).isEqualTo(10);
@@ -193,7 +194,7 @@ class IntrinsicDimensionTest {
     INDArray a = IntrinsicDimension.of(peft(base, Config.of(4, Projection.SPARSE, 7)).adapter("default")).projectionMatrix();
     INDArray b = IntrinsicDimension.of(peft(small(), Config.of(4, Projection.SPARSE, 7)).adapter("default")).projectionMatrix();
     INDArray c = IntrinsicDimension.of(peft(small(), Config.of(4, Projection.SPARSE, 8)).adapter("default")).projectionMatrix();
-    assertThat(a.equals(b)).isTrue();
+    ExactArrays.assertBitIdentical(a, b, "a");
     assertThat(a.equals(c)).isFalse();
   }
 

@@ -1,5 +1,6 @@
 package dev.loraj.variants.qlora;
 
+import dev.loraj.core.testing.ExactArrays;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -151,7 +152,7 @@ class QLoraTest {
       new Trainer(TrainConfig.of(3, 1e-2, 3)).train(pm, Objective.meanSquaredError(), (s, mb) -> batch(70 + s));
     }
     Map<String, INDArray> in = inputs(2);
-    assertThat(viaVariant.output(in).equals(composed.output(in))).isTrue();
+    ExactArrays.assertBitIdentical(viaVariant.output(in), composed.output(in), "qlora variant vs quantized base + LoRA");
   }
 
   /**

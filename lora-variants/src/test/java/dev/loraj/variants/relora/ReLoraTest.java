@@ -1,5 +1,6 @@
 package dev.loraj.variants.relora;
 
+import dev.loraj.core.testing.ExactArrays;
 import static dev.loraj.variants.Fixtures.maxAbsDiff;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -62,7 +63,7 @@ class ReLoraTest {
     assertThat(maxAbsDiff(ad.a(), aBefore)).as("A redrawn").isGreaterThan(1e-3);
     assertThat(ad.a().amaxNumber().doubleValue()).as("kaiming bound 1/sqrt(in)").isLessThanOrEqualTo(1 / Math.sqrt(6));
     assertThat(ad.restarts()).isEqualTo(1);
-    assertThat(pm.base().weights().get("layers.0.weight").equals(w0)).as("base untouched").isTrue();
+    ExactArrays.assertBitIdentical(pm.base().weights().get("layers.0.weight"), w0, "base untouched");
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.loraj.variants.vera;
 
+import dev.loraj.core.testing.ExactArrays;
 import static dev.loraj.variants.Fixtures.maxAbsDiff;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -42,15 +43,15 @@ class VeraTest {
     Vera.VeraAdapter l2 = (Vera.VeraAdapter) pm.adapter("x").sites().get("layers.2");
     assertThat(sites).hasSize(3);
     // layers.0 and layers.1 are both 8 -> 8: identical A and B
-    assertThat(l0.a().equals(l1.a())).isTrue();
-    assertThat(l0.b().equals(l1.b())).isTrue();
+    ExactArrays.assertBitIdentical(l0.a(), l1.a(), "l0.a()");
+    ExactArrays.assertBitIdentical(l0.b(), l1.b(), "l0.b()");
     // layers.2 is 8 -> 5: same input width, so the same A; a B of its own shape
-    assertThat(l2.a().equals(l0.a())).isTrue();
+    ExactArrays.assertBitIdentical(l2.a(), l0.a(), "l2.a()");
     assertThat(l2.b().shape()).containsExactly(5L, 4L);
     // the model seed does not matter, the projection key does
     Vera.VeraAdapter y0 = (Vera.VeraAdapter) pm.adapter("y").sites().get("layers.0");
     Vera.VeraAdapter z0 = (Vera.VeraAdapter) pm.adapter("z").sites().get("layers.0");
-    assertThat(y0.a().equals(l0.a())).isTrue();
+    ExactArrays.assertBitIdentical(y0.a(), l0.a(), "y0.a()");
     assertThat(z0.a().equals(l0.a())).isFalse();
     // Kaiming-uniform bounds: 1/sqrt(fan_in), fan_in = in for A, r for B
     assertThat(l0.a().amaxNumber().doubleValue()).isLessThanOrEqualTo(1 / Math.sqrt(8)).isGreaterThan(0.5 / Math.sqrt(8));
@@ -107,8 +108,8 @@ class VeraTest {
     INDArray b0 = ad.b().dup();
     INDArray d0 = ad.lambdaD().dup();
     train(pm, 3, 3);
-    assertThat(ad.a().equals(a0)).isTrue();
-    assertThat(ad.b().equals(b0)).isTrue();
+    ExactArrays.assertBitIdentical(ad.a(), a0, "ad.a()");
+    ExactArrays.assertBitIdentical(ad.b(), b0, "ad.b()");
     assertThat(ad.lambdaB().amaxNumber().doubleValue()).isGreaterThan(1e-3);
     assertThat(maxAbsDiff(ad.lambdaD(), d0)).isGreaterThan(1e-4); // b != 0 after step 1
   }

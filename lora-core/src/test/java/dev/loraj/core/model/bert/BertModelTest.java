@@ -1,5 +1,6 @@
 package dev.loraj.core.model.bert;
 
+import dev.loraj.core.testing.ExactArrays;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.loraj.core.adapter.AdapterRegistry;
@@ -161,7 +162,7 @@ class BertModelTest {
     assertThat(result.losses()).allSatisfy(l -> assertThat(l).isFinite());
     assertThat(maxAbsDiff(peft.output(inputs), before)).isGreaterThan(1e-6);
     frozen.forEach((k, v) ->
-        assertThat(base.weights().get(k).equals(v)).as("base %s unchanged", k).isTrue());
+        ExactArrays.assertBitIdentical(base.weights().get(k), v, String.format("base %s unchanged", k)));
   }
 
   @Test
