@@ -253,14 +253,6 @@ class PortableEngineTest {
     assertThat(Engine.current().describe()).contains("backend CPU");
   }
 
-  /** The JVM of the portable test execution really runs portable (-Dloraj.engine=portable). */
-  @Test
-  void engineFollowsTheSystemProperty() {
-    String p = System.getProperty("loraj.engine", "auto");
-    assertThat(Engine.current().mode()).isEqualTo(
-        p.equals("portable") ? Engine.Mode.PORTABLE : Engine.Mode.OPTIMIZED);
-  }
-
   /**
    * The portable dropout mask: entries 0 or 1/keep, about keep of them kept, a new mask per run,
    * the same masks again from the same ND4J seed, and the gradient of {@code x * mask} is the mask.
