@@ -48,7 +48,8 @@ public final class LoraCli implements Runnable {
     public String[] getVersion() {
       return new String[] {"lora " + version(), "JDK " + System.getProperty("java.version")
           + " on " + System.getProperty("os.name") + "/" + System.getProperty("os.arch"),
-          "ND4J " + dev.loraj.core.engine.Engine.current().describe()};
+          "ND4J " + dev.loraj.core.engine.Engine.current().describe(),
+          "devices: " + dev.loraj.core.engine.Engine.devices()};
     }
   }
 

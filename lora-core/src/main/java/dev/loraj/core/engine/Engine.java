@@ -141,6 +141,32 @@ public final class Engine {
     return s.toString();
   }
 
+  /**
+   * The devices ND4J computes on, from its executioner's environment information: on CUDA each
+   * device's name, compute capability and memory ({@code cuda.devicesInformation}); on the CPU
+   * the core count and the JavaCPP memory limit.
+   */
+  public static String devices() {
+    java.util.Properties p = Nd4j.getExecutioner().getEnvironmentInformation();
+    if (p.get("cuda.devicesInformation") instanceof java.util.List<?> list && !list.isEmpty()) {
+      StringBuilder s = new StringBuilder();
+      for (Object o : list) {
+        if (o instanceof java.util.Map<?, ?> d) {
+          s.append(s.length() == 0 ? "" : "; ").append(d.get("cuda.deviceName"))
+              .append(" (compute ").append(d.get("cuda.deviceMajor")).append('.').append(d.get("cuda.deviceMinor"))
+              .append(", ").append(mib(d.get("cuda.totalMemory"))).append(" MiB, ")
+              .append(mib(d.get("cuda.freeMemory"))).append(" MiB free)");
+        }
+      }
+      return s.toString();
+    }
+    return "host CPU, " + Runtime.getRuntime().availableProcessors() + " cores";
+  }
+
+  private static long mib(Object bytes) {
+    return bytes instanceof Number n ? n.longValue() >> 20 : -1;
+  }
+
   @Override
   public String toString() {
     return describe();
