@@ -1,6 +1,7 @@
 package dev.loraj.bench.cli;
 
 import dev.loraj.bench.step.StepBench;
+import dev.loraj.core.engine.Engine;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -64,14 +65,67 @@ final class BenchStepCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print one JSON object: step_ms_median, step_ms, arch, mode, batch, seq, rank, threads, ...")
   boolean json;
 
+  @Option(names = "--engine", split = ",", description = "Engine(s): auto, optimized, portable;"
+      + " several (e.g. optimized,portable) alternate in one JVM, --rounds times, and the ratio of"
+      + " their medians is printed (default: auto, the engine -Dloraj.engine and the backend select).")
+  java.util.List<String> engines = java.util.List.of("auto");
+
+  @Option(names = "--rounds", defaultValue = "1", description = "Rounds of the --engine list (default: ${DEFAULT-VALUE}).")
+  int rounds;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() {
+    if (engines.size() == 1 && "auto".equalsIgnoreCase(engines.get(0)) && rounds == 1) {
+      return runOnce();
+    }
+    if (rounds < 1) {
+      throw new IllegalArgumentException("--rounds = " + rounds + ": must be >= 1");
+    }
+    java.util.Map<String, java.util.List<Double>> steps = new java.util.LinkedHashMap<>();
+    for (int round = 0; round < rounds; round++) {
+      for (String e : engines) {
+        String label = e.toLowerCase(Locale.ROOT);
+        if (label.equals("auto")) {
+          steps.computeIfAbsent(Engine.current().mode().label(), k -> new java.util.ArrayList<>()).addAll(timed());
+          continue;
+        }
+        try (Engine.Scope scope = Engine.use(parse("--engine", label, Engine.Mode.class))) {
+          steps.computeIfAbsent(label, k -> new java.util.ArrayList<>()).addAll(timed());
+        }
+      }
+    }
+    var out = spec.commandLine().getOut();
+    java.util.Map<String, Double> medians = new java.util.LinkedHashMap<>();
+    steps.forEach((k, v) -> medians.put(k, StepBench.median(v)));
+    medians.forEach((k, m) -> out.printf(Locale.ROOT, "engine %s: median %.1f ms over %d steps (%d rounds, interleaved)%n",
+        k, m, steps.get(k).size(), rounds));
+    if (medians.size() == 2) {
+      var it = medians.entrySet().iterator();
+      var a = it.next();
+      var b = it.next();
+      out.printf(Locale.ROOT, "ratio %s / %s: %.2f%n", b.getKey(), a.getKey(), b.getValue() / a.getValue());
+    }
+    out.flush();
+    return 0;
+  }
+
+  /** One measurement with the engine in force; prints its line and returns its step times. */
+  private java.util.List<Double> timed() {
+    spec.commandLine().getOut().print("[" + Engine.current().describe() + "] ");
+    runOnce();
+    return lastSteps;
+  }
+
+  private java.util.List<Double> lastSteps = java.util.List.of();
+
+  private Integer runOnce() {
     StepBench.Spec s = new StepBench.Spec(parse("--arch", arch, StepBench.Arch.class),
         parse("--mode", mode, StepBench.Mode.class), batch, seq, rank, threads, steps, warmup, seed, profile, gc,
         fusedLoss);
     StepBench.Result r = StepBench.run(s);
+    lastSteps = r.stepMs();
     if (threads > 0 && !r.threads().consistent(threads)) {
       spec.commandLine().getErr().println("warning: --threads " + threads + " but ND4J runs with "
           + r.threads() + "; libnd4j's pool is sized at start: set OMP_NUM_THREADS=" + threads

@@ -47,7 +47,9 @@ public final class LoraCli implements Runnable {
     @Override
     public String[] getVersion() {
       return new String[] {"lora " + version(), "JDK " + System.getProperty("java.version")
-          + " on " + System.getProperty("os.name") + "/" + System.getProperty("os.arch")};
+          + " on " + System.getProperty("os.name") + "/" + System.getProperty("os.arch"),
+          "ND4J " + dev.loraj.core.engine.Engine.current().describe(),
+          "devices: " + dev.loraj.core.engine.Engine.devices()};
     }
   }
 

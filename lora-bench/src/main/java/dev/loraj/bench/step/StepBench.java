@@ -269,7 +269,7 @@ public final class StepBench {
     };
   }
 
-  static double median(List<Double> xs) {
+  public static double median(List<Double> xs) {
     double[] s = xs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
     int n = s.length;
     return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
@@ -288,6 +288,7 @@ public final class StepBench {
     n.put("batch", s.batch());
     n.put("seq", s.seq());
     n.put("rank", s.rank());
+    n.put("engine", dev.loraj.core.engine.Engine.current().describe());
     n.put("threads", s.threads() > 0 ? s.threads() : r.threads().omp());
     n.put("omp_threads", r.threads().omp());
     n.put("blas_threads", r.threads().blas());

@@ -1,5 +1,6 @@
 package dev.loraj.core.graph;
 
+import dev.loraj.core.engine.Engine;
 import java.lang.ref.Reference;
 import java.util.List;
 import org.bytedeco.javacpp.FloatPointer;
@@ -56,6 +57,9 @@ public final class BatchedMatMul extends JavaComputedOp {
    */
   public static SDVariable of(SameDiff sd, SDVariable a, SDVariable b, boolean ta, boolean tb,
       boolean headsA, boolean headsB, boolean headsC) {
+    if (!Engine.current().hostKernels()) {
+      return stock(sd, a, b, ta, tb, headsA, headsB, headsC);
+    }
     if (a.dataType() != DataType.FLOAT || b.dataType() != DataType.FLOAT) {
       if (headsA || headsB || headsC) {
         throw new IllegalArgumentException(OP_NAME + ": [batch, seq, heads, d] operands are float32 only");
@@ -64,6 +68,19 @@ public final class BatchedMatMul extends JavaComputedOp {
     }
     register(OP_NAME, BatchedMatMul::new);
     return new BatchedMatMul(sd, a, b, ta, tb, headsA, headsB, headsC).outputVariable();
+  }
+
+  /**
+   * The same product from ND4J's own ops (the portable engine): {@code [batch, seq, heads, d]}
+   * operands are permuted to {@code [batch, heads, seq, d]} and back, and libnd4j's batched
+   * {@code matmul} multiplies.
+   */
+  private static SDVariable stock(SameDiff sd, SDVariable a, SDVariable b, boolean ta, boolean tb,
+      boolean headsA, boolean headsB, boolean headsC) {
+    SDVariable x = headsA ? sd.permute(a, 0, 2, 1, 3) : a;
+    SDVariable y = headsB ? sd.permute(b, 0, 2, 1, 3) : b;
+    SDVariable z = sd.mmul(x, y, ta, tb, false);
+    return headsC ? sd.permute(z, 0, 2, 1, 3) : z;
   }
 
   private boolean flag(int i) {

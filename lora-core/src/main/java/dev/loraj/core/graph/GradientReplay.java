@@ -1,5 +1,6 @@
 package dev.loraj.core.graph;
 
+import dev.loraj.core.engine.Engine;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -58,14 +59,20 @@ import org.slf4j.LoggerFactory;
  * trainer closes, them). A graph with an op the plan does not model (control flow, tensor arrays,
  * assertions, ...) or an input that does not check out is left to SameDiff for good.
  *
- * <p>{@code -Dloraj.replay=false} turns it off (before/after runs). Graphs with listeners attached
+ * <p>{@code -Dloraj.replay=false} turns it off (before/after runs), and the portable engine does
+ * not use it ({@link Engine#replay()}). Graphs with listeners attached
  * (the profiler of {@code lora bench step --profile}) always run through SameDiff.
  */
 final class GradientReplay {
   private static final Logger log = LoggerFactory.getLogger(GradientReplay.class);
 
-  /** On unless {@code -Dloraj.replay=false}; tests switch it for before/after comparisons. */
-  static volatile boolean enabled = !"false".equals(System.getProperty("loraj.replay"));
+  /** Tests switch this off for before/after comparisons; {@link #enabled()} is what counts. */
+  static volatile boolean enabled = true;
+
+  /** Whether runs may replay: the engine replays ({@link Engine#replay()}) and no test turned it off. */
+  static boolean enabled() {
+    return enabled && Engine.current().replay();
+  }
 
   /** Replayed runs so far (all graphs, all threads): tests check that the plan was used. */
   static final java.util.concurrent.atomic.AtomicLong REPLAYS = new java.util.concurrent.atomic.AtomicLong();

@@ -59,7 +59,8 @@ public final class Graphs {
    */
   public static INDArray output(SameDiff sd, Map<String, INDArray> placeholders, String output,
       ReplayCache replay) {
-    boolean replayable = replay != null && GradientReplay.enabled && sd.getListeners().isEmpty();
+    placeholders = DropoutMask.withSeed(sd, placeholders);
+    boolean replayable = replay != null && GradientReplay.enabled() && sd.getListeners().isEmpty();
     GradientReplay.Key key = replayable ? GradientReplay.Key.of(List.of(output), placeholders) : null;
     Object planOrMode = replayable ? replay.lookup(sd, key) : ReplayCache.Mode.PLAIN;
     if (planOrMode instanceof GradientReplay.Plan plan) {
@@ -245,6 +246,7 @@ public final class Graphs {
    */
   public static OutAndGrad gradientsAndOutputs(SameDiff sd, Map<String, INDArray> placeholders,
       List<String> outputs, List<String> params, ReplayCache replay) {
+    placeholders = DropoutMask.withSeed(sd, placeholders);
     if (!GRAD_CACHE) {
       return sd.calculateGradientsAndOutputs(placeholders, outputs, params);
     }
@@ -263,7 +265,7 @@ public final class Graphs {
     SameDiff gradFn = sd.getFunction(GRAD_FUNCTION);
     gradFn.setEnableCache(true);
     Map<String, INDArray> all;
-    boolean replayable = replay != null && GradientReplay.enabled && sd.getListeners().isEmpty();
+    boolean replayable = replay != null && GradientReplay.enabled() && sd.getListeners().isEmpty();
     GradientReplay.Key key = replayable ? GradientReplay.Key.of(names, placeholders) : null;
     Object planOrMode = replayable ? replay.lookup(gradFn, key) : ReplayCache.Mode.PLAIN;
     if (planOrMode instanceof GradientReplay.Plan plan) {

@@ -98,6 +98,11 @@ public abstract class JavaComputedOp extends DynamicCustomOp {
    * (the gradient graph) are made of this class; idempotent. Returns whether this call registered it.
    */
   protected static synchronized boolean register(String opName, java.util.function.Supplier<? extends JavaComputedOp> prototype) {
+    if (!dev.loraj.core.engine.Engine.current().hostKernels()) {
+      // every factory registers before it adds an op: a portable graph must not get one
+      throw new IllegalStateException(opName + " is computed in Java on host memory, but the engine is "
+          + dev.loraj.core.engine.Engine.current().describe() + ": its caller should have built ND4J ops");
+    }
     if (!REGISTERED.add(opName)) {
       return false;
     }

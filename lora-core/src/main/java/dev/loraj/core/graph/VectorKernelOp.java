@@ -1,5 +1,6 @@
 package dev.loraj.core.graph;
 
+import dev.loraj.core.engine.Engine;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -23,18 +24,19 @@ import org.nd4j.linalg.api.shape.Shape;
  * backward ops. In a BERT LoRA step (batch 8 x 128) these functions were ~90 ms of ~700.
  *
  * <p>Used when the JVM runs with {@code --add-modules jdk.incubator.vector} (the {@code lora}
- * launcher, the test and benchmark JVMs do) and {@code -Dloraj.vectorKernels} is not
- * {@code false}; otherwise {@link #gelu} and the others build the libnd4j op chains as before.
+ * launcher, the test and benchmark JVMs do), {@code -Dloraj.vectorKernels} is not {@code false}
+ * and the engine is not portable ({@link Engine#vectorKernels()}); otherwise {@link #gelu} and
+ * the others build the libnd4j op chains as before.
  * Results differ from the libnd4j chains by float rounding and erf's approximation error
  * (< 5e-7 absolute), well inside the PEFT golden tolerances ({@code VectorKernelOpTest}).
  */
 public final class VectorKernelOp extends JavaComputedOp {
   static final String OP_NAME = "loraj_vector_kernel";
 
-  /** Whether the Vector API is there and the kernels are not switched off. */
-  public static final boolean AVAILABLE =
-      !"false".equals(System.getProperty("loraj.vectorKernels"))
-          && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+  /** Whether the engine uses the kernels: Vector API there, not switched off, not portable. */
+  public static boolean available() {
+    return Engine.current().vectorKernels();
+  }
 
   /** What the op computes; integer argument 0. */
   enum Kernel { GELU, GELU_BP, SILU, SILU_BP, SOFTMAX, SOFTMAX_BP, EXP, XENT, XENT_BP, COLSUM, COLSUM_PROD }
@@ -56,7 +58,7 @@ public final class VectorKernelOp extends JavaComputedOp {
 
   /** Whether the kernels apply: the Vector API is there and every operand is float32. */
   private static boolean usable(SDVariable... vs) {
-    if (!AVAILABLE) {
+    if (!available()) {
       return false;
     }
     for (SDVariable v : vs) {

@@ -77,6 +77,9 @@ public final class QuantizedLinearOp extends JavaComputedOp {
    * @return [n, out]
    */
   public static SDVariable apply(SameDiff sd, SDVariable x, QuantizedWeight weight) {
+    if (!dev.loraj.core.engine.Engine.current().hostKernels()) {
+      return DequantOps.linear(sd, x, weight); // the portable engine: ND4J ops only
+    }
     register();
     return new QuantizedLinearOp(sd, x, keyOf(weight), FORWARD).outputVariable();
   }

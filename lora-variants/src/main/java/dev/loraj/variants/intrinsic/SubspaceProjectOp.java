@@ -28,6 +28,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * it into the output. Clones (the gradient graph) are re-created from the op name and arguments,
  * so the mode travels as an integer argument and the site's block as a string key into a
  * registry of weak references (the adapter, held by its model, keeps the block alive).
+ *
+ * <p>The portable engine ({@code dev.loraj.core.engine.Engine}) gets the same product from ND4J
+ * ops instead ({@link #dense}): the site's block of P as a dense constant [out * in, d] times
+ * theta, which SameDiff differentiates as a matmul ({@code P_s^T vec(g)}). Dense blocks cost
+ * {@code out * in * d} floats, so this fits small models and dimensions only.
  */
 public final class SubspaceProjectOp extends JavaComputedOp {
 
@@ -53,6 +58,9 @@ public final class SubspaceProjectOp extends JavaComputedOp {
 
   /** {@code reshape(P_s theta)} for the adapter's site: theta [d] -> [out, in]. */
   static SDVariable apply(SameDiff sd, SDVariable theta, IntrinsicDimension.IntrinsicAdapter site) {
+    if (!dev.loraj.core.engine.Engine.current().hostKernels()) {
+      return dense(sd, theta, site);
+    }
     register();
     return new SubspaceProjectOp(sd, theta, keyOf(site), FORWARD).outputVariable();
   }
@@ -79,6 +87,32 @@ public final class SubspaceProjectOp extends JavaComputedOp {
           + " is no longer held by any model: rebuild the graph from the model");
     }
     return a;
+  }
+
+  /** {@code reshape(P_s theta)} as a matmul with the densified block (the portable engine). */
+  static SDVariable dense(SameDiff sd, SDVariable theta, IntrinsicDimension.IntrinsicAdapter a) {
+    Subspace.Block block = a.subspace().block(a.site().path());
+    int d = a.subspace().dim();
+    long entries = (long) block.rows() * d;
+    if (entries > Subspace.MAX_DENSE_ENTRIES) {
+      throw new IllegalStateException("intrinsic: site " + a.site().path() + " needs a dense block of "
+          + block.rows() + " x " + d + " floats in the portable engine, more than "
+          + Subspace.MAX_DENSE_ENTRIES + "; use a smaller dim or the optimized engine (CPU backend)");
+    }
+    float[] p = new float[Math.toIntExact(entries)]; // [rows, d], row-major
+    float[] unit = new float[d];
+    float[] col = new float[block.rows()];
+    for (int j = 0; j < d; j++) {
+      unit[j] = 1;
+      block.apply(unit, col);
+      unit[j] = 0;
+      for (int r = 0; r < col.length; r++) {
+        p[r * d + j] = col[r];
+      }
+    }
+    SDVariable pc = sd.constant(Nd4j.create(p, new long[] {block.rows(), d}, 'c'));
+    SDVariable flat = sd.mmul(pc, sd.reshape(theta, d, 1)); // [rows, 1]
+    return sd.reshape(flat, a.site().out(), a.site().in());
   }
 
   @Override
