@@ -64,6 +64,9 @@ public final class Trainer {
           l.onStep(step, config.steps(), stepLoss, config.learningRateAt(step), ms);
         }
       }
+      for (TrainListener l : listeners) {
+        l.onFinish(session);
+      }
       return new TrainResult(losses, times, session.optimizerStateBytes(), session.trainableParameters());
     }
   }

@@ -62,6 +62,16 @@ public final class MemoryEstimator {
    * variant {@value #HEAD_ONLY} trains only those.
    */
   public MemoryBreakdown estimate(ModelShape m, MemorySettings s, long trainedBaseParams) {
+    return estimate(m, s, trainedBaseParams, null, null);
+  }
+
+  /**
+   * As {@link #estimate(ModelShape, MemorySettings, long)} for an adapter with exactly this
+   * {@code config} on these {@code targets} (a sweep's trial), instead of the variant's default
+   * config at the settings' rank on the settings' target names; either may be null.
+   */
+  public MemoryBreakdown estimate(ModelShape m, MemorySettings s, long trainedBaseParams, AdapterConfig config,
+      Targets targetsGiven) {
     if (trainedBaseParams < 0 || trainedBaseParams > m.totalParams()) {
       throw new IllegalArgumentException("trainedBaseParams: " + trainedBaseParams + ", expected 0.."
           + m.totalParams());
@@ -81,17 +91,18 @@ public final class MemoryEstimator {
       frozen = (m.totalParams() - trainedBaseParams) * e.bytes();
       notes.add("head only: " + trainedBaseParams + " base parameters trained, the rest frozen");
     } else {
-      AdapterFactory<?> f = registry.get(s.variant());
+      AdapterFactory<?> f = config != null ? registry.forConfig(config) : registry.get(s.variant());
       List<String> names = s.targets() != null ? s.targets()
           : s.quantized() ? List.of(Targets.ALL_LINEAR) : List.of("query", "value");
-      Targets targets = ArchitectureCards.targets(names, m.sites());
+      Targets targets = targetsGiven != null ? targetsGiven : ArchitectureCards.targets(names, m.sites());
       AdapterConfig def = f.defaultConfig();
-      AdapterConfig cfg = def.withRankAndAlpha(s.rank(), def.alpha());
+      AdapterConfig cfg = config != null ? config : def.withRankAndAlpha(s.rank(), def.alpha());
       adapted = targets.resolve(m.sites());
       trainable = ArchitectureCards.trainableParameters(m.sites(), targets, cfg, f) + trainedBaseParams;
-      notes.add("targets " + names + ": " + adapted.size() + " sites");
+      notes.add("targets " + (targetsGiven != null ? targetsGiven : names) + ": " + adapted.size() + " sites");
       long denseFrozen = m.totalParams() - trainedBaseParams;
-      if (s.quantized()) {
+      boolean doubleQuant = cfg instanceof QuantizedLoraConfig q ? q.doubleQuant() && s.doubleQuant() : s.doubleQuant();
+      if (s.quantized() || cfg instanceof QuantizedLoraConfig) {
         // the adapted sites' weights are replaced by their quantized form (QuantizedWeight)
         QuantFormat format = cfg instanceof QuantizedLoraConfig q ? q.format() : QuantFormat.NF4;
         int block = cfg instanceof QuantizedLoraConfig q ? q.blockSize() : QuantizedWeight.DEFAULT_BLOCK_SIZE;
@@ -99,7 +110,7 @@ public final class MemoryEstimator {
         long maxSite = 0;
         for (LinearSite x : adapted) {
           quantizedParams += (long) x.in() * x.out();
-          quantized += QuantizedWeight.storageBytes(format, x.out(), x.in(), block, s.doubleQuant());
+          quantized += QuantizedWeight.storageBytes(format, x.out(), x.in(), block, doubleQuant);
           maxSite = Math.max(maxSite, (long) x.in() * x.out());
         }
         denseFrozen -= quantizedParams;
@@ -107,7 +118,7 @@ public final class MemoryEstimator {
         notes.add(String.format(java.util.Locale.ROOT,
             "%s base: %,d linear parameters at %.3f bits (%s), the other %,d in %s; one dequantized weight as"
                 + " workspace", format, quantizedParams, 8.0 * quantized / Math.max(1, quantizedParams),
-            s.doubleQuant() ? "double quantization" : "fp32 scales", denseFrozen, e.json()));
+            doubleQuant ? "double quantization" : "fp32 scales", denseFrozen, e.json()));
       }
       long extra = f.frozenParametersUnchecked(cfg, adapted);
       if (extra > 0) {

@@ -67,7 +67,7 @@ class LedgerMatchesEstimateTest {
     java.util.Set<String> head = new LinkedHashSet<>();
     base.weights().keySet().stream().filter(w -> w.startsWith("classifier.")).forEach(head::add);
     long headParams = head.stream().mapToLong(w -> base.weights().get(w).length()).sum();
-    ModelShape shape = shapeOf(base);
+    ModelShape shape = ModelShape.of(base);
     MemorySettings settings = MemorySettings.of(variant, variant.equals("full") ? 0 : RANK, BATCH, SEQ)
         .withTargets(List.of(Targets.ALL_LINEAR));
     long trainedBase = headParams;
@@ -104,12 +104,6 @@ class LedgerMatchesEstimateTest {
       assertThat((double) measured).as("%s: %s measured %d, estimated %d (%s)", variant, c, measured, estimated,
           ledger).isCloseTo(estimated, within(0.01 * estimated + 1e-9));
     }
-  }
-
-  static ModelShape shapeOf(BaseModel base) {
-    return new ModelShape("tiny-bert", "bert", CONFIG.numHiddenLayers(), CONFIG.hiddenSize(),
-        CONFIG.intermediateSize(), CONFIG.numAttentionHeads(), CONFIG.vocabSize(), false, false,
-        base.parameterCount(), base.linearSites());
   }
 
   private static Map<String, INDArray> batch(long step) {
