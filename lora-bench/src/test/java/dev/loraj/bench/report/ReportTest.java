@@ -239,7 +239,7 @@ class ReportTest {
     TrialResult t = trials.get(0);
     trials.add(new TrialResult("other", t.sweep(), "x", "lora", false, 4, null, null, t.task(),
         t.dataset(), t.datasetSha256(), 1, null, t.metrics(), "macro_f1", true, null, 1, 2, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, TrialResult.Status.OK, null, null));
+        0, 0, 0, 0, null, null, 0, 0, null, 0, 0, 0, TrialResult.Status.OK, null, null));
     SyntheticTrials.write(dir, trials);
     assertThatThrownBy(() -> Report.generate(dir))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("primary_metric");
