@@ -17,7 +17,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code lora memory}: the analytic training-memory breakdown of {@link MemoryEstimator} for a
- * built-in architecture card or a Hugging Face model directory, one table per variant.
+ * built-in architecture card, {@code minilm} (the embedded all-MiniLM-L6-v2) or a Hugging Face
+ * model directory, one table per variant; with {@code --measure} also the measured ledger of a
+ * few real training steps ({@link MemoryMeasure}).
  */
 @Command(name = "memory", mixinStandardHelpOptions = true,
     description = "Analytic training memory: frozen weights, trainable weights, gradients, optimizer state,"
@@ -25,7 +27,8 @@ import picocli.CommandLine.Option;
         + " card (llama-7b .. llama-65b, gpt3-175b, roberta-base, ...) or a model directory.")
 final class MemoryCommand implements Callable<Integer> {
 
-  @Option(names = "--model", required = true, description = "Architecture card name or model directory with config.json.")
+  @Option(names = "--model", required = true,
+      description = "Architecture card name, minilm (the embedded all-MiniLM-L6-v2) or model directory with config.json.")
   String model;
 
   @Option(names = "--variant", split = ",", defaultValue = "lora",
@@ -66,16 +69,33 @@ final class MemoryCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print JSON.")
   boolean json;
 
+  @Option(names = "--measure", description = "Also build the model (minilm or a BERT model directory), add the"
+      + " variant, run --steps real training steps at --batch x --seq and print the measured memory ledger"
+      + " (frozen, quantized, trainable, gradients, optimizer, activations, other) and peak RSS beside the"
+      + " estimate; several variants run in a JVM each.")
+  boolean measure;
+
+  @Option(names = "--steps", defaultValue = "4",
+      description = "--measure: training steps (from the third on the replayed steady state; default: ${DEFAULT-VALUE}).")
+  int steps;
+
+  @Option(names = "--in-process", hidden = true, description = "--measure: measure in this JVM.")
+  boolean inProcess;
+
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
-    ModelShape shape = ModelShape.of(model);
+    if (measure) {
+      return measured();
+    }
+    ModelShape shape = model.equalsIgnoreCase("minilm") ? ModelShape.of(MemoryMeasure.model(model))
+        : ModelShape.of(model);
     MemoryEstimator est = new MemoryEstimator();
     List<MemoryBreakdown> out = new ArrayList<>();
     for (String v : variants) {
-      MemorySettings s = new MemorySettings(v, v.equalsIgnoreCase("full") ? 0 : rank, targets, batch, seq,
-          Precision.parse(dtype), MemorySettings.Optimizer.parse(optimizer), masterWeights, checkpointing,
-          !noDoubleQuant);
-      out.add(est.estimate(shape, s));
+      out.add(est.estimate(shape, settings(v)));
     }
     if (json) {
       List<Map<String, Object>> rows = new ArrayList<>();
@@ -87,6 +107,7 @@ final class MemoryCommand implements Callable<Integer> {
         m.put("total_params", b.totalParams());
         m.put("trainable_params", b.trainableParams());
         m.put("frozen_bytes", b.frozenBytes());
+        m.put("quantized_bytes", b.quantizedBytes());
         m.put("trainable_bytes", b.trainableBytes());
         m.put("gradient_bytes", b.gradientBytes());
         m.put("optimizer_bytes", b.optimizerBytes());
@@ -105,6 +126,68 @@ final class MemoryCommand implements Callable<Integer> {
         }
         System.out.print(out.get(i).table());
       }
+    }
+    return 0;
+  }
+
+  private MemorySettings settings(String v) {
+    return new MemorySettings(v, v.equalsIgnoreCase("full") || v.equalsIgnoreCase(MemoryEstimator.HEAD_ONLY) ? 0 : rank,
+        targets, batch, seq, Precision.parse(dtype), MemorySettings.Optimizer.parse(optimizer), masterWeights,
+        checkpointing, !noDoubleQuant);
+  }
+
+  /** {@code --measure}: estimate and measured ledger per variant, side by side. */
+  private int measured() throws Exception {
+    if (Precision.parse(dtype) != Precision.FP32 || !optimizer.equalsIgnoreCase("adamw") || checkpointing
+        || masterWeights) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--measure trains in fp32 with AdamW and"
+          + " no checkpointing: drop --dtype " + dtype + " / --optimizer " + optimizer
+          + " / --checkpointing / --master-weights");
+    }
+    ObjectMapper om = new ObjectMapper();
+    com.fasterxml.jackson.databind.node.ArrayNode rows = om.createArrayNode();
+    for (String v : variants) {
+      if (inProcess || variants.size() == 1) {
+        rows.add(MemoryMeasure.measure(om, model, settings(v), steps));
+      } else {
+        List<String> args = new ArrayList<>(List.of("--model", model, "--variant", v, "--rank", Integer.toString(rank),
+            "--batch", Long.toString(batch), "--seq", Long.toString(seq), "--steps", Integer.toString(steps),
+            "--measure", "--in-process", "--json"));
+        if (targets != null) {
+          args.add("--targets");
+          args.add(String.join(",", targets));
+        }
+        if (noDoubleQuant) {
+          args.add("--no-double-quant");
+        }
+        rows.add(MemoryMeasure.inChild(om, args));
+      }
+    }
+    if (json) {
+      System.out.println(om.enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(rows));
+      return 0;
+    }
+    for (int i = 0; i < rows.size(); i++) {
+      com.fasterxml.jackson.databind.JsonNode r = rows.get(i);
+      if (i > 0) {
+        System.out.println();
+      }
+      System.out.printf(java.util.Locale.ROOT, "%s, %s r=%d, batch %d x seq %d, fp32, adamw, %d steps%n",
+          r.path("model").asText(), r.path("variant").asText(), rank, batch, seq, steps);
+      System.out.printf(java.util.Locale.ROOT, "  %-14s %14s %14s %10s%n", "category", "estimate MiB", "measured MiB",
+          "measured/estimate");
+      for (String c : List.of("frozen", "quantized", "trainable", "gradients", "optimizer", "activations", "other",
+          "total")) {
+        long e = r.path("estimate").path(c).asLong(-1);
+        long m = r.path("measured").path(c).asLong();
+        System.out.printf(java.util.Locale.ROOT, "  %-14s %14s %14.1f %10s%n", c, e < 0 ? "-" : String.format(
+            java.util.Locale.ROOT, "%.1f", e / 1048576.0), m / 1048576.0,
+            e > 0 ? String.format(java.util.Locale.ROOT, "%.3f", m / (double) e) : "-");
+      }
+      System.out.printf(java.util.Locale.ROOT, "  peak RSS %.1f MiB (whole run), peak RSS delta %.1f MiB (training above"
+          + " set-up, %s)%n", r.path("measured").path("peak_rss").asLong() / 1048576.0,
+          r.path("measured").path("peak_rss_delta").asLong() / 1048576.0,
+          r.path("measured").path("peak_rss_source").asText());
     }
     return 0;
   }

@@ -135,9 +135,26 @@ final class Aggregator {
         stat(ok, t -> t.peakHeapBytes()),
         stat(ok, t -> t.peakRssBytes()),
         stat(ok, t -> t.analyticMemoryBytes()),
+        memory(ok),
+        stat(ok, t -> t.peakRssDeltaBytes()),
         MeanStd.median(ok.stream().map(TrialResult::stepMsMedian).toList()),
         stat(ok, TrialResult::tokensPerS),
         stat(ok, TrialResult::trainSeconds));
+  }
+
+  /** Each ledger category (and the total) over the seeds that recorded a ledger. */
+  private static SortedMap<String, MeanStd> memory(List<TrialResult> ok) {
+    List<TrialResult> with = ok.stream().filter(t -> !t.memory().isEmpty()).toList();
+    SortedMap<String, MeanStd> m = new TreeMap<>();
+    if (with.isEmpty()) {
+      return m;
+    }
+    List<String> keys = new ArrayList<>(GroupSummary.MEMORY_CATEGORIES);
+    keys.add("total");
+    for (String k : keys) {
+      m.put(k, stat(with, t -> t.memoryBytes(k)));
+    }
+    return m;
   }
 
   private static MeanStd stat(List<TrialResult> ok, ToDoubleFunction<TrialResult> f) {

@@ -23,6 +23,10 @@ final class CsvReport {
       header.add(q + "_mean");
       header.add(q + "_std");
     }
+    for (String k : memoryKeys()) {
+      header.add("memory_" + k + "_bytes_mean");
+    }
+    header.add("peak_rss_delta_bytes_mean");
     header.addAll(List.of("trainable_params", "total_params", "trainable_pct", "step_ms_median"));
     StringBuilder csv = new StringBuilder(line(header));
     for (GroupSummary r : s.rows()) {
@@ -46,6 +50,11 @@ final class CsvReport {
         c.add(num(v.mean()));
         c.add(v.std() == null ? "" : num(v.std()));
       }
+      for (String k : memoryKeys()) {
+        MeanStd v = r.memory().get(k);
+        c.add(v == null ? "" : num(v.mean()));
+      }
+      c.add(r.peakRssDeltaBytes() == null || r.peakRssDeltaBytes().n() == 0 ? "" : num(r.peakRssDeltaBytes().mean()));
       c.add(Long.toString(r.trainableParams()));
       c.add(Long.toString(r.totalParams()));
       c.add(num(r.trainablePct()));
@@ -60,6 +69,13 @@ final class CsvReport {
     return List.of("adapter_file_bytes", "optimizer_state_bytes", "peak_offheap_bytes",
         "peak_heap_bytes", "peak_rss_bytes", "analytic_memory_bytes", "tokens_per_s",
         "train_seconds");
+  }
+
+  /** The ledger categories and their total. */
+  private static List<String> memoryKeys() {
+    List<String> k = new ArrayList<>(GroupSummary.MEMORY_CATEGORIES);
+    k.add("total");
+    return k;
   }
 
   private static String num(double v) {

@@ -14,6 +14,9 @@ import java.util.SortedMap;
  * @param nOk seeds that finished (the n of the means)
  * @param nFailed seeds of this group that failed (excluded from the means)
  * @param trainablePct trainable / total parameters, in percent
+ * @param memory the measured ledger by category (and {@code total}), mean over seeds; empty when
+ *     the trials did not record one
+ * @param peakRssDeltaBytes peak resident set over training above the resident set after set-up
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record GroupSummary(
@@ -34,9 +37,21 @@ public record GroupSummary(
     MeanStd peakHeapBytes,
     MeanStd peakRssBytes,
     MeanStd analyticMemoryBytes,
+    SortedMap<String, MeanStd> memory,
+    MeanStd peakRssDeltaBytes,
     double stepMsMedian,
     MeanStd tokensPerS,
     MeanStd trainSeconds) {
+
+  /** The ledger categories in display order (the {@code MemoryLedger} categories). */
+  public static final java.util.List<String> MEMORY_CATEGORIES =
+      java.util.List.of("frozen", "quantized", "trainable", "gradients", "optimizer", "activations", "other");
+
+  /** Mean bytes of ledger category {@code c} (or {@code total}); NaN when not recorded. */
+  public double memoryMean(String c) {
+    MeanStd m = memory.get(c);
+    return m == null ? Double.NaN : m.mean();
+  }
 
   /** The aggregate of a metric, or null when no ok seed recorded it. */
   public MeanStd metric(String name) {

@@ -59,6 +59,23 @@ final class HtmlReport {
         + "Memory, tokens/s and train s: mean over seeds; step ms: median over seeds of each trial's "
         + "median step time. MiB = 2<sup>20</sup> bytes. Full precision in summary.csv and summary.json.</p>\n");
 
+    List<List<String>> mem = TableView.memoryRows(s);
+    if (!mem.isEmpty()) {
+      h.append("<h2>Memory</h2>\n<div class=\"scroll\"><table class=\"results\">\n<thead><tr>");
+      for (String c : TableView.memoryColumns()) {
+        h.append("<th>").append(esc(c)).append("</th>");
+      }
+      h.append("</tr></thead>\n<tbody>\n");
+      for (List<String> r : mem) {
+        h.append("<tr>");
+        for (int j = 0; j < r.size(); j++) {
+          h.append(j < TableView.textColumns() ? "<td>" : "<td class=\"num\">").append(esc(r.get(j))).append("</td>");
+        }
+        h.append("</tr>\n");
+      }
+      h.append("</tbody>\n</table></div>\n<p class=\"note\">").append(esc(TableView.memoryNote())).append("</p>\n");
+    }
+
     h.append("<h2>What the table shows</h2>\n<p>")
         .append(esc(String.join(" ", Narrative.sentences(s)))).append("</p>\n");
 

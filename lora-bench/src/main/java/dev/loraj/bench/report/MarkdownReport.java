@@ -29,6 +29,19 @@ final class MarkdownReport {
         .append("Memory, tokens/s and train s: mean over seeds; step ms: median over seeds of each ")
         .append("trial's median step time. MiB = 2^20 bytes. Full precision in summary.csv and ")
         .append("summary.json.\n");
+    List<List<String>> mem = TableView.memoryRows(s);
+    if (!mem.isEmpty()) {
+      md.append("\n## Memory\n\n");
+      List<String> mc = TableView.memoryColumns();
+      md.append(row(mc));
+      StringBuilder msep = new StringBuilder("|");
+      for (int i = 0; i < mc.size(); i++) {
+        msep.append(i < TableView.textColumns() ? " :--- |" : " ---: |");
+      }
+      md.append(msep).append('\n');
+      mem.forEach(r -> md.append(row(r)));
+      md.append('\n').append(esc(TableView.memoryNote())).append('\n');
+    }
     md.append("\n## What the table shows\n\n")
         .append(esc(String.join(" ", Narrative.sentences(s)))).append('\n');
     md.append("\n## Plots\n\n");

@@ -43,8 +43,7 @@ final class Narrative {
       if (full != null) {
         out.add("Against full fine-tuning (" + Fmt.meanStd(full.metric(pm)) + "): "
             + gap(adapter, full, s) + "; " + ratio(full.trainableParams(), adapter.trainableParams())
-            + " fewer trainable parameters, peak off-heap memory " + Fmt.mib(adapter.peakOffheapBytes())
-            + " vs " + Fmt.mib(full.peakOffheapBytes()) + " MiB.");
+            + " fewer trainable parameters, " + memoryVs(adapter, full) + ".");
       }
       if (head != null) {
         out.add("Against head-only training (" + Fmt.meanStd(head.metric(pm)) + "): "
@@ -54,8 +53,60 @@ final class Narrative {
     if (full == null && head == null) {
       out.add("The sweep has no head_only or full_ft baseline to compare with.");
     }
+    memoryRanking(s, out);
     addFailures(s, out);
     return out;
+  }
+
+  private static String memoryVs(GroupSummary a, GroupSummary b) {
+    if (!a.memory().isEmpty() && !b.memory().isEmpty()) {
+      return "memory ledger " + Fmt.mib(a.memory().get("total")) + " vs " + Fmt.mib(b.memory().get("total")) + " MiB";
+    }
+    return "peak off-heap memory " + Fmt.mib(a.peakOffheapBytes()) + " vs " + Fmt.mib(b.peakOffheapBytes()) + " MiB";
+  }
+
+  /** The methods ordered by ledger total and by peak RSS delta, and what separates them. */
+  private static void memoryRanking(Summary s, List<String> out) {
+    List<GroupSummary> byLedger = TableView.memoryOrder(s);
+    if (byLedger.size() < 2) {
+      return;
+    }
+    StringBuilder b = new StringBuilder("By memory ledger total (what each run holds after its last step,"
+        + " counted from its arrays), smallest first: ");
+    for (int i = 0; i < byLedger.size(); i++) {
+      GroupSummary r = byLedger.get(i);
+      b.append(i == 0 ? "" : " < ").append(r.group()).append(' ').append(Fmt.mib(r.memory().get("total")));
+    }
+    b.append(" MiB.");
+    out.add(b.toString());
+    GroupSummary small = byLedger.get(0);
+    GroupSummary big = byLedger.get(byLedger.size() - 1);
+    out.add("The largest category separating " + big.group() + " from " + small.group() + " is "
+        + largestGap(big, small) + ".");
+    List<GroupSummary> byDelta = byLedger.stream()
+        .filter(r -> r.peakRssDeltaBytes() != null && r.peakRssDeltaBytes().n() > 0)
+        .sorted(java.util.Comparator.comparingDouble((GroupSummary r) -> r.peakRssDeltaBytes().mean())).toList();
+    if (byDelta.size() >= 2) {
+      StringBuilder d = new StringBuilder("By peak resident set added during training (peak RSS Δ): ");
+      for (int i = 0; i < byDelta.size(); i++) {
+        GroupSummary r = byDelta.get(i);
+        d.append(i == 0 ? "" : " < ").append(r.group()).append(' ').append(Fmt.mib(r.peakRssDeltaBytes()));
+      }
+      out.add(d.append(" MiB.").toString());
+    }
+  }
+
+  private static String largestGap(GroupSummary big, GroupSummary small) {
+    String best = null;
+    double gap = Double.NEGATIVE_INFINITY;
+    for (String k : GroupSummary.MEMORY_CATEGORIES) {
+      double d = big.memoryMean(k) - small.memoryMean(k);
+      if (d > gap) {
+        gap = d;
+        best = k;
+      }
+    }
+    return best + " (" + Fmt.f("%+.1f", Fmt.toMib(gap)) + " MiB)";
   }
 
   private static void addFailures(Summary s, List<String> out) {

@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.ToDoubleFunction;
 import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -17,8 +19,10 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * The report's charts, rendered headless with XChart to PNG: the primary metric against
- * trainable parameters (log x) and against peak off-heap memory (one point per group, error bar
- * = sample std over seeds), and training loss curves (mean over the ok seeds of each group).
+ * trainable parameters (log x) and against the memory ledger's total (records without a ledger:
+ * peak off-heap memory; one point per group, error bar = sample std over seeds), the ledger by
+ * category as one stacked bar per group, and training loss curves (mean over the ok seeds of
+ * each group).
  * A chart without data is left out.
  */
 final class Plots {
@@ -26,6 +30,7 @@ final class Plots {
   static final String METRIC_VS_PARAMS = "metric_vs_params.png";
   static final String METRIC_VS_MEMORY = "metric_vs_memory.png";
   static final String LOSS_CURVES = "loss_curves.png";
+  static final String MEMORY_BY_CATEGORY = "memory_by_category.png";
 
   private static final int WIDTH = 1000;
   private static final int HEIGHT = 620;
@@ -50,13 +55,29 @@ final class Plots {
       plots.add(new Plot(METRIC_VS_PARAMS, pm + " vs trainable parameters (log scale)", png(c)));
     }
 
-    List<GroupSummary> withMemory =
-        withMetric.stream().filter(r -> r.peakOffheapBytes().mean() > 0).toList();
-    if (!withMemory.isEmpty()) {
-      XYChart c = scatter(s.sweepName() + ": " + pm + " vs peak off-heap memory",
-          "peak off-heap (ND4J native) memory [MiB]", pm + " [mean ± std over seeds]");
-      addPoints(c, withMemory, r -> Fmt.toMib(r.peakOffheapBytes().mean()), pm);
-      plots.add(new Plot(METRIC_VS_MEMORY, pm + " vs peak off-heap memory (MiB)", png(c)));
+    List<GroupSummary> withLedger = withMetric.stream().filter(r -> r.memoryMean("total") > 0).toList();
+    if (!withLedger.isEmpty()) {
+      XYChart c = scatter(s.sweepName() + ": " + pm + " vs memory ledger total",
+          "memory ledger total: what the run holds, counted from its arrays [MiB]",
+          pm + " [mean ± std over seeds]");
+      addPoints(c, withLedger, r -> Fmt.toMib(r.memoryMean("total")), pm);
+      plots.add(new Plot(METRIC_VS_MEMORY, pm + " vs memory ledger total (MiB)", png(c)));
+    } else {
+      // records without a ledger: the peak off-heap counter they have
+      List<GroupSummary> withMemory =
+          withMetric.stream().filter(r -> r.peakOffheapBytes().mean() > 0).toList();
+      if (!withMemory.isEmpty()) {
+        XYChart c = scatter(s.sweepName() + ": " + pm + " vs peak off-heap memory",
+            "peak off-heap (ND4J native) memory [MiB]", pm + " [mean ± std over seeds]");
+        addPoints(c, withMemory, r -> Fmt.toMib(r.peakOffheapBytes().mean()), pm);
+        plots.add(new Plot(METRIC_VS_MEMORY, pm + " vs peak off-heap memory (MiB)", png(c)));
+      }
+    }
+
+    List<GroupSummary> ledgers = TableView.memoryOrder(s);
+    if (!ledgers.isEmpty()) {
+      plots.add(new Plot(MEMORY_BY_CATEGORY, "memory ledger by category per method (MiB, mean over seeds)",
+          png(memoryBars(s.sweepName(), ledgers))));
     }
 
     XYChart loss = new XYChartBuilder().width(WIDTH).height(HEIGHT)
@@ -105,6 +126,27 @@ final class Plots {
     return mean;
   }
 
+  /** One stacked bar per group (smallest total first), one segment per ledger category. */
+  private static CategoryChart memoryBars(String sweep, List<GroupSummary> rows) {
+    CategoryChart c = new CategoryChartBuilder().width(WIDTH).height(HEIGHT)
+        .title(sweep + ": memory ledger by category (mean over seeds)")
+        .xAxisTitle("method").yAxisTitle("bytes held after the last step [MiB]").build();
+    c.getStyler().setStacked(true);
+    c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+    c.getStyler().setChartBackgroundColor(Color.WHITE);
+    c.getStyler().setAntiAlias(true);
+    c.getStyler().setXAxisLabelRotation(30);
+    List<String> groups = rows.stream().map(GroupSummary::group).toList();
+    for (String k : GroupSummary.MEMORY_CATEGORIES) {
+      List<Double> mib = rows.stream().map(r -> {
+        double v = r.memoryMean(k);
+        return Double.isNaN(v) ? 0.0 : Fmt.toMib(v);
+      }).toList();
+      c.addSeries(k, groups, mib);
+    }
+    return c;
+  }
+
   private static XYChart scatter(String title, String x, String y) {
     XYChart c = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title)
         .xAxisTitle(x).yAxisTitle(y).build();
@@ -131,7 +173,7 @@ final class Plots {
     }
   }
 
-  private static byte[] png(XYChart c) {
+  private static byte[] png(org.knowm.xchart.internal.chartpart.Chart<?, ?> c) {
     try {
       return BitmapEncoder.getBitmapBytes(c, BitmapEncoder.BitmapFormat.PNG);
     } catch (IOException e) {

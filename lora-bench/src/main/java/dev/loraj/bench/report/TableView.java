@@ -47,8 +47,8 @@ final class TableView {
   static List<String> columns(Summary s) {
     List<String> c = new ArrayList<>(List.of("group", "method", "rank", "n"));
     c.addAll(s.metricNames());
-    c.addAll(List.of("trainable params", "% of total", "peak off-heap MiB", "peak heap MiB",
-        "analytic MiB", "step ms (median)", "tokens/s", "train s"));
+    c.addAll(List.of("trainable params", "% of total", "ledger MiB", "estimate MiB", "peak RSS MiB",
+        "peak RSS Δ MiB", "step ms (median)", "tokens/s", "train s"));
     return c;
   }
 
@@ -70,15 +70,62 @@ final class TableView {
       }
       c.add(Fmt.count(r.trainableParams()));
       c.add(Fmt.pct(r.trainablePct()));
-      c.add(Fmt.mib(r.peakOffheapBytes()));
-      c.add(Fmt.mib(r.peakHeapBytes()));
+      c.add(Fmt.mib(r.memory().get("total")));
       c.add(Fmt.mib(r.analyticMemoryBytes()));
+      c.add(Fmt.mib(r.peakRssBytes()));
+      c.add(Fmt.mib(r.peakRssDeltaBytes()));
       c.add(Fmt.oneDecimal(r.stepMsMedian()));
       c.add(Fmt.rate(r.tokensPerS()));
       c.add(Fmt.oneDecimal(r.trainSeconds()));
       out.add(c);
     }
     return out;
+  }
+
+  /** Groups that recorded a memory ledger, smallest ledger total first. */
+  static List<GroupSummary> memoryOrder(Summary s) {
+    return s.rows().stream().filter(r -> !r.memory().isEmpty())
+        .sorted(java.util.Comparator.comparingDouble((GroupSummary r) -> r.memoryMean("total"))
+            .thenComparing(GroupSummary::group))
+        .toList();
+  }
+
+  /** Columns of the memory table: one per ledger category, the total, the estimate, peak RSS. */
+  static List<String> memoryColumns() {
+    List<String> c = new ArrayList<>(List.of("group", "method"));
+    GroupSummary.MEMORY_CATEGORIES.forEach(k -> c.add(k + " MiB"));
+    c.addAll(List.of("ledger total MiB", "estimate MiB", "peak RSS MiB", "peak RSS Δ MiB"));
+    return c;
+  }
+
+  /** The memory table's rows in {@link #memoryOrder} (empty when no trial recorded a ledger). */
+  static List<List<String>> memoryRows(Summary s) {
+    List<List<String>> out = new ArrayList<>();
+    for (GroupSummary r : memoryOrder(s)) {
+      List<String> c = new ArrayList<>();
+      c.add(r.group());
+      c.add(r.baseline() ? r.method() + " (baseline)" : r.method());
+      GroupSummary.MEMORY_CATEGORIES.forEach(k -> c.add(Fmt.mib(r.memory().get(k))));
+      c.add(Fmt.mib(r.memory().get("total")));
+      c.add(Fmt.mib(r.analyticMemoryBytes()));
+      c.add(Fmt.mib(r.peakRssBytes()));
+      c.add(Fmt.mib(r.peakRssDeltaBytes()));
+      out.add(c);
+    }
+    return out;
+  }
+
+  /** What the memory table's columns are, in one paragraph (plain text). */
+  static String memoryNote() {
+    return "Memory ledger: what the model, the trainer and the task hold after the last training step,"
+        + " counted from their arrays (each allocation once), mean over seeds: frozen = dense frozen"
+        + " weights and adapter buffers; quantized = packed codes, block scales and double-quantization"
+        + " state; trainable = parameters the optimizer updates; gradients = one per trainable parameter;"
+        + " optimizer = Adam's moments; activations = the step's working set (the replay plan's"
+        + " buffers, dequantization buffers); other = data, the pretrained checkpoint, graph constants."
+        + " Estimate: the analytic MemoryEstimator for the same model, method and config. Peak RSS:"
+        + " the process's peak resident set over the trial (model load, set-up, training); peak RSS Δ:"
+        + " the peak over training above the resident set right after set-up.";
   }
 
   /** One line of an error message for tables (the full text stays in summary.json). */

@@ -32,6 +32,13 @@ import java.util.TreeMap;
  * @param metrics evaluation metrics by name (accuracy, macro_f1, eval_loss, ...)
  * @param primaryMetric the metric the sweep ranks by; must be a key of {@code metrics} for ok
  *     trials
+ * @param analyticMemoryBytes {@code MemoryEstimator}'s total for the trial's model, method and config
+ * @param memory the measured ledger: bytes by category (frozen, quantized, trainable, gradients,
+ *     optimizer, activations, other) and their total; empty in records written before it existed
+ * @param memoryEstimate the estimate by the same categories (activations include the workspace)
+ * @param peakRssBytes the process's peak resident set over the trial (load, set-up, training)
+ * @param peakRssDeltaBytes the peak resident set over training above the resident set after set-up
+ * @param peakRssSource {@code VmHWM} (the kernel's peak, reset per phase) or {@code sampled}
  * @param provenance git_revision, framework_version, jdk, os, arch, cpu_model, cores,
  *     nd4j_backend, blas, dataset, dataset_sha256, seed, start_time, end_time (and base_model)
  */
@@ -62,6 +69,11 @@ public record TrialResult(
     long peakHeapBytes,
     long peakRssBytes,
     long analyticMemoryBytes,
+    Map<String, Long> memory,
+    Map<String, Long> memoryEstimate,
+    long peakRssDeltaBytes,
+    long rssAfterSetupBytes,
+    String peakRssSource,
     double stepMsMedian,
     double tokensPerS,
     double trainSeconds,
@@ -100,6 +112,15 @@ public record TrialResult(
     provenance = nullIfJsonNull(provenance);
     metrics = metrics == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(metrics));
     lossCurve = lossCurve == null ? List.of() : List.copyOf(lossCurve);
+    memory = memory == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(memory));
+    memoryEstimate = memoryEstimate == null ? Map.of()
+        : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(memoryEstimate));
+  }
+
+  /** Bytes of ledger category {@code c} (or {@code total}); 0 when not recorded. */
+  public long memoryBytes(String c) {
+    Long v = memory.get(c);
+    return v == null ? 0 : v;
   }
 
   /** True when the trial finished and its numbers may be averaged. */

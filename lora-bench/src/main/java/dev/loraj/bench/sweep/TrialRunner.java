@@ -4,19 +4,25 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.bench.progress.Progress;
-import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
+import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.engine.MemoryMonitor;
+import dev.loraj.core.engine.NativeMemoryGuard;
 import dev.loraj.core.io.SafetensorsDtype;
 import dev.loraj.core.io.SafetensorsWriter;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.PeftModel;
 import dev.loraj.core.model.Targets;
+import dev.loraj.core.quant.QuantizedLinearOp;
 import dev.loraj.core.train.NonFiniteLossException;
 import dev.loraj.core.train.TrainListener;
 import dev.loraj.core.train.TrainResult;
 import dev.loraj.core.train.Trainer;
+import dev.loraj.eval.memory.MemoryBreakdown;
+import dev.loraj.eval.memory.MemoryEstimator;
+import dev.loraj.eval.memory.MemorySettings;
+import dev.loraj.eval.memory.ModelShape;
 import dev.loraj.eval.task.Task;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -32,8 +38,17 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Runs one trial and measures it: task metric on held-out data, loss curve, parameter counts,
- * adapter file size, optimizer state, peak off-heap / heap / RSS during training beside the
- * analytic estimate, step time and throughput, with provenance.
+ * adapter file size, optimizer state, the memory ledger by category ({@link MemoryLedger}: what
+ * the model, the trainer's session and the task hold after the last step, counted from their
+ * arrays) beside {@link MemoryEstimator}'s estimate for the same model, method and config, the
+ * process's peak resident set over the whole trial ({@code peak_rss_bytes}) and the peak over
+ * training above the resident set after set-up ({@code peak_rss_delta_bytes}; VmHWM reset through
+ * {@code /proc/self/clear_refs} where allowed, else sampled), step time and throughput, with
+ * provenance.
+ *
+ * <p>Trials share a JVM: before each one the previous trial's garbage is collected, the
+ * native-memory guard forgets its level and this thread's dequantization buffers are freed, so a
+ * trial's ledger does not depend on what ran before it ({@code TrialIsolationTest}).
  */
 public final class TrialRunner {
 
@@ -54,10 +69,8 @@ public final class TrialRunner {
     prov.put("start_time", Instant.now().toString());
 
     List<Double> losses = new ArrayList<>();
-    // The previous trial's garbage (its model, graphs, last steps' arrays) is freed only by a
-    // collection: without one, this trial's peaks would include it (measured on MiniLM: the LoRA
-    // trial after a full fine-tuning trial started at 1.3 GiB live, 0.18 GiB after a collection).
-    MemoryMonitor.offHeapBytesAfterGc();
+    resetBetweenTrials();
+    boolean hwm = MemoryMonitor.resetPeakRss();
     long t0 = System.nanoTime();
     try (MemoryMonitor mem = MemoryMonitor.start();
         Progress bar = new Progress(spec.id(), spec.train().steps())) {
@@ -81,6 +94,13 @@ public final class TrialRunner {
       }
       long trainable = pm.trainableParameters();
       long total = base.parameterCount();
+      // set-up's garbage (the float copies quantization replaced, initialisation temporaries) is
+      // freed here, so the training peak is measured above what the trial really holds
+      long rssAfterSetup = MemoryMonitor.settledRssBytes();
+      long setupPeak = hwm ? MemoryMonitor.peakRssBytes() : mem.sampledPeakRssBytes();
+      boolean hwmTrain = hwm && MemoryMonitor.resetPeakRss();
+      mem.restartPeaks();
+      MemoryLedger[] ledger = new MemoryLedger[1];
       TrainListener listener = new TrainListener() {
         @Override
         public void onStep(long step, long totalSteps, double loss, double lr, double ms) {
@@ -93,12 +113,22 @@ public final class TrialRunner {
           losses.add(loss);
           bar.update(step, String.format(java.util.Locale.ROOT, "loss %.4f", loss));
         }
+
+        @Override
+        public void onFinish(Trainer.Session session) {
+          MemoryLedger l = new MemoryLedger();
+          pm.addTo(l);
+          session.addTo(l);
+          task.addTo(l);
+          ledger[0] = l;
+        }
       };
       TrainResult result = new Trainer(spec.train()).listen(listener)
           .train(pm, task.objective(), task.trainBatches(spec.seed(), spec.batchSize()));
       double trainSeconds = (System.nanoTime() - t0) / 1e9;
       mem.sample();
       MemoryMonitor.Peaks peaks = mem.peaks();
+      long trainPeak = hwmTrain ? MemoryMonitor.peakRssBytes() : mem.sampledPeakRssBytes();
       Map<String, Double> metrics = task.evaluate(pm);
       r.set("metrics", json.valueToTree(new java.util.TreeMap<>(metrics)));
       r.set("loss_curve", json.valueToTree(losses));
@@ -108,10 +138,25 @@ public final class TrialRunner {
       r.put("optimizer_state_bytes", result.optimizerStateBytes());
       r.put("peak_offheap_bytes", peaks.offHeapBytes());
       r.put("peak_heap_bytes", peaks.heapBytes());
-      r.put("peak_rss_bytes", peaks.rssBytes());
-      // weights (4 B each) + gradient and Adam's two moments (12 B) per trainable parameter;
-      // activations are not in the estimate
-      r.put("analytic_memory_bytes", 4 * total + 12 * trainable + extraFrozenBytes(pm));
+      // the whole trial's peak (model load, set-up, training) and what training added above set-up
+      r.put("peak_rss_bytes", Math.max(setupPeak, trainPeak));
+      r.put("peak_rss_delta_bytes", Math.max(0, trainPeak - rssAfterSetup));
+      r.put("rss_after_setup_bytes", rssAfterSetup);
+      r.put("peak_rss_source", hwmTrain ? "VmHWM" : "sampled");
+      r.set("memory", ledgerJson(ledger[0]));
+      ObjectNode e = json.createObjectNode();
+      long estimated = 0;
+      try {
+        MemoryBreakdown est = estimate(spec, task, base, pm);
+        est.byCategory().forEach(e::put);
+        e.put("total", est.totalBytes());
+        estimated = est.totalBytes();
+      } catch (RuntimeException ex) {
+        // a model the estimator cannot describe: the trial's measurements stand without it
+        System.err.println("trial " + spec.id() + ": no memory estimate: " + ex.getMessage());
+      }
+      r.set("memory_estimate", e);
+      r.put("analytic_memory_bytes", estimated);
       double stepMs = result.medianStepMillis();
       r.put("step_ms_median", stepMs);
       r.put("tokens_per_s", spec.batchSize() * task.tokensPerExample() * spec.train().accumulation() / (stepMs / 1000));
@@ -191,15 +236,38 @@ public final class TrialRunner {
     return out;
   }
 
-  /** Bytes of frozen non-base state adapters keep (buffers such as VeRA's projections). */
-  private static long extraFrozenBytes(PeftModel pm) {
-    long n = 0;
-    for (String a : pm.adapterNames()) {
-      for (Adapter ad : pm.adapter(a).sites().values()) {
-        n += ad.buffers().values().stream().mapToLong(x -> 4 * x.length()).sum();
-      }
+  /**
+   * What a trial leaves behind that the next one would otherwise inherit: garbage awaiting
+   * collection (its native buffers), the native-memory guard's level, this thread's
+   * dequantization buffers.
+   */
+  static void resetBetweenTrials() {
+    QuantizedLinearOp.releaseBuffers();
+    MemoryMonitor.offHeapBytesAfterGc();
+    NativeMemoryGuard.global().reset();
+  }
+
+  private ObjectNode ledgerJson(MemoryLedger l) {
+    ObjectNode m = json.createObjectNode();
+    if (l == null) {
+      return m;
     }
-    return n;
+    l.byId().forEach(m::put);
+    m.put("total", l.total());
+    return m;
+  }
+
+  /** {@link MemoryEstimator} for this trial's model, method, config and targets, fp32 and AdamW. */
+  private MemoryBreakdown estimate(TrialSpec spec, Task task, BaseModel base, PeftModel pm) {
+    ModelShape shape = ModelShape.of(base);
+    boolean adapter = !spec.variant().equals(TrialSpec.HEAD_ONLY) && !spec.variant().equals(TrialSpec.FULL_FT);
+    String variant = spec.variant().equals(TrialSpec.FULL_FT) ? "full" : spec.variant();
+    long seq = Math.max(1, task.tokensPerExample());
+    MemorySettings s = MemorySettings.of(variant, adapter ? spec.config().rank() : 0, spec.batchSize(), seq);
+    long trainedBase = spec.variant().equals(TrialSpec.FULL_FT) ? 0
+        : pm.trainableBase().stream().mapToLong(w -> base.weights().get(w).length()).sum();
+    return new MemoryEstimator(registry).estimate(shape, s, trainedBase,
+        adapter ? spec.config() : null, adapter ? pm.adapter(ADAPTER_NAME).spec().targets() : null);
   }
 
   /**

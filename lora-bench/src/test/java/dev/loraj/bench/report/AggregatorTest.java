@@ -57,7 +57,8 @@ class AggregatorTest {
         t.config(), t.targets(), t.task(), t.dataset(), t.datasetSha256(), t.seed(), t.train(),
         t.metrics(), primary, higherIsBetter, t.lossCurve(), t.trainableParams(), t.totalParams(),
         t.adapterFileBytes(), t.optimizerStateBytes(), t.peakOffheapBytes(), t.peakHeapBytes(),
-        t.peakRssBytes(), t.analyticMemoryBytes(), t.stepMsMedian(), t.tokensPerS(),
+        t.peakRssBytes(), t.analyticMemoryBytes(), t.memory(), t.memoryEstimate(), t.peakRssDeltaBytes(),
+        t.rssAfterSetupBytes(), t.peakRssSource(), t.stepMsMedian(), t.tokensPerS(),
         t.trainSeconds(), t.status(), t.error(), t.provenance());
   }
 }

@@ -77,7 +77,9 @@ class ReportTest {
         .contains("**Date**: 2025-01-01T10:00:00Z to 2025-01-04T10:05:00Z")
         .contains("| dora r=8 a=16 | dora | 8 | 3 (+1 failed) | 0.8600 ± 0.0100 |")
         .contains("| head\\_only | head\\_only (baseline) | – | 3 | 0.7200 ± 0.0265 |")
-        .contains("| 8,192 | 0.819% | 302.0 | 64.0 | 280.0 | 22.0 | 4,980 | 14.5 |")
+        .contains("| 8,192 | 0.819% | 306.9 | 280.0 | 900.0 | 400.0 | 22.0 | 4,980 | 14.5 |")
+        .contains("## Memory")
+        .contains("| lora r=4 a=8 | lora | 3.8 | 0.0 | 0.0 | 0.0 | 0.1 | 302.0 | 1.0 | 306.9 | 280.0 | 900.0 | 400.0 |")
         .contains("Best: dora r=8 a=16 (dora) with accuracy 0.8600 ± 0.0100 (n=3).")
         .contains("Against head-only training (0.7200 ± 0.0265): +0.1400 accuracy (better)")
         .contains("(metric\\_vs\\_params.png)".replace("\\_", "_"))
@@ -102,7 +104,11 @@ class ReportTest {
         .contains("Best adapter: dora r=8 a=16 (dora) with 0.8600 ± 0.0100.")
         // 0.86 - 0.88 = -0.02 > one std (0.01): a real gap, not noise
         .contains("Against full fine-tuning (0.8800 ± 0.0100): -0.0200 accuracy (worse); "
-            + "60x fewer trainable parameters, peak off-heap memory 312.0 vs 902.0 MiB.")
+            + "60x fewer trainable parameters, memory ledger 317.1 vs 918.3 MiB.")
+        .contains("By memory ledger total (what each run holds after its last step, counted from its arrays),"
+            + " smallest first: head_only 256.8 < lora r=4 a=8 306.9 < dora r=8 a=16 317.1 < full_ft 918.3 MiB.")
+        .contains("By peak resident set added during training (peak RSS Δ): head_only 350.0 < lora r=4 a=8"
+            + " 400.0 < dora r=8 a=16 410.0 < full_ft 1000.0 MiB.")
         .contains("Against head-only training (0.7200 ± 0.0265): +0.1400 accuracy (better)");
   }
 
@@ -143,7 +149,8 @@ class ReportTest {
 
   @Test
   void plotsAreValidPngImages() throws IOException {
-    for (String f : List.of(Plots.METRIC_VS_PARAMS, Plots.METRIC_VS_MEMORY, Plots.LOSS_CURVES)) {
+    for (String f : List.of(Plots.METRIC_VS_PARAMS, Plots.METRIC_VS_MEMORY, Plots.LOSS_CURVES,
+        Plots.MEMORY_BY_CATEGORY)) {
       Path p = generated.resolve(f);
       assertThat(p).exists();
       BufferedImage img = ImageIO.read(p.toFile());
@@ -171,7 +178,7 @@ class ReportTest {
       assertThat(ImageIO.read(new java.io.ByteArrayInputStream(png))).isNotNull();
       images++;
     }
-    assertThat(images).isEqualTo(3);
+    assertThat(images).isEqualTo(4);
     assertThat(Pattern.compile("src=\"(?!data:)").matcher(html).find()).isFalse();
   }
 
@@ -240,7 +247,7 @@ class ReportTest {
     TrialResult t = trials.get(0);
     trials.add(new TrialResult("other", t.sweep(), "x", "lora", false, 4, null, null, t.task(),
         t.dataset(), t.datasetSha256(), 1, null, t.metrics(), "macro_f1", true, null, 1, 2, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, TrialResult.Status.OK, null, null));
+        0, 0, 0, 0, null, null, 0, 0, null, 0, 0, 0, TrialResult.Status.OK, null, null));
     SyntheticTrials.write(dir, trials);
     assertThatThrownBy(() -> Report.generate(dir))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("primary_metric");

@@ -69,15 +69,31 @@ final class SyntheticTrials {
         Map.of("accuracy", accuracy, "macro_f1", accuracy - 0.01, "eval_loss", 1 - accuracy),
         "accuracy", true, loss, trainable, 1_000_000L, trainable * 4, trainable * 8,
         offheap + seed * (1L << 20), 64L << 20, 900L << 20, 280L << 20,
-        20.0 + seed, 5000.0 - seed * 10, 12.5 + seed, TrialResult.Status.OK, null,
+        ledger(trainable, offheap + seed * (1L << 20)), ledger(trainable, offheap), offheap + (100L << 20),
+        700L << 20, "VmHWM", 20.0 + seed, 5000.0 - seed * 10, 12.5 + seed, TrialResult.Status.OK, null,
         provenance(seed));
   }
 
   static TrialResult failed(String group, String variant, Integer rank, long seed, String error) {
     return new TrialResult(id(group, seed), "synthetic-sst2", group, variant, false, rank, null,
         null, "classification", "synthetic-sst2-v1", "ab12cd34", seed, null, Map.of(), "accuracy",
-        true, List.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, TrialResult.Status.FAILED, error,
+        true, List.of(), 0, 0, 0, 0, 0, 0, 0, 0, null, null, 0, 0, null, 0, 0, 0, TrialResult.Status.FAILED, error,
         provenance(seed));
+  }
+
+  /** A ledger: the frozen million parameters, the trainable ones with Adam, the rest activations. */
+  static Map<String, Long> ledger(long trainable, long activations) {
+    boolean full = trainable >= 1_000_000L;
+    Map<String, Long> m = new java.util.LinkedHashMap<>();
+    m.put("frozen", full ? 0 : 4_000_000L);
+    m.put("quantized", 0L);
+    m.put("trainable", 4 * trainable);
+    m.put("gradients", 4 * trainable);
+    m.put("optimizer", 8 * trainable);
+    m.put("activations", activations);
+    m.put("other", 1L << 20);
+    m.put("total", m.values().stream().mapToLong(Long::longValue).sum());
+    return m;
   }
 
   private static String id(String group, long seed) {

@@ -54,6 +54,15 @@ public interface Adapter {
   }
 
   /**
+   * Other arrays the adapter holds between steps that are neither parameters nor buffers (not
+   * saved): caches and running statistics, e.g. Delta-LoRA's previous {@code s B A}. Counted as
+   * frozen memory ({@code MemoryLedger}); none by default.
+   */
+  default java.util.Collection<INDArray> heldArrays() {
+    return java.util.List.of();
+  }
+
+  /**
    * The adapter's contribution to the site's output (added to {@code baseOut}).
    *
    * @param x the site input [n, in]

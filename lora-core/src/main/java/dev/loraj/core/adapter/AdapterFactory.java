@@ -49,6 +49,20 @@ public interface AdapterFactory<C extends AdapterConfig> {
     return n;
   }
 
+  /**
+   * Values of the frozen arrays the adapters at {@code sites} hold beside their parameters
+   * ({@link Adapter#buffers()} and {@link Adapter#heldArrays()}: VeRA's projections, LoRA-FA's
+   * A), for the memory estimate; none by default.
+   */
+  default long frozenParameters(C config, java.util.List<LinearSite> sites) {
+    return 0;
+  }
+
+  /** {@link #frozenParameters} for a config typed as {@link AdapterConfig}. */
+  default long frozenParametersUnchecked(AdapterConfig config, java.util.List<LinearSite> sites) {
+    return frozenParameters(configType().cast(config), sites);
+  }
+
   /** Whether the model output is unchanged right after {@link #create} (most variants: yes). */
   default boolean identityAtInit(C config) {
     return true;

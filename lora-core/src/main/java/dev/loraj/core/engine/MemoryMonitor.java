@@ -102,6 +102,41 @@ public final class MemoryMonitor implements AutoCloseable {
     }
   }
 
+  /**
+   * Resets the process's peak resident set (VmHWM) to its current resident set, by writing "5" to
+   * {@code /proc/self/clear_refs} (Linux 4.0 and later); false where that is not allowed, and
+   * the caller falls back to sampled peaks.
+   */
+  public static boolean resetPeakRss() {
+    try {
+      Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+      return true;
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Collects garbage, waits for ND4J to free the collected buffers and returns the resident set
+   * then: what the process really holds at this point.
+   */
+  public static long settledRssBytes() {
+    offHeapBytesAfterGc();
+    return rssBytes();
+  }
+
+  /** The peak resident set sampled since {@link #start} (not VmHWM). */
+  public long sampledPeakRssBytes() {
+    return rss.get();
+  }
+
+  /** Restarts the sampled peaks at the current values (a new phase of the same run). */
+  public void restartPeaks() {
+    offHeap.set(offHeapBytes());
+    heap.set(heapBytes());
+    rss.set(rssBytes());
+  }
+
   /** Peak RSS of the process so far (VmHWM), or -1 where /proc is absent. */
   public static long peakRssBytes() {
     try {

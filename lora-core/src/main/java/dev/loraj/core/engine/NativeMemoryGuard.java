@@ -106,6 +106,14 @@ public final class NativeMemoryGuard {
     }
   }
 
+  /**
+   * Forgets the level noted after the last collection, so the next check measures a fresh one:
+   * a run that starts after a larger one (a sweep's next trial) does not inherit its threshold.
+   */
+  public synchronized void reset() {
+    liveAfterGc = -1;
+  }
+
   /** The live-bytes level at which the next check collects. */
   public synchronized long threshold() {
     return Math.max(2 * liveAfterGc, liveAfterGc + minGrowth);

@@ -558,6 +558,13 @@ final class GradientReplay {
       }
     }
 
+    /** Adds the arrays this plan allocated to {@code ledger} under {@code c}. */
+    void addTo(dev.loraj.core.engine.MemoryLedger ledger, dev.loraj.core.engine.MemoryLedger.Category c) {
+      if (!closed) {
+        ledger.addAll(c, owned);
+      }
+    }
+
     void close() {
       if (closed) {
         return;

@@ -46,11 +46,21 @@ public abstract class JavaComputedOp extends DynamicCustomOp {
    * executor ({@link GradientReplay}) then calls it instead of the shape call and identity copy.
    */
   boolean computesInto() {
-    return false;
+    return computesIntoOutput();
   }
 
   /** Computes the result from the op's inputs into {@code out} (see {@link #computesInto}). */
   void compute(List<INDArray> in, INDArray out) {
+    computeInto(in, out);
+  }
+
+  /** {@link #computesInto} for subclasses outside this package. */
+  protected boolean computesIntoOutput() {
+    return false;
+  }
+
+  /** {@link #compute} for subclasses outside this package. */
+  protected void computeInto(List<INDArray> in, INDArray out) {
     throw new UnsupportedOperationException(getClass().getSimpleName() + " computes in its shape call");
   }
 

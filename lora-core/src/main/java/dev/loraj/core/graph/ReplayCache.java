@@ -75,6 +75,12 @@ public final class ReplayCache implements AutoCloseable {
     return unsupported;
   }
 
+  /** Adds the arrays the plans allocated (their working buffers) to {@code ledger} under {@code c}. */
+  public synchronized void addTo(dev.loraj.core.engine.MemoryLedger ledger,
+      dev.loraj.core.engine.MemoryLedger.Category c) {
+    plans.values().forEach(p -> p.addTo(ledger, c));
+  }
+
   /** Frees the plans' arrays; later runs record new plans. */
   @Override
   public synchronized void close() {

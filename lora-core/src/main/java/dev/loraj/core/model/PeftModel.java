@@ -9,6 +9,7 @@ import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.engine.NativeMemoryGuard;
 import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.graph.ReplayCache;
@@ -292,6 +293,36 @@ public final class PeftModel {
       n += base.weights().get(w).length();
     }
     return n;
+  }
+
+  /**
+   * Adds what this model holds to {@code ledger}: the parameters the trainer updates (active,
+   * unmerged adapters' parameters and trainable base tensors) as trainable; the other dense base
+   * weights, inactive or merged adapters' parameters and every adapter's buffers as frozen; each
+   * quantized weight's codes and scales as quantized; calibration statistics and the inference
+   * graphs' replay buffers as other.
+   */
+  public void addTo(MemoryLedger ledger) {
+    for (String a : active) {
+      NamedAdapter na = adapters.get(a);
+      if (!na.merged) {
+        na.sites.values().forEach(ad -> ledger.addAll(MemoryLedger.Category.TRAINABLE, ad.parameters().values()));
+      }
+    }
+    for (String w : trainableBase) {
+      ledger.add(MemoryLedger.Category.TRAINABLE, base.weights().get(w));
+    }
+    ledger.addAll(MemoryLedger.Category.FROZEN, base.weights().values());
+    for (NamedAdapter na : adapters.values()) {
+      for (Adapter ad : na.sites.values()) {
+        ledger.addAll(MemoryLedger.Category.FROZEN, ad.parameters().values());
+        ledger.addAll(MemoryLedger.Category.FROZEN, ad.buffers().values());
+        ledger.addAll(MemoryLedger.Category.FROZEN, ad.heldArrays());
+      }
+    }
+    base.quantizedWeights().values().forEach(q -> q.addTo(ledger));
+    ledger.addAll(MemoryLedger.Category.OTHER, inputCovariances.values());
+    inferenceReplay.addTo(ledger, MemoryLedger.Category.OTHER);
   }
 
   // ---------------------------------------------------------------- merging

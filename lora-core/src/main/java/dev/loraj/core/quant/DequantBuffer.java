@@ -73,6 +73,12 @@ public final class DequantBuffer implements AutoCloseable {
         : chunk.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all());
   }
 
+  /** Adds the native chunk and its heap staging array to {@code ledger} as activations. */
+  public void addTo(dev.loraj.core.engine.MemoryLedger ledger) {
+    ledger.add(dev.loraj.core.engine.MemoryLedger.Category.ACTIVATIONS, chunk);
+    ledger.addHeap(dev.loraj.core.engine.MemoryLedger.Category.ACTIVATIONS, heap, 4L * heap.length);
+  }
+
   @Override
   public void close() {
     chunk.close();

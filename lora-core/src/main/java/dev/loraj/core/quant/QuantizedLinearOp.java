@@ -1,5 +1,6 @@
 package dev.loraj.core.quant;
 
+import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.graph.JavaComputedOp;
 import java.lang.ref.WeakReference;
 import java.util.HashMap;
@@ -31,8 +32,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * with the op's input arrays already in the {@link OpContext}, right before it allocates the
  * outputs and executes ({@code InferenceSession.getAndParameterizeOp}). This op computes its
  * result there, puts it in place of input 0, and reports the hash of libnd4j's {@code identity},
- * which then copies it into the output array the session allocated (one [n, out] copy, small
- * next to the dequantization). The same path serves inference ({@code output}) and the gradient
+ * which then copies it into the output array the session allocated. That copy happens only in
+ * SameDiff's runs (the first two steps of a training run); the replay plan
+ * ({@code GradientReplay}) calls {@link #computeInto}, which writes the product straight into the
+ * plan's output array. The same path serves inference ({@code output}) and the gradient
  * graph ({@code calculateGradients}).
  *
  * <p><b>Cloning.</b> SameDiff builds its gradient graph from clones re-created by op name and
@@ -118,7 +121,8 @@ public final class QuantizedLinearOp extends JavaComputedOp {
   }
 
   /**
-   * Computes the product (see the class comment) and replaces input 0 by it.
+   * SameDiff's path: computes the product into a new array and replaces input 0 by it (see the
+   * class comment); the replay plan calls {@link #computeInto} on its own output array instead.
    *
    * @return the result's shape, [n, out] forward or [n, in] for the input gradient
    */
@@ -126,14 +130,40 @@ public final class QuantizedLinearOp extends JavaComputedOp {
   public List<LongShapeDescriptor> calculateOutputShape(OpContext oc) {
     INDArray in = oc.getInputArray(0);
     QuantizedWeight w = weight();
-    DequantBuffer buf = BUFFERS.get().computeIfAbsent(w.cols(),
-        c -> new DequantBuffer(DequantBuffer.DEFAULT_CHUNK_ROWS, c));
-    INDArray result = mode() == FORWARD
-        ? w.matmulTransposed(in, buf)  // [n, in] x [in, out]
-        : w.matmul(in, buf);           // [n, out] x [out, in]
-    return publish(oc, result);
+    return computeAndPublish(oc, new long[] {in.size(0), mode() == FORWARD ? w.rows() : w.cols()});
   }
 
+  @Override
+  protected boolean computesIntoOutput() {
+    return true;
+  }
+
+  /** Writes the product straight into {@code out}: no result array of its own, no copy. */
+  @Override
+  protected void computeInto(List<INDArray> inputs, INDArray out) {
+    QuantizedWeight w = weight();
+    DequantBuffer buf = BUFFERS.get().computeIfAbsent(w.cols(),
+        c -> new DequantBuffer(DequantBuffer.DEFAULT_CHUNK_ROWS, c));
+    if (mode() == FORWARD) {
+      w.matmulTransposedInto(inputs.get(0), buf, out); // [n, in] x [in, out]
+    } else {
+      w.matmulInto(inputs.get(0), buf, out);           // [n, out] x [out, in]
+    }
+  }
+
+  /**
+   * Adds this thread's dequantization buffers to {@code ledger} as activations (the step's
+   * working set).
+   */
+  public static void addBuffersTo(MemoryLedger ledger) {
+    BUFFERS.get().values().forEach(b -> b.addTo(ledger));
+  }
+
+  /** Frees this thread's dequantization buffers (the next product allocates them again). */
+  public static void releaseBuffers() {
+    BUFFERS.get().values().forEach(DequantBuffer::close);
+    BUFFERS.get().clear();
+  }
 
   /**
    * Forward: {@code dx = dy deq(W)} (an op of this kind in the other mode); no gradient for W,

@@ -1,11 +1,14 @@
 package dev.loraj.core.quant;
 
+import dev.loraj.core.engine.MemoryLedger;
 import java.util.Arrays;
 import java.util.Objects;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.openblas.global.openblas_nolapack;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * An immutable block-wise absmax quantized frozen weight W [out, in] (QLoRA arXiv 2305.14314,
@@ -290,26 +293,37 @@ public final class QuantizedWeight {
    * {@code buf.chunkRows()} rows of W at a time into {@code buf}.
    */
   public INDArray matmulTransposed(INDArray x, DequantBuffer buf) {
+    INDArray y = Nd4j.createUninitialized(DataType.FLOAT, new long[] {x.size(0), rows}, 'c');
+    matmulTransposedInto(x, buf, y);
+    return y;
+  }
+
+  /**
+   * {@code y = x @ deq(W)^T} written into {@code y} [n, out] (float32, c order, no offset): each
+   * chunk of W's rows gives a column block of y, which sgemm writes in place with leading
+   * dimension out, so no result array of its own exists.
+   */
+  public void matmulTransposedInto(INDArray x, DequantBuffer buf, INDArray y) {
     requireMatrix("x", x, cols, "in");
     buf.checkFits(this);
-    INDArray xf = asFloat(x);
+    INDArray xf = plain(x);
     long n = xf.size(0);
+    requireOutput("y", y, n, rows);
+    FloatPointer px = new FloatPointer(xf.data().addressPointer());
+    FloatPointer py = new FloatPointer(y.data().addressPointer());
     int chunk = buf.chunkRows();
-    if (rows <= chunk) {
-      INDArray w = buf.load(this, 0, rows);                          // [out, in]
-      return Nd4j.gemm(xf, w, false, true);                          // [n, in] x [in, out]
-    }
-    // column-major y: the columns of one chunk are one contiguous block that gemm writes in place
-    INDArray y = Nd4j.createUninitialized(DataType.FLOAT, new long[] {n, rows}, 'f'); // [n, out]
     for (int r0 = 0; r0 < rows; r0 += chunk) {
       int r = Math.min(chunk, rows - r0);
-      INDArray w = buf.load(this, r0, r);                            // [r, in]
-      INDArray yChunk = y.get(NDArrayIndex.all(), NDArrayIndex.interval(r0, r0 + r));
-      Nd4j.gemm(xf, w, yChunk, false, true, 1.0, 0.0);               // [n, in] x [in, r]
+      INDArray w = buf.load(this, r0, r);                            // [r, in], c order
+      FloatPointer pw = new FloatPointer(w.data().addressPointer());
+      py.position(r0);
+      // y[:, r0:r0+r] = x [n, in] x w^T [in, r]
+      openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, (int) n, r, cols, 1f, px, cols, pw, cols,
+          0f, py, rows);
     }
-    INDArray yc = y.dup('c');
-    y.close();
-    return yc;
+    if (xf != x) {
+      xf.close();
+    }
   }
 
   /** {@code dY @ deq(W)}: [n, out] x [out, in] -> [n, in], with a buffer of its own. */
@@ -324,26 +338,56 @@ public final class QuantizedWeight {
    * {@code y = x @ deq(W)^T}; accumulates one chunk of W's rows at a time.
    */
   public INDArray matmul(INDArray dy, DequantBuffer buf) {
+    INDArray dx = Nd4j.createUninitialized(DataType.FLOAT, new long[] {dy.size(0), cols}, 'c');
+    matmulInto(dy, buf, dx);
+    return dx;
+  }
+
+  /**
+   * {@code dx = dY @ deq(W)} written into {@code dx} [n, in] (float32, c order, no offset): the
+   * column block of dY that meets each chunk of W's rows is read in place (leading dimension out).
+   */
+  public void matmulInto(INDArray dy, DequantBuffer buf, INDArray dx) {
     requireMatrix("dy", dy, rows, "out");
     buf.checkFits(this);
-    INDArray df = asFloat(dy);
+    INDArray df = plain(dy);
     long n = df.size(0);
-    INDArray dx = Nd4j.createUninitialized(DataType.FLOAT, n, cols);  // [n, in]
+    requireOutput("dx", dx, n, cols);
+    FloatPointer pd = new FloatPointer(df.data().addressPointer());
+    FloatPointer px = new FloatPointer(dx.data().addressPointer());
     int chunk = buf.chunkRows();
-    if (rows <= chunk) {
-      INDArray w = buf.load(this, 0, rows);                           // [out, in]
-      return Nd4j.gemm(df, w, dx, false, false, 1.0, 0.0);            // [n, out] x [out, in]
-    }
-    // dY^T once, so that each chunk of its rows is contiguous: [out, n]
-    INDArray dyT = df.transpose().dup('c');
     for (int r0 = 0; r0 < rows; r0 += chunk) {
       int r = Math.min(chunk, rows - r0);
-      INDArray w = buf.load(this, r0, r);                             // [r, in]
-      INDArray dyChunk = dyT.get(NDArrayIndex.interval(r0, r0 + r), NDArrayIndex.all()); // [r, n]
-      Nd4j.gemm(dyChunk, w, dx, true, false, 1.0, r0 == 0 ? 0.0 : 1.0); // [n, r] x [r, in]
+      INDArray w = buf.load(this, r0, r);                             // [r, in], c order
+      FloatPointer pw = new FloatPointer(w.data().addressPointer());
+      pd.position(r0);
+      // dx (+)= dY[:, r0:r0+r] [n, r] x w [r, in]
+      openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (int) n, cols, r, 1f, pd, rows, pw, cols,
+          r0 == 0 ? 0f : 1f, px, cols);
     }
-    dyT.close();
-    return dx;
+    if (df != dy) {
+      df.close();
+    }
+  }
+
+  private static final int ROW_MAJOR = 101;
+  private static final int NO_TRANS = 111;
+  private static final int TRANS = 112;
+
+  /** {@code a} as float32 in c order without offset (itself if it is already). */
+  private static INDArray plain(INDArray a) {
+    boolean ok = a.dataType() == DataType.FLOAT && a.ordering() == 'c' && a.offset() == 0
+        && Shape.hasDefaultStridesForShape(a);
+    return ok ? a : a.castTo(DataType.FLOAT).dup('c');
+  }
+
+  private static void requireOutput(String name, INDArray out, long n, long width) {
+    if (out.dataType() != DataType.FLOAT || out.ordering() != 'c' || out.offset() != 0
+        || !Shape.hasDefaultStridesForShape(out) || out.rank() != 2 || out.size(0) != n || out.size(1) != width) {
+      throw new IllegalArgumentException(name + ": expected a float32 c-order [" + n + ", " + width
+          + "] array without offset, got " + out.dataType() + " " + out.ordering() + " "
+          + Arrays.toString(out.shape()));
+    }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -407,6 +451,35 @@ public final class QuantizedWeight {
     return absmaxOffset;
   }
 
+  /**
+   * {@link #storageBytes()} of a weight [rows, cols] quantized with these settings, without
+   * quantizing one (the memory estimate uses it).
+   */
+  public static long storageBytes(QuantFormat format, long rows, long cols, int blockSize,
+      boolean doubleQuant) {
+    long n = rows * cols;
+    long blocks = ceilDiv(n, blockSize);
+    long codes = format.bits() == 4 ? ceilDiv(n, 2) : n;
+    return codes + (doubleQuant
+        ? blocks + 4L * ceilDiv(blocks, DOUBLE_QUANT_BLOCK_SIZE) + 4L
+        : 4L * blocks);
+  }
+
+  /**
+   * Adds the arrays this weight holds (codes, scales, double-quantization state; on the Java
+   * heap) to {@code ledger} as {@link MemoryLedger.Category#QUANTIZED}.
+   */
+  public void addTo(MemoryLedger ledger) {
+    MemoryLedger.Category q = MemoryLedger.Category.QUANTIZED;
+    ledger.addHeap(q, codes, codes.length);
+    if (absmax != null) {
+      ledger.addHeap(q, absmax, 4L * absmax.length);
+    } else {
+      ledger.addHeap(q, absmaxCodes, absmaxCodes.length);
+      ledger.addHeap(q, absmaxScales, 4L * absmaxScales.length + 4L); // + the offset
+    }
+  }
+
   /** Bytes of codes + first-level scales + second-level scales and offset. */
   public long storageBytes() {
     long bytes = codes.length;
@@ -450,10 +523,6 @@ public final class QuantizedWeight {
       throw new IllegalArgumentException(name + ": expected a floating-point array, got "
           + a.dataType());
     }
-  }
-
-  private static INDArray asFloat(INDArray a) {
-    return a.dataType() == DataType.FLOAT ? a : a.castTo(DataType.FLOAT);
   }
 
   private static float[] toFloats(INDArray w) {

@@ -2,10 +2,12 @@ package dev.loraj.core.train;
 
 import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.StepContext;
+import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.engine.NativeMemoryGuard;
 import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.graph.ReplayCache;
 import dev.loraj.core.model.PeftModel;
+import dev.loraj.core.quant.QuantizedLinearOp;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -19,6 +21,7 @@ import java.util.Map;
 import java.util.Set;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -104,6 +107,9 @@ public final class Trainer {
           l.onStep(step, config.steps(), stepLoss, config.learningRateAt(step), ms);
         }
       }
+      for (TrainListener l : listeners) {
+        l.onFinish(session);
+      }
       return new TrainResult(losses, times, session.optimizerStateBytes(), session.trainableParameters());
     }
   }
@@ -146,6 +152,9 @@ public final class Trainer {
     /** Variable name of each adapter parameter by (adapter, site, key). */
     private final Map<List<String>, String> adapterVars = new HashMap<>();
     private long stateBytes;
+    /** Bytes of the last step's gradients and of the copies adapters' after-step hooks read. */
+    private long gradientBytes;
+    private long gradientCopyBytes;
 
     private Session(PeftModel model, Objective objective) {
       this.model = model;
@@ -299,6 +308,28 @@ public final class Trainer {
       }
     }
 
+    /**
+     * Adds what this session holds to {@code ledger}: Adam's moments (optimizer), the last step's
+     * gradients as the step held them (gradients), the replay plan's working arrays, the
+     * dequantization buffers and the gradient copies after-step hooks read (activations), and the
+     * graph's own constants that no other part reported (other: index vectors, identity matrices,
+     * a dequantized weight DoRA's norm needs on a quantized base). Add the model's arrays first
+     * ({@link PeftModel#addTo}) so that the graph's references to them count once, where they
+     * belong.
+     */
+    public void addTo(MemoryLedger ledger) {
+      ledger.addAll(MemoryLedger.Category.OPTIMIZER, states.values());
+      ledger.addCounted(MemoryLedger.Category.GRADIENTS, gradientBytes);
+      replay.addTo(ledger, MemoryLedger.Category.ACTIVATIONS);
+      QuantizedLinearOp.addBuffersTo(ledger);
+      ledger.addCounted(MemoryLedger.Category.ACTIVATIONS, gradientCopyBytes);
+      for (SDVariable v : sd.variables()) {
+        if (v.getVariableType() == VariableType.CONSTANT) {
+          ledger.add(MemoryLedger.Category.OTHER, v.getArr());
+        }
+      }
+    }
+
     /** Frees the replay plans' arrays (the session can still step: it records new plans). */
     @Override
     public void close() {
@@ -364,15 +395,21 @@ public final class Trainer {
         clip = config.maxGradNorm() / (Math.sqrt(sq) + 1e-6);
       }
       // Adapters see the gradients as computed (AdaLoRA's sensitivity uses the raw gradient).
+      // Only hooks that read them get copies (the update below overwrites g in place).
       Map<String, Map<String, Map<String, INDArray>>> perAdapterGrads = new LinkedHashMap<>();
+      MemoryLedger held = new MemoryLedger().addAll(MemoryLedger.Category.GRADIENTS, acc.values());
       for (PeftModel.TrainableVar v : vars) {
         INDArray g = acc.get(v.varName());
-        if (g != null && !v.isBase()) {
+        if (g != null && !v.isBase() && readsGradients(model.adapter(v.adapter()).sites().get(v.site()))) {
           perAdapterGrads.computeIfAbsent(v.adapter(), k -> new LinkedHashMap<>())
               .computeIfAbsent(v.site(), k -> new LinkedHashMap<>())
               .put(v.key(), g.dup());
         }
       }
+      perAdapterGrads.values().forEach(bySite -> bySite.values().forEach(
+          m -> held.addAll(MemoryLedger.Category.ACTIVATIONS, m.values())));
+      gradientBytes = held.bytes(MemoryLedger.Category.GRADIENTS);
+      gradientCopyBytes = held.bytes(MemoryLedger.Category.ACTIVATIONS);
       double lr = config.learningRateAt(step);
       for (PeftModel.TrainableVar v : vars) {
         INDArray g = acc.get(v.varName());
@@ -419,6 +456,19 @@ public final class Trainer {
       NativeMemoryGuard.check();
       return stepLoss;
     }
+  }
+
+  private static final Map<Class<?>, Boolean> READS_GRADIENTS = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** Whether the adapter's class overrides {@link Adapter#afterStep} (the only reader of gradients). */
+  private static boolean readsGradients(Adapter a) {
+    return READS_GRADIENTS.computeIfAbsent(a.getClass(), c -> {
+      try {
+        return c.getMethod("afterStep", StepContext.class).getDeclaringClass() != Adapter.class;
+      } catch (NoSuchMethodException e) {
+        return true;
+      }
+    });
   }
 
   /** Frees arrays this trainer owns (SameDiff hands gradient outputs to the caller). */

@@ -407,6 +407,30 @@ class QuantizedWeightTest {
     assertThat(maxAbsDiff(q.matmul(view), view.dup().mmul(q.dequantize()))).isLessThan(1e-5);
   }
 
+  @Test
+  void productsWriteIntoTheGivenOutputAndStorageIsCountedOnce() {
+    QuantizedWeight q = QuantizedWeight.quantize(gaussian(600, 96, 41, 0.05), QuantFormat.NF4, 64, true);
+    INDArray x = gaussian(5, 96, 42, 1.0);
+    INDArray y = Nd4j.zeros(DataType.FLOAT, 5, 600);
+    INDArray dx = Nd4j.zeros(DataType.FLOAT, 5, 96);
+    try (DequantBuffer buf = new DequantBuffer(256, 96)) {
+      q.matmulTransposedInto(x, buf, y);
+      q.matmulInto(y, buf, dx);
+    }
+    INDArray deq = q.dequantize();
+    assertThat(maxAbsDiff(y, x.mmul(deq.transpose()))).isLessThan(1e-5);
+    assertThat(maxAbsDiff(dx, y.mmul(deq))).isLessThan(1e-4);
+    assertThatThrownBy(() -> q.matmulTransposedInto(x, new DequantBuffer(8, 96), Nd4j.zeros(DataType.FLOAT, 5, 599)))
+        .hasMessageContaining("[5, 600]");
+    // the ledger counts codes and scales (on the heap) once, as the closed form says
+    dev.loraj.core.engine.MemoryLedger ledger = new dev.loraj.core.engine.MemoryLedger();
+    q.addTo(ledger);
+    q.addTo(ledger);
+    assertThat(ledger.bytes(dev.loraj.core.engine.MemoryLedger.Category.QUANTIZED))
+        .isEqualTo(q.storageBytes())
+        .isEqualTo(QuantizedWeight.storageBytes(QuantFormat.NF4, 600, 96, 64, true));
+  }
+
   private static double maxAbsDiff(INDArray a, INDArray b) {
     return a.castTo(DataType.DOUBLE).sub(b.castTo(DataType.DOUBLE)).amaxNumber().doubleValue();
   }

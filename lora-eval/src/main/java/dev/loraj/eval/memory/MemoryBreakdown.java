@@ -10,7 +10,8 @@ import java.util.Locale;
  * @param settings what was assumed
  * @param totalParams every parameter of the base model
  * @param trainableParams parameters the optimizer updates
- * @param frozenBytes frozen base weights (quantized for the Q-variants) and frozen adapter buffers
+ * @param frozenBytes dense frozen base weights and frozen adapter buffers
+ * @param quantizedBytes quantized base weights: codes, block scales, double-quantization state
  * @param trainableBytes trainable parameters in the weight dtype (plus an fp32 master copy if asked)
  * @param gradientBytes one gradient per trainable parameter, in the weight dtype
  * @param optimizerBytes optimizer state
@@ -20,7 +21,7 @@ import java.util.Locale;
  * @param notes assumptions worth reading next to the numbers
  */
 public record MemoryBreakdown(String model, MemorySettings settings, long totalParams, long trainableParams,
-    long frozenBytes, long trainableBytes, long gradientBytes, long optimizerBytes, long activationBytes,
+    long frozenBytes, long quantizedBytes, long trainableBytes, long gradientBytes, long optimizerBytes, long activationBytes,
     long workspaceBytes, String activationFormula, List<String> notes) {
 
   public MemoryBreakdown {
@@ -28,7 +29,23 @@ public record MemoryBreakdown(String model, MemorySettings settings, long totalP
   }
 
   public long totalBytes() {
-    return frozenBytes + trainableBytes + gradientBytes + optimizerBytes + activationBytes + workspaceBytes;
+    return frozenBytes + quantizedBytes + trainableBytes + gradientBytes + optimizerBytes + activationBytes + workspaceBytes;
+  }
+
+  /**
+   * Bytes by ledger category ({@code frozen, quantized, trainable, gradients, optimizer,
+   * activations}; the workspace is part of the activations, the step's working set), as the
+   * measured ledger names them.
+   */
+  public java.util.Map<String, Long> byCategory() {
+    java.util.Map<String, Long> m = new java.util.LinkedHashMap<>();
+    m.put("frozen", frozenBytes);
+    m.put("quantized", quantizedBytes);
+    m.put("trainable", trainableBytes);
+    m.put("gradients", gradientBytes);
+    m.put("optimizer", optimizerBytes);
+    m.put("activations", activationBytes + workspaceBytes);
+    return m;
   }
 
   /** A plain-text table, GB = 1e9 bytes and GiB = 2^30 bytes. */
@@ -39,6 +56,7 @@ public record MemoryBreakdown(String model, MemorySettings settings, long totalP
         settings.checkpointing() ? ", gradient checkpointing" : ""));
     sb.append(String.format(Locale.ROOT, "parameters: %,d total, %,d trainable%n", totalParams, trainableParams));
     row(sb, "frozen weights", frozenBytes);
+    row(sb, "quantized weights", quantizedBytes);
     row(sb, "trainable weights", trainableBytes);
     row(sb, "gradients", gradientBytes);
     row(sb, "optimizer state", optimizerBytes);

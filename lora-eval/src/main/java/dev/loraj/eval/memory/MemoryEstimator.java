@@ -6,10 +6,11 @@ import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.model.ArchitectureCards;
 import dev.loraj.core.model.LinearSite;
 import dev.loraj.core.model.Targets;
+import dev.loraj.core.quant.QuantFormat;
+import dev.loraj.core.quant.QuantizedWeight;
+import dev.loraj.variants.qlora.QuantizedLoraConfig;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Analytic training memory: frozen weights, trainable weights, gradients, optimizer state,
@@ -20,18 +21,21 @@ import java.util.Set;
  *
  * <ul>
  *   <li>full: every parameter is trainable, nothing is frozen.</li>
- *   <li>qlora, loftq, qpissa (QLoRA arXiv 2305.14314, section 3): every non-head linear weight is
+ *   <li>qlora, loftq, qpissa (QLoRA arXiv 2305.14314, section 3): every adapted linear weight is
  *       NF4, 4 bits plus its block-64 absmax scales, 32/64 = 0.5 bit/param, or with double
- *       quantization 8/64 + 32/(64 x 256) = 0.127 bit/param; embeddings, norms and the head stay
- *       in the compute dtype; one layer's weight is dequantized at a time (workspace).</li>
- *   <li>vera (arXiv 2310.11454): frozen shared projections A [r, in] and B [out, r], one pair per
- *       distinct site shape.</li>
- *   <li>lora-fa (arXiv 2308.03303): A [r, in] is frozen (a buffer), only B trains.</li>
+ *       quantization 8/64 + 32/(64 x 256) = 0.127 bit/param (exactly as {@code QuantizedWeight}
+ *       stores it, reported as {@code quantized}); embeddings, norms and the head stay in the
+ *       compute dtype; one layer's weight is dequantized at a time (workspace).</li>
+ *   <li>adapters' frozen state beside their parameters (VeRA's projections, LoRA-FA's A,
+ *       Delta-LoRA's dense delta): each factory's {@code frozenParameters}.</li>
  *   <li>dora (arXiv 2402.09353): the column norm of W + s B A needs one dense [out, in] matrix per
  *       site at a time (workspace).</li>
  * </ul>
  */
 public final class MemoryEstimator {
+
+  /** The variant name of training only the given base parameters (a classification head). */
+  public static final String HEAD_ONLY = "head_only";
 
   private final AdapterRegistry registry;
 
@@ -49,62 +53,81 @@ public final class MemoryEstimator {
   }
 
   public MemoryBreakdown estimate(ModelShape m, MemorySettings s) {
+    return estimate(m, s, 0);
+  }
+
+  /**
+   * As {@link #estimate(ModelShape, MemorySettings)}, with {@code trainedBaseParams} base
+   * parameters (a classification head, {@code modules_to_save}) trained beside the adapter; the
+   * variant {@value #HEAD_ONLY} trains only those.
+   */
+  public MemoryBreakdown estimate(ModelShape m, MemorySettings s, long trainedBaseParams) {
+    return estimate(m, s, trainedBaseParams, null, null);
+  }
+
+  /**
+   * As {@link #estimate(ModelShape, MemorySettings, long)} for an adapter with exactly this
+   * {@code config} on these {@code targets} (a sweep's trial), instead of the variant's default
+   * config at the settings' rank on the settings' target names; either may be null.
+   */
+  public MemoryBreakdown estimate(ModelShape m, MemorySettings s, long trainedBaseParams, AdapterConfig config,
+      Targets targetsGiven) {
+    if (trainedBaseParams < 0 || trainedBaseParams > m.totalParams()) {
+      throw new IllegalArgumentException("trainedBaseParams: " + trainedBaseParams + ", expected 0.."
+          + m.totalParams());
+    }
     List<String> notes = new ArrayList<>();
     Precision e = s.dtype();
     long frozen;
+    long quantized = 0;
     long trainable;
     long workspace = 0;
     List<LinearSite> adapted = List.of();
     if (s.variant().equals("full")) {
       trainable = m.totalParams();
       frozen = 0;
+    } else if (s.variant().equals(HEAD_ONLY)) {
+      trainable = trainedBaseParams;
+      frozen = (m.totalParams() - trainedBaseParams) * e.bytes();
+      notes.add("head only: " + trainedBaseParams + " base parameters trained, the rest frozen");
     } else {
-      AdapterFactory<?> f = registry.get(s.variant());
+      AdapterFactory<?> f = config != null ? registry.forConfig(config) : registry.get(s.variant());
       List<String> names = s.targets() != null ? s.targets()
           : s.quantized() ? List.of(Targets.ALL_LINEAR) : List.of("query", "value");
-      Targets targets = ArchitectureCards.targets(names, m.sites());
+      Targets targets = targetsGiven != null ? targetsGiven : ArchitectureCards.targets(names, m.sites());
       AdapterConfig def = f.defaultConfig();
-      AdapterConfig cfg = def.withRankAndAlpha(s.rank(), def.alpha());
+      AdapterConfig cfg = config != null ? config : def.withRankAndAlpha(s.rank(), def.alpha());
       adapted = targets.resolve(m.sites());
-      trainable = ArchitectureCards.trainableParameters(m.sites(), targets, cfg, f);
-      notes.add("targets " + names + ": " + adapted.size() + " sites");
-      if (s.quantized()) {
-        long quantizedParams = m.linearParams();
-        double bits = nf4BitsPerParam(s.doubleQuant());
-        long q = (long) Math.ceil(quantizedParams * bits / 8);
-        frozen = q + (m.totalParams() - quantizedParams) * e.bytes();
-        long maxSite = m.sites().stream().filter(x -> !x.outputHead()).mapToLong(x -> (long) x.in() * x.out())
-            .max().orElse(0);
+      trainable = ArchitectureCards.trainableParameters(m.sites(), targets, cfg, f) + trainedBaseParams;
+      notes.add("targets " + (targetsGiven != null ? targetsGiven : names) + ": " + adapted.size() + " sites");
+      long denseFrozen = m.totalParams() - trainedBaseParams;
+      boolean doubleQuant = cfg instanceof QuantizedLoraConfig q ? q.doubleQuant() && s.doubleQuant() : s.doubleQuant();
+      if (s.quantized() || cfg instanceof QuantizedLoraConfig) {
+        // the adapted sites' weights are replaced by their quantized form (QuantizedWeight)
+        QuantFormat format = cfg instanceof QuantizedLoraConfig q ? q.format() : QuantFormat.NF4;
+        int block = cfg instanceof QuantizedLoraConfig q ? q.blockSize() : QuantizedWeight.DEFAULT_BLOCK_SIZE;
+        long quantizedParams = 0;
+        long maxSite = 0;
+        for (LinearSite x : adapted) {
+          quantizedParams += (long) x.in() * x.out();
+          quantized += QuantizedWeight.storageBytes(format, x.out(), x.in(), block, doubleQuant);
+          maxSite = Math.max(maxSite, (long) x.in() * x.out());
+        }
+        denseFrozen -= quantizedParams;
         workspace += maxSite * e.bytes();
         notes.add(String.format(java.util.Locale.ROOT,
-            "NF4 base: %,d linear parameters at %.3f bits (%s), the other %,d in %s; one dequantized weight as"
-                + " workspace", quantizedParams, bits, s.doubleQuant() ? "double quantization" : "fp32 scales",
-            m.totalParams() - quantizedParams, e.json()));
-      } else {
-        frozen = m.totalParams() * e.bytes();
+            "%s base: %,d linear parameters at %.3f bits (%s), the other %,d in %s; one dequantized weight as"
+                + " workspace", format, quantizedParams, 8.0 * quantized / Math.max(1, quantizedParams),
+            doubleQuant ? "double quantization" : "fp32 scales", denseFrozen, e.json()));
       }
-      switch (s.variant()) {
-        case "vera" -> {
-          Set<String> shapes = new HashSet<>();
-          long shared = 0;
-          for (LinearSite x : adapted) {
-            if (shapes.add(x.in() + "x" + x.out())) {
-              shared += (long) s.rank() * (x.in() + x.out());
-            }
-          }
-          frozen += shared * e.bytes();
-          notes.add("VeRA: shared frozen projections, " + shapes.size() + " distinct shapes, " + shared + " values");
-        }
-        case "lora-fa" -> {
-          long a = adapted.stream().mapToLong(x -> (long) s.rank() * x.in()).sum();
-          frozen += a * e.bytes();
-          notes.add("LoRA-FA: A frozen (" + a + " values)");
-        }
-        case "dora" -> {
-          workspace += adapted.stream().mapToLong(x -> (long) x.in() * x.out()).max().orElse(0) * e.bytes();
-          notes.add("DoRA: one dense W + s B A at a time for the column norm (workspace)");
-        }
-        default -> { }
+      long extra = f.frozenParametersUnchecked(cfg, adapted);
+      if (extra > 0) {
+        notes.add(f.name() + ": " + extra + " frozen values beside the parameters (buffers)");
+      }
+      frozen = (denseFrozen + extra) * e.bytes();
+      if (s.variant().equals("dora")) {
+        workspace += adapted.stream().mapToLong(x -> (long) x.in() * x.out()).max().orElse(0) * e.bytes();
+        notes.add("DoRA: one dense W + s B A at a time for the column norm (workspace)");
       }
     }
     long trainableBytes = trainable * e.bytes();
@@ -123,7 +146,7 @@ public final class MemoryEstimator {
     long logits = lm ? ActivationModel.logitsBytes(m, s.batch(), s.seq()) : 0;
     notes.add(lm ? "language-model loss: fp32 logits and their gradient counted"
         : "encoder: the classification head's outputs are negligible and not counted");
-    return new MemoryBreakdown(m.name(), s, m.totalParams(), trainable, frozen, trainableBytes, gradients,
+    return new MemoryBreakdown(m.name(), s, m.totalParams(), trainable, frozen, quantized, trainableBytes, gradients,
         optimizer, act + adapterAct + logits, workspace, ActivationModel.formula(s.checkpointing()), notes);
   }
 }

@@ -70,7 +70,7 @@ public record MemorySettings(String variant, int rank, List<String> targets, lon
     if (batch <= 0 || seq <= 0) {
       throw new IllegalArgumentException("batch = " + batch + ", seq = " + seq + ": both must be > 0");
     }
-    if (!variant.equals("full") && rank <= 0) {
+    if (!variant.equals("full") && !variant.equals(MemoryEstimator.HEAD_ONLY) && rank <= 0) {
       throw new IllegalArgumentException("rank = " + rank + ": must be > 0 for variant " + variant);
     }
     targets = targets == null ? null : List.copyOf(targets);

@@ -2,9 +2,12 @@ package dev.loraj.eval.memory;
 
 import dev.loraj.core.io.ShardedCheckpoint;
 import dev.loraj.core.model.ArchitectureCards;
+import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.HfConfig;
 import dev.loraj.core.model.HfModels;
 import dev.loraj.core.model.LinearSite;
+import dev.loraj.core.model.bert.BertConfig;
+import dev.loraj.core.model.bert.BertModel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,6 +67,22 @@ public record ModelShape(String name, String family, int layers, int hidden, int
     }
     throw new IllegalArgumentException("--model = '" + cardOrDir + "': neither an architecture card "
         + ArchitectureCards.names() + " nor a directory with config.json");
+  }
+
+  /**
+   * The shape of a built model: a BERT encoder's dimensions from its config; any other family
+   * (MLPs, the synthetic tasks' models) as one layer as wide as its widest linear site, which
+   * is exact for the weights and only a rough activation estimate.
+   */
+  public static ModelShape of(BaseModel base) {
+    if (base instanceof BertModel bert) {
+      BertConfig c = bert.config();
+      return new ModelShape(base.family(), "bert", c.numHiddenLayers(), c.hiddenSize(), c.intermediateSize(),
+          c.numAttentionHeads(), c.vocabSize(), false, false, base.parameterCount(), base.linearSites());
+    }
+    int width = base.linearSites().stream().mapToInt(s -> Math.max(s.in(), s.out())).max().orElse(1);
+    return new ModelShape(base.family(), base.family(), 1, width, width, 1, 1, false, false,
+        base.parameterCount(), base.linearSites());
   }
 
   static ModelShape card(ArchitectureCards.Card c) {

@@ -34,6 +34,12 @@ public interface Task {
   /** Training micro-batches: deterministic in {@code seed}. */
   Batches trainBatches(long seed, int batchSize);
 
+  /**
+   * Adds what the task holds (its data, a pretrained checkpoint new base models are copied from)
+   * to {@code ledger} as {@code other}; nothing by default.
+   */
+  default void addTo(dev.loraj.core.engine.MemoryLedger ledger) {}
+
   /** Held-out metrics of the model's current state. */
   Map<String, Double> evaluate(PeftModel model);
 

@@ -122,6 +122,22 @@ public final class TextClassificationTask implements Task {
     return BertModel.of(new BertCheckpoint(cp.config(), fresh), BertModel.Pooling.MEAN, numLabels, 17);
   }
 
+  /** The token ids of both splits (Java heap) and the checkpoint base models are copied from. */
+  @Override
+  public void addTo(dev.loraj.core.engine.MemoryLedger ledger) {
+    dev.loraj.core.engine.MemoryLedger.Category other = dev.loraj.core.engine.MemoryLedger.Category.OTHER;
+    for (List<long[]> split : List.of(trainIds, testIds)) {
+      split.forEach(ids -> ledger.addHeap(other, ids, 8L * ids.length));
+    }
+    BertCheckpoint cp;
+    synchronized (TextClassificationTask.class) {
+      cp = checkpoint;
+    }
+    if (cp != null) {
+      ledger.addAll(other, cp.weights().values());
+    }
+  }
+
   @Override
   public Objective objective() {
     return Objective.classification();

@@ -125,6 +125,12 @@ public final class DeltaLora implements AdapterFactory<DeltaLora.Config> {
     return (long) config.rank() * (site.in() + site.out());
   }
 
+  /** Per site the dense update D and the previous {@code s B A}, both [out, in]. */
+  @Override
+  public long frozenParameters(Config config, java.util.List<LinearSite> sites) {
+    return sites.stream().mapToLong(s -> 2L * s.in() * s.out()).sum();
+  }
+
   /** LoRA's branch plus the accumulated weight update D. */
   public static final class DeltaAdapter extends DenseDeltaLoraAdapter {
     private final Config deltaConfig;
@@ -133,6 +139,11 @@ public final class DeltaLora implements AdapterFactory<DeltaLora.Config> {
     DeltaAdapter(LinearSite site, Config config, double scaling) {
       super(site, config, scaling, 0.0, WEIGHT_DELTA);
       this.deltaConfig = config;
+    }
+
+    @Override
+    public java.util.Collection<INDArray> heldArrays() {
+      return previous == null ? java.util.List.of() : java.util.List.of(previous);
     }
 
     /** D = W(t) - W(0), the weight update accumulated so far [out, in]. */

@@ -99,6 +99,12 @@ public final class LoraFa implements AdapterFactory<LoraFa.Config> {
     return (long) config.rank() * site.out();
   }
 
+  /** The frozen A [r, in] per site. */
+  @Override
+  public long frozenParameters(Config config, java.util.List<LinearSite> sites) {
+    return sites.stream().mapToLong(s -> (long) config.rank() * s.in()).sum();
+  }
+
   /** LoRA's branch with A read from a buffer. */
   static final class FrozenA extends LoraAdapter {
 

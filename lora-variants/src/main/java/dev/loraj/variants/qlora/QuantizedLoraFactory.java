@@ -35,6 +35,9 @@ abstract class QuantizedLoraFactory<C extends QuantizedLoraConfig> implements Ad
     INDArray w = init.baseWeight(); // [out, in]
     QuantizedWeight base = initialize(config, w, adapter, init);
     init.rewriteBase(base);
+    if (!w.wasClosed()) {
+      w.close(); // the float copy goes now, not at the next collection: only the codes stay
+    }
     return adapter;
   }
 

@@ -173,6 +173,12 @@ public final class ReLora implements AdapterFactory<ReLora.Config> {
     return (long) config.rank() * (site.in() + site.out());
   }
 
+  /** The dense sum of the merged restarts, [out, in] per site. */
+  @Override
+  public long frozenParameters(Config config, java.util.List<LinearSite> sites) {
+    return sites.stream().mapToLong(s -> (long) s.in() * s.out()).sum();
+  }
+
   /**
    * The jagged factor at 1-based step {@code step} (Sec. 3, "jagged cosine"): 1 during the first
    * cycle (the trainer's own warm-up applies there), then {@code p / rewarm_steps} for the first

@@ -133,6 +133,12 @@ public final class Vera implements AdapterFactory<Vera.Config> {
     return (long) config.rank() + site.out();
   }
 
+  /** A [r, in] and B [out, r] per site (values shared between equal widths, storage not). */
+  @Override
+  public long frozenParameters(Config config, java.util.List<LinearSite> sites) {
+    return sites.stream().mapToLong(s -> (long) config.rank() * (s.in() + s.out())).sum();
+  }
+
   /** The stream of one projection: depends on the key, the matrix and its shape only. */
   static SplittableRandom projectionStream(long key, char which, int rank, int width) {
     long seed = key;
