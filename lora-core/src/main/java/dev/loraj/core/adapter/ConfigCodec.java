@@ -3,20 +3,25 @@ package dev.loraj.core.adapter;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.loraj.core.config.ConfigException;
+import dev.loraj.core.config.ConfigText;
+import dev.loraj.core.config.Suggestions;
 import java.util.Iterator;
 import java.util.Map;
 
 /**
  * Reads and writes variant configs as JSON or YAML with a {@code type} discriminator resolved
  * through the registry, so a config from a jar added to the class path works the same as a
- * built-in one. Field names are snake_case; unknown fields are errors naming the field and the
- * accepted ones.
+ * built-in one. Field names are snake_case; unknown fields are errors naming the field, the
+ * nearest accepted one and the accepted ones; values are not coerced between types. Every
+ * decoding error is a {@link ConfigException}.
  */
 public final class ConfigCodec {
 
@@ -41,6 +46,11 @@ public final class ConfigCodec {
     return mapper
         .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
         .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+        // a value is read as written: "8" is not the number 8, 8.5 is not the integer 8, and
+        // null is not 0 or false
+        .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+        .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+        .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
         .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
   }
 
@@ -67,12 +77,12 @@ public final class ConfigCodec {
    */
   public AdapterConfig fromTree(JsonNode node) {
     if (node == null || !node.isObject()) {
-      throw new IllegalArgumentException("an adapter config must be an object with a 'type' field");
+      throw new ConfigException("an adapter config must be an object with a 'type' field");
     }
     JsonNode type = node.get("type");
     if (type == null || !type.isTextual()) {
-      throw new IllegalArgumentException(
-          "adapter config has no 'type'; registered variants: " + registry.names());
+      throw new ConfigException(
+          "adapter config has no 'type' string; registered variants: " + registry.names());
     }
     AdapterFactory<?> factory = registry.get(type.asText());
     ObjectNode merged = (ObjectNode) json.valueToTree(factory.defaultConfig());
@@ -80,9 +90,12 @@ public final class ConfigCodec {
       Map.Entry<String, JsonNode> e = it.next();
       if (!e.getKey().equals("type")) {
         if (!merged.has(e.getKey())) {
-          throw new IllegalArgumentException(
-              "unknown field '" + e.getKey() + "' for variant '" + factory.name()
-                  + "'; accepted fields: " + fieldNames(merged));
+          java.util.List<String> accepted = new java.util.ArrayList<>();
+          merged.fieldNames().forEachRemaining(accepted::add);
+          throw new ConfigException(
+              "unknown field '" + e.getKey() + "' for variant '" + factory.name() + "'"
+                  + Suggestions.hint(e.getKey(), accepted) + " (accepted fields: "
+                  + String.join(", ", accepted) + ")");
         }
         merged.set(e.getKey(), e.getValue());
       }
@@ -90,12 +103,13 @@ public final class ConfigCodec {
     try {
       return json.treeToValue(merged, factory.configType());
     } catch (UnrecognizedPropertyException e) {
-      throw new IllegalArgumentException(
+      throw new ConfigException(
           "unknown field '" + e.getPropertyName() + "' for variant '" + factory.name() + "'", e);
     } catch (JsonProcessingException e) {
-      Throwable cause = e.getCause() != null ? e.getCause() : e;
-      throw new IllegalArgumentException(
-          "invalid config for variant '" + factory.name() + "': " + cause.getMessage(), e);
+      // a compact constructor's own message says what is wrong; Jackson's names the field
+      String why = e.getCause() instanceof IllegalArgumentException iae && iae.getMessage() != null
+          ? iae.getMessage() : ConfigText.oneLine(e);
+      throw new ConfigException("invalid config for variant '" + factory.name() + "': " + why, e);
     }
   }
 
@@ -127,13 +141,8 @@ public final class ConfigCodec {
     try {
       return mapper.readTree(text);
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("cannot parse config: " + e.getOriginalMessage(), e);
+      throw new ConfigException("cannot parse config: " + ConfigText.oneLine(e), e);
     }
   }
 
-  private static String fieldNames(ObjectNode node) {
-    StringBuilder sb = new StringBuilder();
-    node.fieldNames().forEachRemaining(n -> sb.append(sb.length() == 0 ? "" : ", ").append(n));
-    return "[" + sb + "]";
-  }
 }
