@@ -30,8 +30,12 @@ final class ContinualCommand implements Callable<Integer> {
   @Option(names = "--out", description = "Output directory (default: the config's out, else results/continual).")
   Path out;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    Usage.file(spec, "--config", config);
+    Usage.outputDirectory(spec, "--out", out);
     JsonNode root = ConfigFiles.readTree(config, "continual config");
     ContinualSpec spec = ContinualSpec.from(root);
     Path dir = out != null ? out : Path.of(spec.out());

@@ -66,8 +66,13 @@ final class MemoryCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print JSON.")
   boolean json;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    Usage.range(spec, "--rank", rank, 1, 1 << 20);
+    Usage.range(spec, "--batch", batch, 1, 1L << 32);
+    Usage.range(spec, "--seq", seq, 1, 1L << 32);
     ModelShape shape = ModelShape.of(model);
     MemoryEstimator est = new MemoryEstimator();
     List<MemoryBreakdown> out = new ArrayList<>();

@@ -105,12 +105,39 @@ public final class ConfigCodec {
     } catch (UnrecognizedPropertyException e) {
       throw new ConfigException(
           "unknown field '" + e.getPropertyName() + "' for variant '" + factory.name() + "'", e);
+    } catch (com.fasterxml.jackson.databind.exc.MismatchedInputException e) {
+      String field = e.getPath().isEmpty() ? null : e.getPath().get(0).getFieldName();
+      if (field == null) {
+        throw new ConfigException("invalid config for variant '" + factory.name() + "': " + ConfigText.oneLine(e), e);
+      }
+      throw new ConfigException("variant '" + factory.name() + "': " + field + " = " + merged.get(field)
+          + ": expected " + expected(e.getTargetType()), e);
     } catch (JsonProcessingException e) {
       // a compact constructor's own message says what is wrong; Jackson's names the field
       String why = e.getCause() instanceof IllegalArgumentException iae && iae.getMessage() != null
           ? iae.getMessage() : ConfigText.oneLine(e);
       throw new ConfigException("invalid config for variant '" + factory.name() + "': " + why, e);
     }
+  }
+
+  /** How a value of {@code type} is described to a user. */
+  private static String expected(Class<?> type) {
+    if (type == int.class || type == Integer.class || type == long.class || type == Long.class) {
+      return "an integer";
+    }
+    if (type == double.class || type == Double.class || type == float.class || type == Float.class) {
+      return "a number";
+    }
+    if (type == boolean.class || type == Boolean.class) {
+      return "true or false";
+    }
+    if (type == String.class) {
+      return "a string";
+    }
+    if (type != null && type.isEnum()) {
+      return "one of " + java.util.Arrays.stream(type.getEnumConstants()).map(Object::toString).toList();
+    }
+    return type == null ? "another type" : "a " + type.getSimpleName();
   }
 
   public String toJson(AdapterConfig config) {
