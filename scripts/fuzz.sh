@@ -8,7 +8,8 @@
 # A finding stops its target: Jazzer writes the input as crash-<sha1> into the module directory
 # (copy it into the target's Inputs/ directory to keep it as a regression seed). The corpus each
 # run grows is kept in <module>/.cifuzz-corpus/ (not committed) and reused by the next run.
-# Heap 1 GiB: an input that needs more (an unbounded allocation) is an OutOfMemoryError finding.
+# Heap 1 GiB: an input that needs more (an unbounded allocation) is an OutOfMemoryError finding;
+# an input that takes over 10 s is reported as a slow input (a hang risk).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -45,13 +46,15 @@ for t in "${TARGETS[@]}"; do
   log="$LOGS/${test##*.}.log"
   echo "== $test: fuzzing for ${SECONDS_PER_TARGET} s (log: $log)"
   mvn -B -ntp -o surefire:test -pl "$module" -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
-      -Djunit.jupiter.execution.timeout.default=30s \
       -Dsurefire.argLine="-Xmx1g -Dorg.nd4j.log.initialization=false --add-modules jdk.incubator.vector" \
       >"$log" 2>&1
   rc=$?
   # libFuzzer's last status line: "#<executions> DONE ..." or the last "#<n> pulse/NEW/REDUCE"
   execs=$(grep -aoE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
-  finding=$(grep -aE 'FuzzTestFindingException|== Java Exception|crash-[0-9a-f]{40}' "$log" | head -3 | tr '\n' ' ')
+  finding=$(grep -aE 'FuzzTestFindingException|== Java Exception|crash-[0-9a-f]{40}|timeout-[0-9a-f]{40}' "$log" | head -3 | tr '\n' ' ')
+  # libFuzzer reports an input slower than 10 s (-report_slow_units) as "Slowest unit": a hang risk
+  slow=$(grep -aE 'Slowest unit' "$log" | tail -1)
+  [[ -n "$slow" ]] && finding="$finding slow input: $slow"
   if [[ $rc -ne 0 || -n "$finding" ]]; then
     status=1
     summary+=("$(printf '%-62s %12s executions  FINDING: %s' "$test" "${execs:-?}" "${finding:-exit $rc, see $log}")")

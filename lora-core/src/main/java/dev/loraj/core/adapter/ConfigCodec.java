@@ -28,11 +28,19 @@ public final class ConfigCodec {
   private final AdapterRegistry registry;
   private final ObjectMapper json;
   private final ObjectMapper yaml;
+  private final ObjectMapper strict;
 
   public ConfigCodec(AdapterRegistry registry) {
     this.registry = registry;
     this.json = configure(new ObjectMapper());
     this.yaml = configure(new ObjectMapper(new YAMLFactory()));
+    // decoding a config a user wrote reads each value as written: "8" is not the number 8, 8.5
+    // is not the integer 8, null is not 0 or false (the shared mappers above stay lenient: they
+    // also read result files, where a failed trial's numbers are null)
+    this.strict = configure(new ObjectMapper())
+        .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+        .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+        .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
   }
 
   /**
@@ -46,11 +54,6 @@ public final class ConfigCodec {
     return mapper
         .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
         .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-        // a value is read as written: "8" is not the number 8, 8.5 is not the integer 8, and
-        // null is not 0 or false
-        .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
-        .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
-        .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
         .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
   }
 
@@ -101,7 +104,7 @@ public final class ConfigCodec {
       }
     }
     try {
-      return json.treeToValue(merged, factory.configType());
+      return strict.treeToValue(merged, factory.configType());
     } catch (UnrecognizedPropertyException e) {
       throw new ConfigException(
           "unknown field '" + e.getPropertyName() + "' for variant '" + factory.name() + "'", e);
