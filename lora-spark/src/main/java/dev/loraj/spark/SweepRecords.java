@@ -10,8 +10,6 @@ import dev.loraj.bench.sweep.SweepRunner;
 import dev.loraj.bench.sweep.TrialRunner;
 import dev.loraj.bench.sweep.TrialSpec;
 import dev.loraj.eval.task.Task;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.List;
 
@@ -54,11 +52,7 @@ final class SweepRecords {
 
   /** Reads {@link #configJson} back (JSON is YAML, which {@link SweepConfig#parse} reads). */
   static SweepConfig parseConfig(String text) {
-    try {
-      return SweepConfig.parse(text);
-    } catch (IOException e) {
-      throw new UncheckedIOException("sweep config sent to the executor does not parse: " + e.getMessage(), e);
-    }
+    return SweepConfig.parse(text);
   }
 
   /** The spec with this id in the plan; the error says why it may be missing. */

@@ -77,6 +77,12 @@ final class BenchStepCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    Usage.range(spec, "--batch", batch, 1, 1 << 16);
+    Usage.range(spec, "--seq", seq, 1, 1 << 16);
+    Usage.range(spec, "--rank", rank, 1, 1 << 16);
+    Usage.range(spec, "--threads", threads, 0, 4096);
+    Usage.range(spec, "--steps", steps, 1, Integer.MAX_VALUE);
+    Usage.range(spec, "--warmup", warmup, 0, Integer.MAX_VALUE);
     if (engines.size() == 1 && "auto".equalsIgnoreCase(engines.get(0)) && rounds == 1) {
       return runOnce();
     }

@@ -2,9 +2,9 @@ package dev.loraj.bench.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.bench.sweep.Provenance;
+import dev.loraj.core.config.ConfigFiles;
 import dev.loraj.core.io.AtomicFiles;
 import dev.loraj.eval.continual.ContinualReport;
 import dev.loraj.eval.continual.ContinualRun;
@@ -30,10 +30,13 @@ final class ContinualCommand implements Callable<Integer> {
   @Option(names = "--out", description = "Output directory (default: the config's out, else results/continual).")
   Path out;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
-    boolean json = config.toString().endsWith(".json");
-    JsonNode root = (json ? new ObjectMapper() : new ObjectMapper(new YAMLFactory())).readTree(config.toFile());
+    Usage.file(spec, "--config", config);
+    Usage.outputDirectory(spec, "--out", out);
+    JsonNode root = ConfigFiles.readTree(config, "continual config");
     ContinualSpec spec = ContinualSpec.from(root);
     Path dir = out != null ? out : Path.of(spec.out());
     ObjectNode provenance = Provenance.machine(); // read before the runs: the checkout may move on meanwhile

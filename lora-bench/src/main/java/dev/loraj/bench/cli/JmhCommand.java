@@ -28,10 +28,18 @@ final class JmhCommand implements Callable<Integer> {
   @Unmatched
   List<String> args = new ArrayList<>();
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
     List<String> rest = new ArrayList<>(args);
-    if (!rest.remove("--smoke")) {
+    boolean smoke = rest.remove("--smoke");
+    try {
+      new CommandLineOptions(rest.toArray(String[]::new)); // JMH's own usage errors: one line, exit 2
+    } catch (org.openjdk.jmh.runner.options.CommandLineOptionException e) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "JMH options " + rest + ": " + e.getMessage());
+    }
+    if (!smoke) {
       org.openjdk.jmh.Main.main(rest.toArray(String[]::new));
       return 0;
     }

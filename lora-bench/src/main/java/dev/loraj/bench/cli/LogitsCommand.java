@@ -34,8 +34,17 @@ final class LogitsCommand implements Callable<Integer> {
   @Option(names = "--tokens", required = true, split = ",", description = "Token ids, e.g. 3,14,15.")
   long[] tokens;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    Usage.directory(spec, "--model", model);
+    for (Path a : adapters) {
+      Usage.directory(spec, "--adapter", a);
+    }
+    for (long t : tokens) {
+      Usage.range(spec, "--tokens", t, 0, Integer.MAX_VALUE);
+    }
     PeftModel pm = new PeftModel(HfModels.load(model), AdapterRegistry.discover());
     List<String> names = new ArrayList<>();
     for (int i = 0; i < adapters.size(); i++) {

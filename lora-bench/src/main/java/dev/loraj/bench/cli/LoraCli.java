@@ -26,15 +26,34 @@ public final class LoraCli implements Runnable {
   /** The configured command line (also used by tests). */
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new LoraCli());
+    // usage errors (unknown option, missing or malformed value, out of range): one line, exit 2
+    cl.setParameterExceptionHandler((ex, args) -> {
+      CommandLine cmd = ex.getCommandLine();
+      String hint = "";
+      if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+        hint = "; did you mean " + String.join(" or ", u.getSuggestions().stream().limit(3).toList()) + "?";
+      }
+      cmd.getErr().println("error: " + oneLine(ex.getMessage()) + hint + " (see '" + cmd.getCommandSpec().qualifiedName()
+          + " --help')");
+      return CommandLine.ExitCode.USAGE;
+    });
+    // bad input found while running (a config file, a model directory): one line, exit 2
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
           || ex instanceof java.io.IOException) {
-        cmd.getErr().println("error: " + ex.getMessage());
-        return 2;
+        cmd.getErr().println("error: " + oneLine(ex instanceof java.nio.file.NoSuchFileException nf
+            ? nf.getFile() + " does not exist" + (nf.getReason() == null ? "" : ": " + nf.getReason())
+            : ex.getMessage()));
+        return CommandLine.ExitCode.USAGE;
       }
       throw ex;
     });
     return cl;
+  }
+
+  /** A message on one line: line breaks become spaces (an error is one line of output). */
+  static String oneLine(String message) {
+    return message == null ? "(no message)" : message.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");
   }
 
   @Override

@@ -87,6 +87,9 @@ final class MemoryCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    Usage.range(spec, "--rank", rank, 1, 1 << 20);
+    Usage.range(spec, "--batch", batch, 1, 1L << 32);
+    Usage.range(spec, "--seq", seq, 1, 1L << 32);
     if (measure) {
       return measured();
     }

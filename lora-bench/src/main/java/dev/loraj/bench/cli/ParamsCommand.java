@@ -43,8 +43,11 @@ final class ParamsCommand implements Callable<Integer> {
     }
   }
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    Usage.range(spec, "--rank", rank, 1, 1 << 20);
     AdapterFactory<?> factory = AdapterRegistry.discover().get(variant);
     List<LinearSite> sites = ArchitectureCards.sites(model);
     var t = ArchitectureCards.targets(targets, sites);

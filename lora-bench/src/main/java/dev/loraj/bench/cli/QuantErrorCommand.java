@@ -96,15 +96,14 @@ final class QuantErrorCommand implements Callable<Integer> {
     }
   }
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
-    if (block < 1) {
-      throw new IllegalArgumentException("--block = " + block + ": must be >= 1");
-    }
-    if (matrices < 0 || (matrices > 0 && (rows < 1 || cols < 1))) {
-      throw new IllegalArgumentException("--matrices " + matrices + " --rows " + rows + " --cols " + cols
-          + ": counts must be >= 0 and sizes >= 1");
-    }
+    Usage.range(spec, "--block", block, 1, 1 << 24);
+    Usage.range(spec, "--matrices", matrices, 0, 1 << 16);
+    Usage.range(spec, "--rows", rows, 1, 1 << 20);
+    Usage.range(spec, "--cols", cols, 1, 1 << 20);
     List<QuantFormat> fs = formats.stream().map(QuantFormat::parse).distinct().toList();
     List<Map<String, Object>> sources = new ArrayList<>();
     if (matrices > 0) {

@@ -16,8 +16,11 @@ final class ReportCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "DIR", description = "The sweep directory (holds trials/).")
   Path dir;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    Usage.directory(spec, "sweep directory", dir);
     Summary s = Report.generate(dir);
     System.out.println("report for sweep " + s.sweepName() + ": " + s.rows().size() + " groups, "
         + s.trialsOk() + " ok trials, " + s.trialsFailed() + " failed");

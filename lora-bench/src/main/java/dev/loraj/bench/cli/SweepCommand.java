@@ -1,6 +1,7 @@
 package dev.loraj.bench.cli;
 
 import dev.loraj.bench.sweep.SweepConfig;
+import dev.loraj.bench.sweep.SweepPlan;
 import dev.loraj.bench.sweep.SweepRunner;
 import dev.loraj.core.adapter.AdapterRegistry;
 import java.nio.file.Path;
@@ -32,22 +33,20 @@ final class SweepCommand implements Callable<Integer> {
           + " report then shows only the new definition's trials (without this, the run is refused).")
   boolean replaceDefinition;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
+    Usage.file(spec, "sweep config", config);
+    int[] shardOf = Usage.shard(spec, shard);
+    int index = shardOf[0];
+    int count = shardOf[1];
     SweepConfig cfg = SweepConfig.read(config);
-    Path dir = out != null ? out : Path.of("runs", cfg.name());
-    int index = 0;
-    int count = 1;
-    if (shard != null) {
-      String[] p = shard.split("/");
-      if (p.length != 2) {
-        throw new IllegalArgumentException("--shard " + shard + ": expected I/N, e.g. 1/4");
-      }
-      index = Integer.parseInt(p[0].trim()) - 1;
-      count = Integer.parseInt(p[1].trim());
-    }
+    Path dir = Usage.outputDirectory(spec, "--out", out != null ? out : Path.of("runs", cfg.name()));
+    AdapterRegistry registry = AdapterRegistry.discover();
+    SweepPlan.of(cfg, registry); // every variant entry decodes (field names, types) before anything is written
     long t0 = System.nanoTime();
-    SweepRunner.Outcome o = new SweepRunner(AdapterRegistry.discover(), System.err, keepFailed, replaceDefinition).run(cfg, dir, index, count);
+    SweepRunner.Outcome o = new SweepRunner(registry, System.err, keepFailed, replaceDefinition).run(cfg, dir, index, count);
     System.err.printf("sweep %s: %d trials planned for this shard, %d already done, %d run (%d failed) in %.0f s%n",
         cfg.name(), o.planned(), o.skipped(), o.ran(), o.failed(), (System.nanoTime() - t0) / 1e9);
     ReportHook.afterSweep(dir);

@@ -1,12 +1,13 @@
 package dev.loraj.bench.sweep;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import dev.loraj.core.adapter.ConfigCodec;
+import dev.loraj.core.config.ConfigException;
+import dev.loraj.core.config.ConfigNode;
+import dev.loraj.core.config.ConfigFiles;
+import dev.loraj.core.model.Targets;
+import dev.loraj.eval.task.Tasks;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -46,78 +47,210 @@ public record SweepConfig(
 
   public SweepConfig {
     if (name == null || name.isBlank()) {
-      throw new IllegalArgumentException("sweep config: 'name' is required");
+      throw new ConfigException("sweep config: 'name' is required");
     }
     if (task == null || !task.isObject()) {
-      throw new IllegalArgumentException("sweep config: 'task' is required (an object with 'kind')");
+      throw new ConfigException("sweep config: 'task' is required (a mapping with 'kind')");
     }
     if (train == null) {
-      throw new IllegalArgumentException("sweep config: 'train' is required (steps, batch_size, learning_rate)");
+      throw new ConfigException("sweep config: 'train' is required (steps, batch_size, learning_rate)");
     }
-    seeds = seeds == null || seeds.isEmpty() ? List.of(1L) : List.copyOf(seeds);
+    seeds = seeds == null ? List.of(1L) : List.copyOf(seeds);
+    if (seeds.isEmpty()) {
+      throw new ConfigException("sweep config: seeds = []: expected a non-empty list of integers");
+    }
     baselines = baselines == null ? List.of() : List.copyOf(baselines);
     variants = variants == null ? List.of() : List.copyOf(variants);
     if (variants.isEmpty() && baselines.isEmpty()) {
-      throw new IllegalArgumentException("sweep config: nothing to run (no 'variants' and no 'baselines')");
+      throw new ConfigException("sweep config: nothing to run (no 'variants' and no 'baselines')");
     }
   }
 
   static final List<String> KEYS =
       List.of("name", "task", "train", "seeds", "targets", "baselines", "variants", "sample", "primary_metric");
 
+  static final List<String> TRAIN_KEYS = List.of(
+      "steps", "batch_size", "learning_rate", "weight_decay", "warmup_steps", "schedule",
+      "max_grad_norm", "accumulation");
+
+  /** Target selection keys ({@link Targets}' JSON form). */
+  static final List<String> TARGET_KEYS = List.of(
+      "target_modules", "exclude_modules", "layers", "rank_pattern", "alpha_pattern", "modules_to_save");
+
+  static final List<String> BASELINE_KEYS = List.of("kind", "learning_rate");
+
+  static final List<String> SCHEDULES = List.of("constant", "linear", "cosine");
+
+  /** More trials than this is a typo (a list where a scalar was meant), not a sweep. */
+  static final long MAX_TRIALS = 100_000;
+
+  /** Upper bounds that keep a typo from asking for a run that cannot fit any machine. */
+  static final int MAX_STEPS = 100_000_000;
+
+  static final int MAX_BATCH = 1 << 20;
+
+  /**
+   * Reads a sweep file (YAML, or JSON by its {@code .json} suffix).
+   *
+   * @throws ConfigException for a file that is missing, a directory, not parsable, or whose
+   *     content is not a valid sweep: one line naming the key, the value and what is accepted
+   */
   public static SweepConfig read(Path file) throws IOException {
-    if (!Files.isRegularFile(file)) {
-      throw new IOException("sweep config " + file + " does not exist");
-    }
-    boolean json = file.toString().endsWith(".json");
-    ObjectMapper m = ConfigCodec.configure(json ? new ObjectMapper() : new ObjectMapper(new YAMLFactory()));
-    JsonNode root = m.readTree(file.toFile());
-    return fromTree(root, m);
+    return fromTree(ConfigFiles.readTree(file, "sweep config"), "sweep config " + file);
   }
 
-  public static SweepConfig parse(String yaml) throws IOException {
-    ObjectMapper m = ConfigCodec.configure(new ObjectMapper(new YAMLFactory()));
-    return fromTree(m.readTree(yaml), m);
+  /** Parses YAML (JSON is YAML) text. */
+  public static SweepConfig parse(String yaml) {
+    return fromTree(ConfigFiles.parse(yaml, false, "sweep config"), "sweep config");
   }
 
-  private static SweepConfig fromTree(JsonNode root, ObjectMapper m) {
-    if (root == null || !root.isObject()) {
-      throw new IllegalArgumentException("sweep config must be a mapping with keys " + KEYS);
+  private static SweepConfig fromTree(JsonNode tree, String what) {
+    ConfigNode root = ConfigNode.root(tree, what);
+    root.keys(KEYS);
+    String name = root.text("name", null);
+    if (name == null || name.isBlank()) {
+      throw new ConfigException("name is required (the sweep's name; the default output directory is runs/<name>)");
     }
-    root.fieldNames().forEachRemaining(k -> {
-      if (!KEYS.contains(k)) {
-        throw new IllegalArgumentException("sweep config: unknown key '" + k + "'; accepted keys: " + KEYS);
+    if (!name.matches("[A-Za-z0-9._-]+") || name.equals(".") || name.equals("..")) {
+      throw new ConfigException("name = '" + name + "': expected letters, digits, '.', '_' or '-' only (it names"
+          + " the output directory runs/<name>)");
+    }
+    if (!root.has("task")) {
+      throw new ConfigException("task is required (a mapping with 'kind': " + String.join(", ", Tasks.KINDS) + ")");
+    }
+    Tasks.check(root.get("task"), "task");
+    if (!root.has("train")) {
+      throw new ConfigException("train is required (a mapping with steps, batch_size, learning_rate)");
+    }
+    ConfigNode train = root.object("train").keys(TRAIN_KEYS);
+    checkTrain(train);
+    List<Long> seeds = root.longs("seeds", List.of(1L), Long.MIN_VALUE, Long.MAX_VALUE);
+    if (new java.util.HashSet<>(seeds).size() != seeds.size()) {
+      throw new ConfigException("seeds = " + seeds + ": a seed is listed twice (its trials would run twice)");
+    }
+    if (root.has("targets")) {
+      checkTargets(root.object("targets"));
+    }
+    List<ObjectNode> baselines = entries(root, "baselines");
+    for (int i = 0; i < baselines.size(); i++) {
+      ConfigNode b = ConfigNode.at(baselines.get(i), "baselines[" + i + "]").keys(BASELINE_KEYS);
+      if (!b.has("kind")) {
+        throw new ConfigException(b.where("kind") + " is required (accepted: head_only, full_ft)");
       }
-    });
-    List<Long> seeds = new ArrayList<>();
-    if (root.has("seeds")) {
-      root.get("seeds").forEach(s -> seeds.add(s.asLong()));
+      b.choice("kind", null, List.of(TrialSpec.HEAD_ONLY, TrialSpec.FULL_FT));
+      checkLearningRates(b);
+    }
+    List<ObjectNode> variants = entries(root, "variants");
+    long trials = 0;
+    for (int i = 0; i < variants.size(); i++) {
+      ConfigNode v = ConfigNode.at(variants.get(i), "variants[" + i + "]");
+      if (!v.has("type")) {
+        throw new ConfigException(v.where("type") + " is required: the variant's name (see `lora variants`)");
+      }
+      v.text("type", null);
+      checkLearningRates(v);
+      if (v.has("targets")) {
+        checkTargets(v.object("targets"));
+      }
+      long points = 1;
+      for (var it = v.json().fields(); it.hasNext(); ) {
+        var e = it.next();
+        if (e.getValue().isArray() && !e.getKey().equals("targets")) {
+          if (e.getValue().isEmpty()) {
+            throw new ConfigException(v.where(e.getKey()) + " = []: a list is a grid axis and needs at least one value");
+          }
+          points = Math.min(MAX_TRIALS + 1, points * e.getValue().size()); // no overflow: both factors are bounded
+        }
+      }
+      trials = Math.min(MAX_TRIALS + 1, trials + points);
+    }
+    trials = Math.min(MAX_TRIALS + 1, trials + baselineTrials(baselines)) * seeds.size();
+    if (trials > MAX_TRIALS) {
+      throw new ConfigException("the grid has " + trials + " trials (entries x list values x seeds); more than "
+          + MAX_TRIALS + " is refused (a list where a single value was meant?)");
+    }
+    JsonNode sample = null;
+    if (root.has("sample")) {
+      ConfigNode s = root.object("sample").keys(List.of("count", "seed"));
+      if (!s.has("count")) {
+        throw new ConfigException("sample.count is required (how many grid points to run)");
+      }
+      s.integer("count", 1, 1, Integer.MAX_VALUE);
+      s.longValue("seed", 0, Long.MIN_VALUE, Long.MAX_VALUE);
+      sample = s.json();
     }
     return new SweepConfig(
-        root.path("name").asText(null),
+        name,
         root.get("task"),
         (ObjectNode) root.get("train"),
         seeds,
         root.get("targets"),
-        objects(root.get("baselines"), "baselines"),
-        objects(root.get("variants"), "variants"),
-        root.get("sample"),
-        root.path("primary_metric").asText("accuracy"));
+        baselines,
+        variants,
+        sample,
+        root.text("primary_metric", "accuracy"));
   }
 
-  private static List<ObjectNode> objects(JsonNode n, String field) {
+  private static void checkTrain(ConfigNode t) {
+    for (String key : List.of("steps", "batch_size", "learning_rate")) {
+      if (!t.has(key)) {
+        throw new ConfigException(t.where(key) + " is required");
+      }
+    }
+    int steps = t.integer("steps", 0, 1, MAX_STEPS);
+    t.integer("batch_size", 0, 1, MAX_BATCH);
+    t.number("learning_rate", 0, 0, true, Double.MAX_VALUE);
+    t.number("weight_decay", 0, 0, false, Double.MAX_VALUE);
+    t.integer("warmup_steps", 0, 0, steps);
+    t.choice("schedule", "linear", SCHEDULES);
+    t.number("max_grad_norm", 0, 0, false, Double.MAX_VALUE);
+    t.integer("accumulation", 1, 1, MAX_BATCH);
+  }
+
+  /** {@code learning_rate} of an entry: a number > 0 or a non-empty list of them (a grid axis). */
+  private static void checkLearningRates(ConfigNode entry) {
+    JsonNode lr = entry.get("learning_rate");
+    if (lr == null) {
+      return;
+    }
+    if (lr.isArray()) {
+      for (int i = 0; i < lr.size(); i++) {
+        ConfigNode.checkNumber(entry.where("learning_rate") + "[" + i + "]", lr.get(i), 0, true, Double.MAX_VALUE);
+      }
+    } else {
+      entry.number("learning_rate", 0, 0, true, Double.MAX_VALUE);
+    }
+  }
+
+  private static void checkTargets(ConfigNode targets) {
+    targets.keys(TARGET_KEYS);
+    JsonNode tm = targets.get("target_modules");
+    if (tm != null && !tm.isTextual() && !tm.isArray()) {
+      throw new ConfigException(targets.where("target_modules") + " = " + ConfigNode.show(tm)
+          + ": expected a list of module names, a regex, or 'all-linear'");
+    }
+  }
+
+  private static long baselineTrials(List<ObjectNode> baselines) {
+    long n = 0;
+    for (ObjectNode b : baselines) {
+      JsonNode lr = b.get("learning_rate");
+      n += lr != null && lr.isArray() ? Math.max(1, lr.size()) : 1;
+    }
+    return n;
+  }
+
+  private static List<ObjectNode> entries(ConfigNode root, String field) {
     List<ObjectNode> out = new ArrayList<>();
+    JsonNode n = root.get(field);
     if (n == null) {
       return out;
     }
     if (!n.isArray()) {
-      throw new IllegalArgumentException("sweep config: '" + field + "' must be a list");
+      throw new ConfigException(field + " = " + ConfigNode.show(n) + ": expected a list of mappings");
     }
-    for (JsonNode e : n) {
-      if (!e.isObject()) {
-        throw new IllegalArgumentException("sweep config: every entry of '" + field + "' must be a mapping, got " + e);
-      }
-      out.add((ObjectNode) e);
+    for (int i = 0; i < n.size(); i++) {
+      out.add((ObjectNode) ConfigNode.at(n.get(i), field + "[" + i + "]").json());
     }
     return out;
   }

@@ -54,8 +54,9 @@ public final class AdapterRegistry {
   public AdapterFactory<?> get(String name) {
     AdapterFactory<?> f = name == null ? null : factories.get(name.toLowerCase(Locale.ROOT));
     if (f == null) {
-      throw new IllegalArgumentException(
-          "unknown variant '" + name + "'; registered variants: " + names());
+      throw new dev.loraj.core.config.ConfigException(
+          "unknown variant '" + name + "'" + dev.loraj.core.config.Suggestions.hint(String.valueOf(name), names())
+              + "; registered variants: " + names());
     }
     return f;
   }

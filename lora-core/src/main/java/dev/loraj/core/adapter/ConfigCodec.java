@@ -3,31 +3,44 @@ package dev.loraj.core.adapter;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.loraj.core.config.ConfigException;
+import dev.loraj.core.config.ConfigText;
+import dev.loraj.core.config.Suggestions;
 import java.util.Iterator;
 import java.util.Map;
 
 /**
  * Reads and writes variant configs as JSON or YAML with a {@code type} discriminator resolved
  * through the registry, so a config from a jar added to the class path works the same as a
- * built-in one. Field names are snake_case; unknown fields are errors naming the field and the
- * accepted ones.
+ * built-in one. Field names are snake_case; unknown fields are errors naming the field, the
+ * nearest accepted one and the accepted ones; values are not coerced between types. Every
+ * decoding error is a {@link ConfigException}.
  */
 public final class ConfigCodec {
 
   private final AdapterRegistry registry;
   private final ObjectMapper json;
   private final ObjectMapper yaml;
+  private final ObjectMapper strict;
 
   public ConfigCodec(AdapterRegistry registry) {
     this.registry = registry;
     this.json = configure(new ObjectMapper());
     this.yaml = configure(new ObjectMapper(new YAMLFactory()));
+    // decoding a config a user wrote reads each value as written: "8" is not the number 8, 8.5
+    // is not the integer 8, null is not 0 or false (the shared mappers above stay lenient: they
+    // also read result files, where a failed trial's numbers are null)
+    this.strict = configure(new ObjectMapper())
+        .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+        .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+        .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
   }
 
   /**
@@ -67,12 +80,12 @@ public final class ConfigCodec {
    */
   public AdapterConfig fromTree(JsonNode node) {
     if (node == null || !node.isObject()) {
-      throw new IllegalArgumentException("an adapter config must be an object with a 'type' field");
+      throw new ConfigException("an adapter config must be an object with a 'type' field");
     }
     JsonNode type = node.get("type");
     if (type == null || !type.isTextual()) {
-      throw new IllegalArgumentException(
-          "adapter config has no 'type'; registered variants: " + registry.names());
+      throw new ConfigException(
+          "adapter config has no 'type' string; registered variants: " + registry.names());
     }
     AdapterFactory<?> factory = registry.get(type.asText());
     ObjectNode merged = (ObjectNode) json.valueToTree(factory.defaultConfig());
@@ -80,23 +93,54 @@ public final class ConfigCodec {
       Map.Entry<String, JsonNode> e = it.next();
       if (!e.getKey().equals("type")) {
         if (!merged.has(e.getKey())) {
-          throw new IllegalArgumentException(
-              "unknown field '" + e.getKey() + "' for variant '" + factory.name()
-                  + "'; accepted fields: " + fieldNames(merged));
+          java.util.List<String> accepted = new java.util.ArrayList<>();
+          merged.fieldNames().forEachRemaining(accepted::add);
+          throw new ConfigException(
+              "unknown field '" + e.getKey() + "' for variant '" + factory.name() + "'"
+                  + Suggestions.hint(e.getKey(), accepted) + " (accepted fields: "
+                  + String.join(", ", accepted) + ")");
         }
         merged.set(e.getKey(), e.getValue());
       }
     }
     try {
-      return json.treeToValue(merged, factory.configType());
+      return strict.treeToValue(merged, factory.configType());
     } catch (UnrecognizedPropertyException e) {
-      throw new IllegalArgumentException(
+      throw new ConfigException(
           "unknown field '" + e.getPropertyName() + "' for variant '" + factory.name() + "'", e);
+    } catch (com.fasterxml.jackson.databind.exc.MismatchedInputException e) {
+      String field = e.getPath().isEmpty() ? null : e.getPath().get(0).getFieldName();
+      if (field == null) {
+        throw new ConfigException("invalid config for variant '" + factory.name() + "': " + ConfigText.oneLine(e), e);
+      }
+      throw new ConfigException("variant '" + factory.name() + "': " + field + " = " + merged.get(field)
+          + ": expected " + expected(e.getTargetType()), e);
     } catch (JsonProcessingException e) {
-      Throwable cause = e.getCause() != null ? e.getCause() : e;
-      throw new IllegalArgumentException(
-          "invalid config for variant '" + factory.name() + "': " + cause.getMessage(), e);
+      // a compact constructor's own message says what is wrong; Jackson's names the field
+      String why = e.getCause() instanceof IllegalArgumentException iae && iae.getMessage() != null
+          ? iae.getMessage() : ConfigText.oneLine(e);
+      throw new ConfigException("invalid config for variant '" + factory.name() + "': " + why, e);
     }
+  }
+
+  /** How a value of {@code type} is described to a user. */
+  private static String expected(Class<?> type) {
+    if (type == int.class || type == Integer.class || type == long.class || type == Long.class) {
+      return "an integer";
+    }
+    if (type == double.class || type == Double.class || type == float.class || type == Float.class) {
+      return "a number";
+    }
+    if (type == boolean.class || type == Boolean.class) {
+      return "true or false";
+    }
+    if (type == String.class) {
+      return "a string";
+    }
+    if (type != null && type.isEnum()) {
+      return "one of " + java.util.Arrays.stream(type.getEnumConstants()).map(Object::toString).toList();
+    }
+    return type == null ? "another type" : "a " + type.getSimpleName();
   }
 
   public String toJson(AdapterConfig config) {
@@ -127,13 +171,8 @@ public final class ConfigCodec {
     try {
       return mapper.readTree(text);
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("cannot parse config: " + e.getOriginalMessage(), e);
+      throw new ConfigException("cannot parse config: " + ConfigText.oneLine(e), e);
     }
   }
 
-  private static String fieldNames(ObjectNode node) {
-    StringBuilder sb = new StringBuilder();
-    node.fieldNames().forEachRemaining(n -> sb.append(sb.length() == 0 ? "" : ", ").append(n));
-    return "[" + sb + "]";
-  }
 }

@@ -177,9 +177,10 @@ public record PeftAdapterConfig(
       tree.set(field, v);
       return;
     }
-    boolean isNeutral = v.isBoolean() ? v.asBoolean() == (Boolean) neutral
-        : v.isNumber() ? v.asDouble() == ((Number) neutral).doubleValue()
-        : v.asText().equals(neutral);
+    // a value of another type than the neutral one is never neutral
+    boolean isNeutral = neutral instanceof Boolean b ? v.isBoolean() && v.booleanValue() == b
+        : neutral instanceof Number n ? v.isNumber() && v.asDouble() == n.doubleValue()
+        : v.isTextual() && v.textValue().equals(neutral);
     if (!isNeutral) {
       throw new IllegalArgumentException(
           source + ": " + peftName + " = " + v + ", but the variant's config has no '" + field
@@ -203,7 +204,7 @@ public record PeftAdapterConfig(
     if (v == null || v.isNull()) {
       return fallback;
     }
-    if (!v.isIntegralNumber() || v.asInt() <= 0) {
+    if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() <= 0) {
       throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected a positive integer");
     }
     return v.asInt();
@@ -230,6 +231,12 @@ public record PeftAdapterConfig(
       return null;
     }
     if (v.isTextual()) {
+      try {
+        java.util.regex.Pattern.compile(v.asText());
+      } catch (java.util.regex.PatternSyntaxException e) {
+        throw new IllegalArgumentException(source + ": " + name + " = " + v + " is not a valid regex: "
+            + e.getDescription(), e);
+      }
       return Targets.Selector.regex(v.asText());
     }
     return Targets.Selector.names(stringList(v, name, source));
@@ -239,15 +246,14 @@ public record PeftAdapterConfig(
     if (v == null || v.isNull()) {
       return null;
     }
-    if (v.isIntegralNumber()) {
-      return List.of(v.asInt());
-    }
+    String expected = "; expected a layer index >= 0 or a list of them";
     List<Integer> out = new ArrayList<>();
-    if (!v.isArray()) {
-      throw new IllegalArgumentException(
-          source + ": layers_to_transform = " + v + "; expected an integer or a list of integers");
+    for (JsonNode n : v.isArray() ? v : List.of(v)) {
+      if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 0) {
+        throw new IllegalArgumentException(source + ": layers_to_transform = " + v + expected);
+      }
+      out.add(n.asInt());
     }
-    v.forEach(n -> out.add(n.asInt()));
     return out;
   }
 
@@ -259,7 +265,12 @@ public record PeftAdapterConfig(
       throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected a list of strings");
     }
     List<String> out = new ArrayList<>();
-    v.forEach(n -> out.add(n.asText()));
+    for (JsonNode n : v) {
+      if (!n.isTextual()) {
+        throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected a list of strings");
+      }
+      out.add(n.textValue());
+    }
     return out;
   }
 
@@ -269,7 +280,14 @@ public record PeftAdapterConfig(
       if (!v.isObject()) {
         throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected an object");
       }
-      v.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asInt()));
+      v.fields().forEachRemaining(e -> {
+        JsonNode r = e.getValue();
+        if (!r.isIntegralNumber() || !r.canConvertToInt() || r.asInt() <= 0) {
+          throw new IllegalArgumentException(source + ": " + name + " maps '" + e.getKey() + "' to " + r
+              + "; expected a positive integer");
+        }
+        out.put(e.getKey(), r.asInt());
+      });
     }
     return out;
   }
@@ -280,7 +298,13 @@ public record PeftAdapterConfig(
       if (!v.isObject()) {
         throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected an object");
       }
-      v.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asDouble()));
+      v.fields().forEachRemaining(e -> {
+        if (!e.getValue().isNumber()) {
+          throw new IllegalArgumentException(source + ": " + name + " maps '" + e.getKey() + "' to "
+              + e.getValue() + "; expected a number");
+        }
+        out.put(e.getKey(), e.getValue().asDouble());
+      });
     }
     return out;
   }

@@ -76,7 +76,7 @@ public final class OnnxModel {
       }
     }
     if (graph == null) {
-      throw new IllegalArgumentException(
+      throw new OnnxFormatException(
           "ONNX: ModelProto has no graph (field 7); is this an .onnx model file?");
     }
     List<OnnxNode> nodes = new ArrayList<>();
@@ -89,7 +89,7 @@ public final class OnnxModel {
         case 5 -> {
           OnnxTensor t = readTensor(graph.readMessage());
           if (initializers.put(t.name(), t) != null) {
-            throw new IllegalArgumentException("ONNX: initializer '" + t.name() + "' appears twice");
+            throw new OnnxFormatException("ONNX: initializer '" + t.name() + "' appears twice");
           }
         }
         case 11 -> inputs.add(readValueInfoName(graph.readMessage()));
@@ -226,7 +226,7 @@ public final class OnnxModel {
       }
     }
     if (dataLocation == 1) {
-      throw new IllegalArgumentException("ONNX: tensor '" + name + "' keeps its data in an external"
+      throw new OnnxFormatException("ONNX: tensor '" + name + "' keeps its data in an external"
           + " file (data_location = EXTERNAL); only self-contained .onnx files are supported");
     }
     return new OnnxTensor(name, dataType, dims.toArray(), raw,

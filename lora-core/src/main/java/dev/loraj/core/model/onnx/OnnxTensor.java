@@ -11,7 +11,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * left in the file's bytes until asked for.
  *
  * <p>ONNX stores a tensor either in {@code raw_data} (little-endian, row-major) or in the typed
- * repeated field ({@code float_data}, {@code int64_data}); exactly one is used.
+ * repeated field ({@code float_data}, {@code int64_data}); exactly one is used. A shape that
+ * disagrees with the data, a negative dim or a wrong data type is an {@link OnnxFormatException}.
  *
  * @param name the tensor's name in the graph (may be empty for a {@code Constant} value)
  * @param dataType ONNX {@code TensorProto.DataType}: 1 FLOAT, 7 INT64, ...
@@ -30,10 +31,24 @@ public record OnnxTensor(
     return dataType == FLOAT;
   }
 
+  /**
+   * The product of the dims.
+   *
+   * @throws OnnxFormatException for a negative dim or a product past 64 bits
+   */
   public long elementCount() {
     long n = 1;
     for (long d : dims) {
-      n *= d;
+      if (d < 0) {
+        throw new OnnxFormatException("ONNX tensor '" + name + "' has shape " + Arrays.toString(dims)
+            + " with a negative dim");
+      }
+      try {
+        n = Math.multiplyExact(n, d);
+      } catch (ArithmeticException e) {
+        throw new OnnxFormatException("ONNX tensor '" + name + "' has shape " + Arrays.toString(dims)
+            + " whose element count overflows 64 bits");
+      }
     }
     return n;
   }
@@ -43,13 +58,13 @@ public record OnnxTensor(
     requireType(FLOAT, "FLOAT (1)");
     long n = elementCount();
     if (n > Integer.MAX_VALUE) {
-      throw new IllegalStateException("ONNX tensor '" + name + "' has " + n
+      throw new OnnxFormatException("ONNX tensor '" + name + "' has " + n
           + " elements, more than a Java array holds (" + Integer.MAX_VALUE + ")");
     }
     float[] out;
     if (raw != null) {
-      if (raw.remaining() != n * Float.BYTES) {
-        throw new IllegalStateException("ONNX tensor '" + name + "': raw_data has " + raw.remaining()
+      if (raw.remaining() != n * Float.BYTES) { // n <= Integer.MAX_VALUE: no overflow
+        throw new OnnxFormatException("ONNX tensor '" + name + "': raw_data has " + raw.remaining()
             + " bytes, shape " + Arrays.toString(dims) + " needs " + n * Float.BYTES);
       }
       out = new float[(int) n];
@@ -57,7 +72,7 @@ public record OnnxTensor(
     } else {
       out = floatData == null ? new float[0] : floatData;
       if (out.length != n) {
-        throw new IllegalStateException("ONNX tensor '" + name + "': float_data has " + out.length
+        throw new OnnxFormatException("ONNX tensor '" + name + "': float_data has " + out.length
             + " values, shape " + Arrays.toString(dims) + " needs " + n);
       }
     }
@@ -67,8 +82,15 @@ public record OnnxTensor(
   /** The values of an INT64 tensor, row-major. */
   public long[] toLongArray() {
     requireType(INT64, "INT64 (7)");
+    long n = elementCount();
+    long have = raw != null ? raw.remaining() / Long.BYTES : int64Data == null ? 0 : int64Data.length;
+    if ((raw != null && raw.remaining() % Long.BYTES != 0) || have != n) {
+      throw new OnnxFormatException("ONNX tensor '" + name + "': " + (raw != null ? "raw_data has "
+          + raw.remaining() + " bytes" : "int64_data has " + have + " values") + ", shape "
+          + Arrays.toString(dims) + " needs " + n + " values");
+    }
     if (raw != null) {
-      long[] out = new long[raw.remaining() / Long.BYTES];
+      long[] out = new long[(int) n];
       raw.duplicate().order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(out);
       return out;
     }
@@ -90,7 +112,7 @@ public record OnnxTensor(
    */
   public INDArray toTransposedINDArray() {
     if (dims.length != 2) {
-      throw new IllegalStateException("ONNX tensor '" + name + "' has shape "
+      throw new OnnxFormatException("ONNX tensor '" + name + "' has shape "
           + Arrays.toString(dims) + ", a transpose needs rank 2");
     }
     float[] values = toFloatArray();
@@ -109,7 +131,7 @@ public record OnnxTensor(
   /** The single value of a one-element FLOAT tensor (a scalar constant such as an epsilon). */
   public float scalarFloat() {
     if (elementCount() != 1) {
-      throw new IllegalStateException("ONNX tensor '" + name + "' has shape "
+      throw new OnnxFormatException("ONNX tensor '" + name + "' has shape "
           + Arrays.toString(dims) + ", expected a single value");
     }
     return toFloatArray()[0];
@@ -117,7 +139,7 @@ public record OnnxTensor(
 
   private void requireType(int expected, String label) {
     if (dataType != expected) {
-      throw new IllegalStateException("ONNX tensor '" + name + "' has data_type " + dataType
+      throw new OnnxFormatException("ONNX tensor '" + name + "' has data_type " + dataType
           + ", expected " + label);
     }
   }

@@ -13,6 +13,10 @@ import java.nio.ByteOrder;
  *
  * <p>Order of use: {@link #next()} until it returns false, then read the current field's value
  * with exactly one of the {@code read*} methods or {@link #skip()}.
+ *
+ * <p>Every malformed input (a value running past the end of its message, a wire type that is not
+ * the field's, an unsupported one) fails with an {@link OnnxFormatException}; nothing is
+ * allocated beyond the input's own size.
  */
 final class ProtoReader {
 
@@ -39,7 +43,7 @@ final class ProtoReader {
     field = (int) (tag >>> 3);
     wireType = (int) (tag & 7);
     if (field <= 0) {
-      throw new IllegalStateException("protobuf: field number " + field + " at byte "
+      throw new OnnxFormatException("protobuf: field number " + field + " at byte "
           + buf.position() + " is invalid (must be >= 1); the input is not a protobuf message");
     }
     return true;
@@ -60,6 +64,7 @@ final class ProtoReader {
 
   float readFixed32Float() {
     expect(FIXED32);
+    require(4);
     return buf.getFloat();
   }
 
@@ -103,36 +108,48 @@ final class ProtoReader {
   void skip() {
     switch (wireType) {
       case VARINT -> readRawVarint();
-      case FIXED64 -> buf.position(buf.position() + 8);
+      case FIXED64 -> buf.position(buf.position() + require(8));
       case LENGTH_DELIMITED -> readBytes();
-      case FIXED32 -> buf.position(buf.position() + 4);
-      default -> throw new IllegalStateException("protobuf: field " + field + " has wire type "
+      case FIXED32 -> buf.position(buf.position() + require(4));
+      default -> throw new OnnxFormatException("protobuf: field " + field + " has wire type "
           + wireType + ", not supported (accepted: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32)");
     }
   }
 
   private void expect(int expected) {
     if (wireType != expected) {
-      throw new IllegalStateException("protobuf: field " + field + " has wire type " + wireType
+      throw new OnnxFormatException("protobuf: field " + field + " has wire type " + wireType
           + ", expected " + expected);
     }
+  }
+
+  private int require(int bytes) {
+    if (buf.remaining() < bytes) {
+      throw new OnnxFormatException("protobuf: field " + field + " needs " + bytes + " bytes but only "
+          + buf.remaining() + " remain; the file is truncated or corrupt");
+    }
+    return bytes;
   }
 
   private long readRawVarint() {
     long value = 0;
     for (int shift = 0; shift < 64; shift += 7) {
+      if (!buf.hasRemaining()) {
+        throw new OnnxFormatException("protobuf: varint cut off by the end of its message at byte "
+            + buf.position() + "; the file is truncated or corrupt");
+      }
       byte b = buf.get();
       value |= (long) (b & 0x7F) << shift;
       if (b >= 0) {
         return value;
       }
     }
-    throw new IllegalStateException("protobuf: varint longer than 10 bytes at byte " + buf.position());
+    throw new OnnxFormatException("protobuf: varint longer than 10 bytes at byte " + buf.position());
   }
 
   private int checkedLength(long length) {
     if (length < 0 || length > buf.remaining()) {
-      throw new IllegalStateException("protobuf: field " + field + " declares length " + length
+      throw new OnnxFormatException("protobuf: field " + field + " declares length " + length
           + " but only " + buf.remaining() + " bytes remain; the file is truncated or corrupt");
     }
     return (int) length;

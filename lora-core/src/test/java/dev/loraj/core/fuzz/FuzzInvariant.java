@@ -1,0 +1,26 @@
+package dev.loraj.core.fuzz;
+
+/**
+ * The invariant every fuzz target checks: a parser either returns a valid result or throws one
+ * of its documented exception types with a message; any other exception (a
+ * NullPointerException, ClassCastException, an index out of bounds, OutOfMemoryError...) escapes
+ * the target and is a finding.
+ */
+public final class FuzzInvariant {
+  private FuzzInvariant() {}
+
+  /** Fails unless {@code e} has a non-blank message (an error a user can act on). */
+  public static void requireMessage(Throwable e) {
+    if (e.getMessage() == null || e.getMessage().isBlank()) {
+      throw new AssertionError("documented exception without a message", e);
+    }
+  }
+
+  /** As {@link #requireMessage}, and the message is one line (errors on user-written files). */
+  public static void requireOneLine(Throwable e) {
+    requireMessage(e);
+    if (e.getMessage().indexOf('\n') >= 0 || e.getMessage().indexOf('\r') >= 0) {
+      throw new AssertionError("message spans lines: " + e.getMessage(), e);
+    }
+  }
+}
