@@ -71,7 +71,13 @@ public record SweepConfig(
 
   static final List<String> TRAIN_KEYS = List.of(
       "steps", "batch_size", "learning_rate", "weight_decay", "warmup_steps", "schedule",
-      "max_grad_norm", "accumulation");
+      "max_grad_norm", "accumulation", "checkpoint_every");
+
+  /**
+   * Train key that changes how a trial survives a kill, never its result: left out of trial ids
+   * and of the comparison of a rerun's definition with the directory's.
+   */
+  public static final String CHECKPOINT_EVERY = "checkpoint_every";
 
   /** Target selection keys ({@link Targets}' JSON form). */
   static final List<String> TARGET_KEYS = List.of(
@@ -205,6 +211,7 @@ public record SweepConfig(
     t.choice("schedule", "linear", SCHEDULES);
     t.number("max_grad_norm", 0, 0, false, Double.MAX_VALUE);
     t.integer("accumulation", 1, 1, MAX_BATCH);
+    t.integer(CHECKPOINT_EVERY, 0, 0, steps);
   }
 
   /** {@code learning_rate} of an entry: a number > 0 or a non-empty list of them (a grid axis). */

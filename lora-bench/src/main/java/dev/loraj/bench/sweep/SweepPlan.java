@@ -28,10 +28,6 @@ import java.util.Random;
  */
 public final class SweepPlan {
 
-  private static final List<String> TRAIN_KEYS = List.of(
-      "steps", "batch_size", "learning_rate", "weight_decay", "warmup_steps", "schedule",
-      "max_grad_norm", "accumulation");
-
   private final List<TrialSpec> trials;
 
   private SweepPlan(List<TrialSpec> trials) {
@@ -59,8 +55,8 @@ public final class SweepPlan {
     ObjectMapper m = codec.jsonMapper();
     for (Iterator<String> it = cfg.train().fieldNames(); it.hasNext(); ) {
       String k = it.next();
-      if (!TRAIN_KEYS.contains(k)) {
-        throw new IllegalArgumentException("sweep config: unknown train key '" + k + "'; accepted: " + TRAIN_KEYS);
+      if (!SweepConfig.TRAIN_KEYS.contains(k)) {
+        throw new IllegalArgumentException("sweep config: unknown train key '" + k + "'; accepted: " + SweepConfig.TRAIN_KEYS);
       }
     }
     Targets defaultTargets = cfg.targets() == null ? null : readTargets(m, cfg.targets());
@@ -220,6 +216,7 @@ public final class SweepPlan {
     specJson.put("seed", seed);
     ObjectNode identity = specJson.deepCopy();
     identity.set("task", cfg.task());
+    ((ObjectNode) identity.get("train")).remove(SweepConfig.CHECKPOINT_EVERY);
     identity.put("primary_metric", cfg.primaryMetric());
     String hash = Hashing.sha256().hashString(canonical(m, identity), StandardCharsets.UTF_8).toString().substring(0, 8);
     String id = slug(group) + "-s" + seed + "-" + hash;

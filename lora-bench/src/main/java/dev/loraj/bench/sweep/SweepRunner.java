@@ -23,8 +23,10 @@ import java.util.stream.Stream;
  * every trial whose file holds a successful record and runs the rest. Trials that failed are run
  * again unless the runner keeps failures ({@code lora sweep --keep-failed}); an unreadable or
  * truncated trial file is run again. Temporary files of writers that were killed before their
- * rename (in {@code trials/} and the adapter folders) are deleted first, so no debris of a
- * crashed run can fail or hide a trial.
+ * rename (in {@code trials/}, the adapter and the checkpoint folders) are deleted first, so no
+ * debris of a crashed run can fail or hide a trial. With {@code train.checkpoint_every: N}, a
+ * trial keeps a training checkpoint in {@code DIR/checkpoints/<id>/} while it runs, and a trial
+ * killed mid-way continues from its last checkpoint, with the same result as an uninterrupted run.
  */
 public final class SweepRunner {
 
@@ -120,15 +122,16 @@ public final class SweepRunner {
 
   /**
    * Deletes temporary files of killed writers in {@code DIR/trials}, {@code DIR} itself and every
-   * adapter folder under {@code DIR/adapters}; returns how many.
+   * folder under {@code DIR/adapters} and {@code DIR/checkpoints}; returns how many.
    */
   public static int removeDebris(Path dir) throws IOException {
     int n = AtomicFiles.removeLeftovers(dir).size() + AtomicFiles.removeLeftovers(dir.resolve("trials")).size();
-    Path adapters = dir.resolve("adapters");
-    if (Files.isDirectory(adapters)) {
-      try (Stream<Path> folders = Files.list(adapters)) {
-        for (Path f : (Iterable<Path>) folders::iterator) {
-          n += AtomicFiles.removeLeftovers(f).size();
+    for (Path parent : List.of(dir.resolve("adapters"), dir.resolve(TrialRunner.CHECKPOINTS_DIR))) {
+      if (Files.isDirectory(parent)) {
+        try (Stream<Path> folders = Files.list(parent)) {
+          for (Path f : (Iterable<Path>) folders::iterator) {
+            n += AtomicFiles.removeLeftovers(f).size();
+          }
         }
       }
     }
@@ -193,6 +196,12 @@ public final class SweepRunner {
       JsonNode before = old.has("definition") ? old.get("definition") : old;
       List<String> changed = new ArrayList<>();
       JsonNode now = record.get("definition");
+      if (before.path("train").isObject()) {
+        before = before.deepCopy();
+        ((ObjectNode) before.get("train")).remove(SweepConfig.CHECKPOINT_EVERY);
+      }
+      now = now.deepCopy();
+      ((ObjectNode) now.get("train")).remove(SweepConfig.CHECKPOINT_EVERY);
       List<String> keys = new ArrayList<>();
       now.fieldNames().forEachRemaining(keys::add);
       for (String k : keys) {

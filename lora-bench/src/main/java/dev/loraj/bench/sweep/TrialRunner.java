@@ -19,6 +19,7 @@ import dev.loraj.core.train.NonFiniteLossException;
 import dev.loraj.core.train.TrainListener;
 import dev.loraj.core.train.TrainResult;
 import dev.loraj.core.train.Trainer;
+import dev.loraj.core.train.TrainingCheckpoint;
 import dev.loraj.eval.memory.MemoryBreakdown;
 import dev.loraj.eval.memory.MemoryEstimator;
 import dev.loraj.eval.memory.MemorySettings;
@@ -53,6 +54,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public final class TrialRunner {
 
   public static final String ADAPTER_NAME = "default";
+  /** Beside the adapters folder: one training checkpoint folder per running trial. */
+  public static final String CHECKPOINTS_DIR = "checkpoints";
 
   private final AdapterRegistry registry;
   private final ObjectMapper json;
@@ -123,8 +126,17 @@ public final class TrialRunner {
           ledger[0] = l;
         }
       };
-      TrainResult result = new Trainer(spec.train()).listen(listener)
-          .train(pm, task.objective(), task.trainBatches(spec.seed(), spec.batchSize()));
+      Trainer trainer = new Trainer(spec.train()).listen(listener);
+      int every = spec.specJson().path("train").path(SweepConfig.CHECKPOINT_EVERY).asInt(0);
+      Path checkpoints = every > 0 && adapterDir != null
+          ? adapterDir.resolveSibling(CHECKPOINTS_DIR).resolve(spec.id()) : null;
+      if (checkpoints != null) {
+        // a trial killed after a checkpoint continues from it on the sweep's next run
+        trainer.checkpoints(checkpoints, every);
+      }
+      TrainResult result = trainer.train(pm, task.objective(), task.trainBatches(spec.seed(), spec.batchSize()));
+      losses.clear();
+      losses.addAll(result.losses()); // with a resumed run, the steps before the kill too
       double trainSeconds = (System.nanoTime() - t0) / 1e9;
       mem.sample();
       MemoryMonitor.Peaks peaks = mem.peaks();
@@ -163,6 +175,9 @@ public final class TrialRunner {
       r.put("train_seconds", trainSeconds);
       r.put("status", "ok");
       r.putNull("error");
+      if (checkpoints != null) {
+        deleteCheckpoint(checkpoints); // the trial record is what stays
+      }
     } catch (NonFiniteLossException e) {
       failed(r, losses, e);
     } catch (RuntimeException | IOException e) {
@@ -171,6 +186,11 @@ public final class TrialRunner {
     prov.put("end_time", Instant.now().toString());
     r.set("provenance", prov);
     return r;
+  }
+
+  private static void deleteCheckpoint(Path dir) throws IOException {
+    Files.deleteIfExists(dir.resolve(TrainingCheckpoint.FILE));
+    Files.deleteIfExists(dir);
   }
 
   private void failed(ObjectNode r, List<Double> losses, Exception e) {

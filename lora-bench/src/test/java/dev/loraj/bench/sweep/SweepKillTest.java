@@ -23,14 +23,15 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Kills real {@code lora sweep} processes with SIGKILL at random points while they train and
  * save, reruns the same command each time, and checks that the sweep ends with exactly the
- * results of an uninterrupted run: every planned trial once, status ok, the same metrics, no
- * temporary file left behind.
+ * results of an uninterrupted run: every planned trial once, status ok, the same metrics and
+ * loss curves (trials killed mid-way continue from their training checkpoint), no temporary
+ * file and no checkpoint left behind.
  */
 class SweepKillTest {
   static final String YAML = """
       name: killed
       task: {kind: synthetic, width: 48, classes: 3, shift_rank: 2, test_examples: 200, seed: 0}
-      train: {steps: 12, batch_size: 32, learning_rate: 1.0e-2}
+      train: {steps: 12, batch_size: 32, learning_rate: 1.0e-2, checkpoint_every: 4}
       seeds: [1, 2, 3]
       targets: {target_modules: all-linear}
       baselines:
@@ -85,9 +86,12 @@ class SweepKillTest {
     try (Stream<Path> s = Files.walk(killed)) {
       for (Path f : (Iterable<Path>) s::iterator) {
         assertThat(f.getFileName().toString()).as("no temporary file survives").doesNotEndWith(".tmp");
+        assertThat(f.getFileName().toString()).as("no checkpoint survives").isNotEqualTo("training_state.safetensors");
         if (f.getParent().getFileName().toString().equals("trials")) {
           ids.add(f.getFileName().toString().replace(".json", ""));
           assertThat(m.readTree(f.toFile()).path("status").asText()).isEqualTo("ok");
+          assertThat(m.readTree(f.toFile()).path("loss_curve"))
+              .isEqualTo(m.readTree(once.resolve("trials").resolve(f.getFileName()).toFile()).path("loss_curve"));
         }
       }
     }

@@ -81,7 +81,7 @@ public final class Trainer {
 
   /**
    * Trains for the config's steps, or, with {@link #checkpoints} and a checkpoint on disk, for
-   * the steps after it (the result then holds the losses and times of those steps).
+   * the steps after it (the result still holds the losses and times of every step).
    */
   public TrainResult train(PeftModel model, Objective objective, Batches batches) {
     List<Double> losses = new ArrayList<>();
@@ -92,7 +92,10 @@ public final class Trainer {
     try (Session session = start(model, objective)) {
       long first = 1;
       if (checkpointDir != null && TrainingCheckpoint.exists(checkpointDir)) {
-        first = restore(session) + 1;
+        TrainingCheckpoint.Restored r = restore(session);
+        first = r.step() + 1;
+        losses.addAll(r.losses());
+        times.addAll(r.stepMillis());
       }
       for (long step = first; step <= config.steps(); step++) {
         long t0 = System.nanoTime();
@@ -101,7 +104,7 @@ public final class Trainer {
         losses.add(stepLoss);
         times.add(ms);
         if (checkpointDir != null && (step % checkpointEvery == 0 || step == config.steps())) {
-          save(session, step);
+          save(session, step, losses, times);
         }
         for (TrainListener l : listeners) {
           l.onStep(step, config.steps(), stepLoss, config.learningRateAt(step), ms);
@@ -114,7 +117,7 @@ public final class Trainer {
     }
   }
 
-  private long restore(Session session) {
+  private TrainingCheckpoint.Restored restore(Session session) {
     try {
       return TrainingCheckpoint.restore(checkpointDir, session, config);
     } catch (IOException e) {
@@ -122,9 +125,9 @@ public final class Trainer {
     }
   }
 
-  private void save(Session session, long step) {
+  private void save(Session session, long step, List<Double> losses, List<Double> times) {
     try {
-      TrainingCheckpoint.save(checkpointDir, session, config, step);
+      TrainingCheckpoint.save(checkpointDir, session, config, step, losses, times);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the training checkpoint of step " + step
           + " to " + checkpointDir, e);

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -19,7 +20,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * ({@value #FILE}) written atomically: every trained array (adapter parameters and trained base
  * tensors), Adam's moments of each, the adapters' buffers and hidden training state
  * ({@link Adapter#trainingState()}), the step, and the position of ND4J's random generator (the
- * dropout masks). The learning-rate schedule and Adam's bias correction are functions of the
+ * dropout masks), and the losses and step times so far. The learning-rate schedule and Adam's bias correction are functions of the
  * step, and batches are drawn by step, so a run resumed from step {@code k} computes the same
  * steps {@code k+1 ...} as the uninterrupted run: the same parameters, bit for bit.
  *
@@ -35,6 +36,11 @@ public final class TrainingCheckpoint {
   private static final String CONFIG = "train_config";
   private static final String RNG_ROOT = "rng_root_state";
   private static final String RNG_NODE = "rng_node_state";
+  private static final String LOSSES = "losses";
+  private static final String STEP_MILLIS = "step_millis";
+
+  /** What a restored run continues from: the step and the history of the steps before it. */
+  record Restored(long step, List<Double> losses, List<Double> stepMillis) {}
 
   private TrainingCheckpoint() {}
 
@@ -56,7 +62,8 @@ public final class TrainingCheckpoint {
   }
 
   /** Writes the state of {@code session} after optimizer step {@code step} into {@code dir}. */
-  static void save(Path dir, Trainer.Session session, TrainConfig config, long step) throws IOException {
+  static void save(Path dir, Trainer.Session session, TrainConfig config, long step,
+      List<Double> losses, List<Double> stepMillis) throws IOException {
     Map<String, INDArray> tensors = arrays(session);
     org.nd4j.linalg.api.rng.Random rng = Nd4j.getRandom();
     Map<String, String> metadata = new LinkedHashMap<>();
@@ -64,15 +71,17 @@ public final class TrainingCheckpoint {
     metadata.put(CONFIG, config.toString());
     metadata.put(RNG_ROOT, Long.toString(rng.rootState()));
     metadata.put(RNG_NODE, Long.toString(rng.nodeState()));
+    metadata.put(LOSSES, join(losses));
+    metadata.put(STEP_MILLIS, join(stepMillis));
     Files.createDirectories(dir);
     SafetensorsWriter.write(dir.resolve(FILE), tensors, metadata);
   }
 
   /**
    * Restores the checkpoint in {@code dir} into {@code session} (arrays in place) and returns
-   * the step it was taken after.
+   * the step it was taken after, with the losses and step times of the steps up to it.
    */
-  static long restore(Path dir, Trainer.Session session, TrainConfig config) throws IOException {
+  static Restored restore(Path dir, Trainer.Session session, TrainConfig config) throws IOException {
     Path file = dir.resolve(FILE);
     try (SafetensorsFile f = SafetensorsFile.open(file)) {
       Map<String, String> meta = f.metadata();
@@ -98,8 +107,18 @@ public final class TrainingCheckpoint {
         live.assign(saved); // in place: graphs and updaters hold these very arrays
       }
       Nd4j.getRandom().setStates(Long.parseLong(meta.get(RNG_ROOT)), Long.parseLong(meta.get(RNG_NODE)));
-      return Long.parseLong(meta.get(STEP));
+      return new Restored(Long.parseLong(meta.get(STEP)), split(meta.get(LOSSES)), split(meta.get(STEP_MILLIS)));
     }
+  }
+
+  /** Doubles as text that parses back to the same bits ({@link Double#toString}). */
+  private static String join(List<Double> values) {
+    return values.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(","));
+  }
+
+  private static List<Double> split(String text) {
+    return text == null || text.isEmpty() ? List.of()
+        : Arrays.stream(text.split(",")).map(Double::valueOf).toList();
   }
 
   /** The live arrays a checkpoint holds, by their name in the file. */
