@@ -2,7 +2,8 @@
 """Golden files from the reference implementation (PyTorch CPU + transformers + PEFT).
 
 Writes lora-core/src/test/resources/golden/peft_v1/:
-  gpt2-tiny/, llama-tiny/, bert-tiny/   tiny random base models (config.json + model.safetensors)
+  gpt2-tiny/, llama-tiny/, llama3-tiny/, qwen2-tiny/, bert-tiny/
+                                        tiny random base models (config.json + model.safetensors)
   adapters/<case>/                      PEFT adapter directories (adapter_config.json +
                                         adapter_model.safetensors), as PeftModel.save_pretrained
   expected.safetensors                  float32 logits and last hidden states (base, adapter
@@ -32,7 +33,7 @@ import torch
 import transformers
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import (BertConfig, BertForSequenceClassification, GPT2Config, GPT2LMHeadModel,
-                          LlamaConfig, LlamaForCausalLM)
+                          LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM)
 
 GOLDEN_VERSION = "peft_v1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +61,28 @@ MODELS = {
                                    max_position_embeddings=64, rms_norm_eps=1e-6,
                                    rope_theta=10000, tie_word_embeddings=False),
         inputs=dict(input_ids=CAUSAL_IDS)),
+    # Llama 3.x shapes: grouped-query attention, tied input/output embeddings and llama3 rotary
+    # scaling (original context 16, so that every band of the scaling is hit at head_dim 8)
+    "llama3": dict(
+        dir="llama3-tiny", seed=1004, cls=LlamaForCausalLM,
+        config=lambda: LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, vocab_size=64,
+                                   max_position_embeddings=64, rms_norm_eps=1e-5,
+                                   rope_parameters=dict(rope_type="llama3", rope_theta=10000.0,
+                                                        factor=8.0, low_freq_factor=1.0,
+                                                        high_freq_factor=4.0,
+                                                        original_max_position_embeddings=16),
+                                   tie_word_embeddings=True),
+        inputs=dict(input_ids=CAUSAL_IDS)),
+    # Qwen2 shapes: biases on q/k/v, grouped-query attention, tied embeddings
+    "qwen2": dict(
+        dir="qwen2-tiny", seed=1005, cls=Qwen2ForCausalLM,
+        config=lambda: Qwen2Config(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, vocab_size=64,
+                                   max_position_embeddings=64, rms_norm_eps=1e-6,
+                                   rope_parameters=dict(rope_type="default", rope_theta=1000000.0),
+                                   tie_word_embeddings=True),
+        inputs=dict(input_ids=CAUSAL_IDS)),
     "bert": dict(
         dir="bert-tiny", seed=1003, cls=BertForSequenceClassification,
         config=lambda: BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
@@ -68,7 +91,8 @@ MODELS = {
         inputs=dict(input_ids=BERT_IDS, attention_mask=BERT_MASK, token_type_ids=BERT_TOKEN_TYPES)),
 }
 
-LORA_TARGETS = {"gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"], "bert": ["query", "value"]}
+LORA_TARGETS = {"gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"], "bert": ["query", "value"],
+                "llama3": ["q_proj", "k_proj", "v_proj", "o_proj"], "qwen2": ["q_proj", "v_proj", "down_proj"]}
 
 
 def lora_kwargs(model, **extra):
@@ -107,6 +131,10 @@ CASES += [
     dict(name="llama-lora-two-adapters", model="llama", seed=2007, perturb=True,
          kind="lora-two-adapters", lora=lora_kwargs("llama"),
          second=lora_kwargs("llama", r=2, lora_alpha=4, target_modules=["k_proj", "o_proj"])),
+    dict(name="llama3-lora", model="llama3", seed=2008, perturb=True, kind="lora",
+         lora=lora_kwargs("llama3")),
+    dict(name="qwen2-lora", model="qwen2", seed=2009, perturb=True, kind="lora",
+         lora=lora_kwargs("qwen2")),
 ]
 
 

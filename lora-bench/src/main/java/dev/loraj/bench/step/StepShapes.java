@@ -2,6 +2,7 @@ package dev.loraj.bench.step;
 
 import dev.loraj.core.model.bert.BertConfig;
 import dev.loraj.core.model.llama.LlamaModel;
+import dev.loraj.core.model.llama.RopeScaling;
 
 /**
  * The model shapes of {@code lora bench step}, the same as {@code scripts/bench/peft_step.py}
@@ -34,8 +35,8 @@ public final class StepShapes {
 
   /** A small Llama: 4 layers, hidden 512, 8 heads (no GQA), SwiGLU 1376, vocab 32000, untied head. */
   public static LlamaModel.Config llama() {
-    return new LlamaModel.Config("llama", 32000, 512, 1376, 4, 8, 8, 64, 1e-6, 10000.0, "silu",
-        false, false, false, false, 0);
+    return new LlamaModel.Config("llama", 32000, 512, 1376, 4, 8, 8, 64, 1e-6,
+        RopeScaling.unscaled(10000.0), "silu", false, false, false, false, 0);
   }
 
   /** Labels of the BERT classification head. */

@@ -4,6 +4,7 @@ import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.model.gpt2.Gpt2Model;
 import dev.loraj.core.model.llama.LlamaModel;
+import dev.loraj.core.model.llama.RopeScaling;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,8 +55,8 @@ public final class ArchitectureCards {
             intermediate, 1e-5, "gelu_new", true, false));
         case "opt" -> opt();
         case "llama" -> LlamaModel.sites(new LlamaModel.Config("llama", vocab, hidden,
-            intermediate, layers, heads, heads, hidden / heads, 1e-6, 10000, "silu", false,
-            false, false, false, 0));
+            intermediate, layers, heads, heads, hidden / heads, 1e-6, RopeScaling.unscaled(10000),
+            "silu", false, false, false, false, 0));
         default -> throw new IllegalStateException("unknown card family " + family);
       };
     }

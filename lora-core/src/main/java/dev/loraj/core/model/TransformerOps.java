@@ -128,13 +128,8 @@ public final class TransformerOps {
   }
 
   /** cos and sin tables [seq, dim] for the current sequence length. */
-  public static Rope ropeTables(Seq seq, int dim, double theta) {
+  public static Rope ropeTables(Seq seq, int dim, float[] invFreq) {
     SameDiff sd = seq.sd();
-    float[] invFreq = new float[dim / 2];
-    for (int i = 0; i < invFreq.length; i++) {
-      // as transformers: 1 / theta^(arange(0, d, 2) / d) in float32
-      invFreq[i] = (float) (1.0 / Math.pow(theta, (float) (2 * i) / dim));
-    }
     SDVariable pos = sd.reshape(seq.positions().castTo(DataType.FLOAT), -1, 1); // [s, 1]
     SDVariable angles = pos.mul(sd.constant(Nd4j.create(invFreq, new long[] {1, dim / 2}, 'c')));
     SDVariable emb = sd.concat(1, angles, angles); // [s, d]

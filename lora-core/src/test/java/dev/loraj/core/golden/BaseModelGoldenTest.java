@@ -13,15 +13,19 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-/** Base-model logits of the Java GPT-2 and Llama graphs against transformers (golden peft_v1). */
+/**
+ * Base-model logits of the Java GPT-2 and Llama-family graphs against transformers (golden
+ * peft_v1): Llama with grouped-query attention; Llama 3 shapes (grouped-query attention, tied
+ * embeddings, llama3 rotary scaling); Qwen2 (q/k/v biases, tied embeddings).
+ */
 class BaseModelGoldenTest {
 
   @ParameterizedTest
-  @ValueSource(strings = {"gpt2", "llama"})
+  @ValueSource(strings = {"gpt2", "llama", "llama3", "qwen2"})
   void baseLogitsMatchTransformers(String family) throws Exception {
     JsonNode model = PeftGolden.index().path("models").path(family);
     BaseModel base = HfModels.load(PeftGolden.root().resolve(model.path("dir").asText()));
-    assertThat(base.family()).isEqualTo(family);
+    assertThat(base.family()).isEqualTo(family.equals("gpt2") ? "gpt2" : "llama");
     PeftModel pm = new PeftModel(base, AdapterRegistry.discover());
     INDArray ids = PeftGolden.inputIds(model);
     INDArray logits = pm.output(Map.of("input_ids", ids));

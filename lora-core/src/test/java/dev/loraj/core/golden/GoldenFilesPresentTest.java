@@ -55,7 +55,7 @@ class GoldenFilesPresentTest {
 
   @Test
   void everyModelDirectoryHoldsConfigAndWeights() {
-    assertThat(index.path("models").size()).isEqualTo(3);
+    assertThat(index.path("models").size()).isEqualTo(5);
     for (JsonNode model : iterable(index.path("models"))) {
       Path dir = root.resolve(model.path("dir").asText());
       assertThat(dir.resolve("config.json")).isRegularFile();

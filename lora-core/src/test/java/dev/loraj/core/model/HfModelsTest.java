@@ -128,9 +128,28 @@ class HfModelsTest {
       c.put("rope_theta", 10000.0);
     }, t -> {}, SafetensorsDtype.F32);
     ExactArrays.assertBitIdentical(logits(HfModels.load(dir)), logits(HfModels.load(golden("llama-tiny"))), "logits of the saved copy");
-    Path scaled = variant("llama-tiny", c -> ((ObjectNode) c.get("rope_parameters")).put("rope_type", "llama3"),
+    Path yarn = variant("llama-tiny", c -> ((ObjectNode) c.get("rope_parameters")).put("rope_type", "yarn"),
         t -> {}, SafetensorsDtype.F32);
-    assertThatThrownBy(() -> HfModels.load(scaled)).hasMessageContaining("rope_type = 'llama3' is not supported");
+    assertThatThrownBy(() -> HfModels.load(yarn)).hasMessageContaining("rope_type = 'yarn' is not supported");
+  }
+
+  @Test
+  void llama3RopeScalingReadsTheSameFromBothConfigForms() throws Exception {
+    // transformers 5: everything in rope_parameters
+    Path v5 = variant("llama-tiny", c -> ((ObjectNode) c.get("rope_parameters")).put("rope_type", "llama3")
+        .put("factor", 8.0).put("low_freq_factor", 1.0).put("high_freq_factor", 4.0)
+        .put("original_max_position_embeddings", 64), t -> {}, SafetensorsDtype.F32);
+    // transformers 4: rope_scaling with the older "type" key, rope_theta at the top level
+    Path v4 = variant("llama-tiny", c -> {
+      c.remove("rope_parameters");
+      c.put("rope_theta", 10000.0);
+      c.putObject("rope_scaling").put("type", "llama3").put("factor", 8.0).put("low_freq_factor", 1.0)
+          .put("high_freq_factor", 4.0).put("original_max_position_embeddings", 64);
+    }, t -> {}, SafetensorsDtype.F32);
+    INDArray scaled = logits(HfModels.load(v5));
+    ExactArrays.assertBitIdentical(logits(HfModels.load(v4)), scaled, "logits of both forms");
+    assertThat(PeftGolden.maxAbsDiff(scaled, logits(HfModels.load(golden("llama-tiny")))))
+        .as("the scaling changes the logits").isGreaterThan(1e-4);
   }
 
   @Test

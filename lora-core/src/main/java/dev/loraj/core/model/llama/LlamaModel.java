@@ -35,21 +35,22 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <p>Input placeholder {@code input_ids} INT64 [batch, seq] (INT32 arrays are cast); output
  * logits [batch * seq, vocab], row {@code b * seq + t}. Positions are 0..seq-1 for every
- * example; causal attention, no padding mask. Only the default rotary scaling is supported.
+ * example; causal attention, no padding mask. Rotary scaling: default, linear and Llama 3's
+ * ({@link RopeScaling}).
  */
 public final class LlamaModel implements BaseModel {
 
   /**
    * The fields of {@code LlamaConfig} (and Mistral's, Qwen2's) this graph uses.
    *
-   * @param ropeTheta base of the rotary angles: {@code rope_theta}, or
-   *     {@code rope_parameters.rope_theta} as transformers 5 writes it
+   * @param rope the rotary frequencies: {@code rope_theta} and the scaling type ({@code default},
+   *     {@code linear}, {@code llama3}), from either config form ({@link RopeScaling#from})
    * @param qkvBias q/k/v projections have biases (Qwen2; Llama's {@code attention_bias})
    * @param outBias o_proj has a bias (Llama's {@code attention_bias})
    * @param slidingWindow Mistral's attention window, 0 for none
    */
   public record Config(String modelType, int vocabSize, int hidden, int intermediate, int layers,
-      int heads, int kvHeads, int headDim, double rmsNormEps, double ropeTheta, String activation,
+      int heads, int kvHeads, int headDim, double rmsNormEps, RopeScaling rope, String activation,
       boolean tieWordEmbeddings, boolean qkvBias, boolean outBias, boolean mlpBias,
       int slidingWindow) {
 
@@ -79,7 +80,7 @@ public final class LlamaModel implements BaseModel {
           c.positiveInt(heads, "num_key_value_heads"),
           c.positiveInt(hidden / heads, "head_dim"),
           c.number(1e-6, "rms_norm_eps"),
-          ropeTheta(c),
+          RopeScaling.from(c),
           c.string("silu", "hidden_act"),
           c.bool(false, "tie_word_embeddings"),
           qwen || attnBias,
@@ -88,23 +89,9 @@ public final class LlamaModel implements BaseModel {
           window);
     }
 
-    private static double ropeTheta(HfConfig c) {
-      for (String field : new String[] {"rope_parameters", "rope_scaling"}) {
-        JsonNode rp = c.object(field);
-        if (rp == null) {
-          continue;
-        }
-        String kind = rp.path("rope_type").asText(rp.path("type").asText("default"));
-        if (!kind.equals("default")) {
-          throw new IllegalArgumentException(
-              c.source() + ": " + field + ".rope_type = '" + kind + "' is not supported; only"
-                  + " 'default' rotary embeddings are implemented");
-        }
-        if (rp.has("rope_theta")) {
-          return rp.get("rope_theta").asDouble();
-        }
-      }
-      return c.number(10000.0, "rope_theta");
+    /** Base of the rotary angles. */
+    public double ropeTheta() {
+      return rope.theta();
     }
   }
 
@@ -221,7 +208,8 @@ public final class LlamaModel implements BaseModel {
     Seq seq = Seq.of(sd, ids);
     SDVariable h = TransformerOps.embed(seq, g.weight("model.embed_tokens.weight"), null); // [n, e]
     SDVariable mask = TransformerOps.causalMask(seq, config.slidingWindow());
-    Rope rope = TransformerOps.ropeTables(seq, config.headDim(), config.ropeTheta());
+    Rope rope = TransformerOps.ropeTables(seq, config.headDim(),
+        config.rope().inverseFrequencies(config.headDim()));
     AttentionShape shape = new AttentionShape(config.heads(), config.kvHeads(), config.headDim());
     double scaling = Math.pow(config.headDim(), -0.5);
     for (int i = 0; i < config.layers(); i++) {
