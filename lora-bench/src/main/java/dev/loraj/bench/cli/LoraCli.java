@@ -65,10 +65,19 @@ public final class LoraCli implements Runnable {
   public static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
-      return new String[] {"lora " + version(), "JDK " + System.getProperty("java.version")
-          + " on " + System.getProperty("os.name") + "/" + System.getProperty("os.arch"),
-          "ND4J " + dev.loraj.core.engine.Engine.current().describe(),
-          "devices: " + dev.loraj.core.engine.Engine.devices()};
+      String jdk = "JDK " + System.getProperty("java.version") + " on " + System.getProperty("os.name")
+          + "/" + System.getProperty("os.arch");
+      try {
+        return new String[] {"lora " + version(), jdk,
+            "ND4J " + dev.loraj.core.engine.Engine.current().describe(),
+            "devices: " + dev.loraj.core.engine.Engine.devices()};
+      } catch (Throwable e) { // ExceptionInInitializerError, UnsatisfiedLinkError: no usable backend
+        Throwable root = e;
+        while (root.getCause() != null) {
+          root = root.getCause();
+        }
+        return new String[] {"lora " + version(), jdk, "ND4J: no backend could be loaded: " + root};
+      }
     }
   }
 

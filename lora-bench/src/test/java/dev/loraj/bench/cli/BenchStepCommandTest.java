@@ -43,6 +43,19 @@ class BenchStepCommandTest {
     }
   }
 
+  /** Both engines run in one JVM; each prints its line and the ratio of the medians follows. */
+  @org.junit.jupiter.api.Test
+  void alternatesEnginesAndPrintsTheirRatio() {
+    CommandLine cl = LoraCli.commandLine();
+    StringWriter out = new StringWriter();
+    cl.setOut(new PrintWriter(out));
+    int rc = cl.execute("bench", "step", "--arch", "bert", "--mode", "lora", "--batch", "2", "--seq", "8",
+        "--rank", "4", "--steps", "1", "--warmup", "1", "--threads", "1", "--engine", "optimized,portable");
+    assertThat(rc).isZero();
+    assertThat(out.toString()).contains("[backend CPU, engine optimized", "[backend CPU, engine portable",
+        "engine optimized: median", "engine portable: median", "ratio portable / optimized: ");
+  }
+
   @ParameterizedTest
   @CsvSource({"gpt2,lora", "bert,train"})
   void rejectsUnknownArchOrMode(String arch, String mode) {

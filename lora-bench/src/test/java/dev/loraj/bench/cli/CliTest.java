@@ -30,7 +30,8 @@ class CliTest {
 
   @Test
   void versionAndHelp() {
-    assertThat(run("--version")).startsWith("lora ");
+    assertThat(run("--version")).startsWith("lora ")
+        .contains("ND4J backend CPU, engine optimized", "devices: host CPU");
     assertThat(run("--help")).contains("sweep", "report", "variants", "logits", "params");
   }
 }
