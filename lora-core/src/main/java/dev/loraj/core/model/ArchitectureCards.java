@@ -26,8 +26,10 @@ import java.util.Set;
  * {@code gpt2-large} (fused {@code attn.c_attn}), {@code gpt3-175b} (96 layers, d = 12288; GPT-3
  * has no public checkpoint, so the card uses OPT's module names, the transformers family built to
  * GPT-3's shapes: {@code model.decoder.layers.N.self_attn.q_proj}, {@code fc1}, {@code fc2}),
- * {@code llama-7b}, {@code -13b}, {@code -33b}, {@code -65b}. Encoder cards hold the encoder only
- * (no task head), as the LoRA paper counts.
+ * {@code llama-7b}, {@code -13b}, {@code -33b}, {@code -65b}, and the grouped-query decoders
+ * {@code qwen2.5-0.5b} (q/k/v biases, tied embeddings), {@code llama-3.2-1b}, {@code llama-3.2-3b}
+ * (tied embeddings) and {@code llama-3.1-8b}. Encoder cards hold the encoder only (no task head),
+ * as the LoRA paper counts.
  *
  * <p>Aliases, resolved per family to exact module paths: {@code query}, {@code key},
  * {@code value} (W_q, W_k, W_v; on GPT-2 all three are the fused {@code c_attn}, counted once),
@@ -44,7 +46,13 @@ public final class ArchitectureCards {
    * @param family roberta, deberta-v2, gpt2, opt or llama (module naming)
    */
   public record Card(String name, String family, int layers, int hidden, int intermediate,
-      int heads, int vocab) {
+      int heads, int vocab, int kvHeads, int headDim, boolean tiedEmbeddings, boolean qkvBias) {
+
+    /** A card with as many key/value heads as heads, head_dim = hidden / heads, an untied head. */
+    public Card(String name, String family, int layers, int hidden, int intermediate, int heads,
+        int vocab) {
+      this(name, family, layers, hidden, intermediate, heads, vocab, heads, hidden / heads, false, false);
+    }
 
     /** The linear sites, with the family's module names. */
     public List<LinearSite> sites() {
@@ -55,8 +63,8 @@ public final class ArchitectureCards {
             intermediate, 1e-5, "gelu_new", true, false));
         case "opt" -> opt();
         case "llama" -> LlamaModel.sites(new LlamaModel.Config("llama", vocab, hidden,
-            intermediate, layers, heads, heads, hidden / heads, 1e-6, RopeScaling.unscaled(10000),
-            "silu", false, false, false, false, 0));
+            intermediate, layers, heads, kvHeads, headDim, 1e-6, RopeScaling.unscaled(10000),
+            "silu", tiedEmbeddings, qkvBias, false, false, 0));
         default -> throw new IllegalStateException("unknown card family " + family);
       };
     }
@@ -103,6 +111,11 @@ public final class ArchitectureCards {
     add(new Card("llama-13b", "llama", 40, 5120, 13824, 40, 32000));
     add(new Card("llama-33b", "llama", 60, 6656, 17920, 52, 32000));
     add(new Card("llama-65b", "llama", 80, 8192, 22016, 64, 32000));
+    // grouped-query attention, tied embeddings (all but 8B), Qwen2's q/k/v biases
+    add(new Card("qwen2.5-0.5b", "llama", 24, 896, 4864, 14, 151936, 2, 64, true, true));
+    add(new Card("llama-3.2-1b", "llama", 16, 2048, 8192, 32, 128256, 8, 64, true, false));
+    add(new Card("llama-3.2-3b", "llama", 28, 3072, 8192, 24, 128256, 8, 128, true, false));
+    add(new Card("llama-3.1-8b", "llama", 32, 4096, 14336, 32, 128256, 8, 128, false, false));
   }
 
   private static void add(Card c) {
