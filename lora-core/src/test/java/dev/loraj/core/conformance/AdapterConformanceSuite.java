@@ -208,6 +208,8 @@ public abstract class AdapterConformanceSuite {
           tests.add(named(label + ": base weights bit-identical after training",
               () -> baseUntouched(run.get())));
         }
+        tests.add(named(label + ": a run resumed from its training checkpoint ends bit-identical",
+            () -> resumedRunIsIdentical(registry, run.get())));
       }
     }
     return tests.stream();
@@ -454,19 +456,78 @@ public abstract class AdapterConformanceSuite {
       return lossGraph[0];
     }
 
-    static Trained run(AdapterRegistry registry, AdapterConformanceSuite suite, Scenario sc) {
-      MlpModel base = baseModel();
-      PeftModel pm = new PeftModel(base, registry);
+    /** The scenario's model with the adapter under test, untrained. */
+    static PeftModel fresh(AdapterRegistry registry, AdapterConformanceSuite suite, Scenario sc) {
+      PeftModel pm = new PeftModel(baseModel(), registry);
       suite.prepare(pm);
       sc.prepare().accept(pm);
       pm.addAdapter(UNDER_TEST, new AdapterSpec(sc.config(), Targets.allLinear()), 11);
       pm.setActive(UNDER_TEST);
+      return pm;
+    }
+
+    static Trained run(AdapterRegistry registry, AdapterConformanceSuite suite, Scenario sc) {
+      PeftModel pm = fresh(registry, suite, sc);
+      MlpModel base = (MlpModel) pm.base();
       Map<String, INDArray> in = inputs(2);
       Map<String, INDArray> afterInit = snapshot(base);
       INDArray before = pm.output(in);
       train(pm, sc.steps(), 5);
       sc.reached().accept(pm);
       return new Trained(sc, pm, base, afterInit, before, pm.output(in), new LossGraph[1]);
+    }
+  }
+
+  /**
+   * A run killed after its first checkpoint and resumed in a fresh model reaches the output of
+   * the uninterrupted run bit for bit; an adapter whose training state a checkpoint cannot hold
+   * ({@link Adapter#trainingState()} empty) must be refused before training instead.
+   */
+  void resumedRunIsIdentical(AdapterRegistry registry, Trained t) throws Exception {
+    Scenario sc = t.scenario();
+    int every = Math.max(1, sc.steps() / 2);
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("conformance-checkpoint");
+    try {
+      PeftModel killed = Trained.fresh(registry, this, sc);
+      boolean capturable = killed.adapter(UNDER_TEST).sites().values().stream()
+          .allMatch(a -> a.trainingState().isPresent());
+      Trainer first = new Trainer(TrainConfig.of(sc.steps(), 2e-2, 5)).checkpoints(dir, every)
+          .listen(new dev.loraj.core.train.TrainListener() {
+            @Override
+            public void onStep(long step, long total, double loss, double lr, double ms) {
+              if (step == every) {
+                throw new KilledRun();
+              }
+            }
+          });
+      if (!capturable) {
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> first.train(killed, Objective.meanSquaredError(), (s, m) -> batch(5 + s)))
+            .hasMessageContaining("keeps training state that a checkpoint cannot hold");
+        return;
+      }
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+          () -> first.train(killed, Objective.meanSquaredError(), (s, m) -> batch(5 + s)))
+          .isInstanceOf(KilledRun.class);
+      PeftModel resumed = Trained.fresh(registry, this, sc);
+      new Trainer(TrainConfig.of(sc.steps(), 2e-2, 5)).checkpoints(dir, every)
+          .train(resumed, Objective.meanSquaredError(), (s, m) -> batch(5 + s));
+      ExactArrays.assertBitIdentical(resumed.output(inputs(2)), t.after(),
+          "output after resuming at step " + every + " of " + sc.steps());
+    } finally {
+      try (Stream<java.nio.file.Path> files = java.nio.file.Files.list(dir)) {
+        for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
+          java.nio.file.Files.delete(f);
+        }
+      }
+      java.nio.file.Files.delete(dir);
+    }
+  }
+
+  /** Stands for a process killed right after a checkpoint. */
+  static final class KilledRun extends RuntimeException {
+    KilledRun() {
+      super("killed after the checkpoint");
     }
   }
 
