@@ -58,7 +58,7 @@ public final class MeasuredMemoryCheck implements Reproduction {
 
   @Override
   public String source() {
-    return "this framework: MemoryEstimator vs TrialRunner (issue 10, memory analysis)";
+    return "this framework: MemoryEstimator vs TrialRunner (docs/memory.md)";
   }
 
   @Override

@@ -13,7 +13,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * Measures memory while a block of work runs: peaks of live ND4J native bytes (libnd4j's device
  * counter, which counts host allocations on the CPU backend), JVM heap in use, and process RSS,
  * sampled every few milliseconds by a daemon thread. JavaCPP's {@code Pointer.totalBytes()} reads
- * 0 with ND4J (it allocates natively), so it is not used (ARCHITECTURE.md, memory counters).
+ * 0 with ND4J (it allocates natively), so it is not used (docs/memory.md).
  */
 public final class MemoryMonitor implements AutoCloseable {
 

@@ -10,7 +10,7 @@ import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
  * whose backward pass yields only the input gradient {@code dY W}.
  *
  * <p>ND4J's matmul backward always computes {@code dW} as well: for a frozen weight a full-size
- * GEMM per site and step, pure waste (ARCHITECTURE.md, "frozen weights still get dW computed").
+ * GEMM per site and step, pure waste (docs/engine.md, "Frozen weights").
  * SameDiff builds its gradient graph from <em>clones</em> of the ops, re-created by op name, so a
  * plain subclass would be lost. This class therefore replaces the Java class that SameDiff maps
  * to libnd4j's {@code matmul} (see {@link #register()}); it behaves exactly like {@link Mmul}

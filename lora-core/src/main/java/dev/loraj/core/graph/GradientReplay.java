@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Why: a SameDiff run spends, per op, Java time on dependency tracking, variable lookups, a
  * native output-shape call and array-cache bookkeeping before the kernel starts: 9% of a BERT
- * LoRA step (batch 8 x 128) and 14% of a Llama step fell between ops (README, Benchmarks), with
+ * LoRA step (batch 8 x 128) and 14% of a Llama step fell between ops (docs/benchmarks.md), with
  * ~900 to ~1,900 ops per step. The graph, the shapes and therefore every one of those decisions
  * are the same from one step to the next, so they are made once. The kernels, their order, their
  * arguments and their inputs are exactly those of SameDiff's run, so results are bit-identical

@@ -27,7 +27,7 @@ import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** SameDiff set-up and execution with the engine settings of ARCHITECTURE.md. */
+/** SameDiff set-up and execution with the engine settings of docs/engine.md. */
 public final class Graphs {
   private Graphs() {}
 

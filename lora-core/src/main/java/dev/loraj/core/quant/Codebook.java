@@ -4,7 +4,7 @@ import java.util.Arrays;
 
 /**
  * A table of normalized levels indexed by code, with the rounding rule every format here uses:
- * <b>nearest level, ties to the lower code index</b> (REFERENCE.md "Quantization").
+ * <b>nearest level, ties to the lower code index</b> (bitsandbytes; docs/variants.md, QLoRA).
  *
  * <p>Some codes may be unusable (INT4's nibble 8 = -8, INT8's byte -128): they have a value for
  * dequantization but the quantizer never emits them. Codes with equal values (FP4's +0 and -0)

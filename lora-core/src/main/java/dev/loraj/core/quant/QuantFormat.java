@@ -9,7 +9,7 @@ package dev.loraj.core.quant;
  *
  * <ul>
  *   <li>{@link #NF4}: 4-bit NormalFloat, the 16 values of bitsandbytes {@code get_4bit_type("nf4")}
- *       exactly as in REFERENCE.md, index 0..15 ascending from -1 to 1 (index 7 = 0).</li>
+ *       exactly as in docs/variants.md (QLoRA), index 0..15 ascending from -1 to 1 (index 7 = 0).</li>
  *   <li>{@link #FP4}: bitsandbytes' 4-bit float ({@code get_4bit_type("fp4")}, "can also be created
  *       with create_fp8_map(signed=True, exponent_bits=2, precision_bits=1, total_bits=4)"): bit 3
  *       is the sign, bits 2..0 map to the raw magnitudes
@@ -79,7 +79,7 @@ public enum QuantFormat {
 
   /** Constant tables (a holder class: enum constants initialize before the enum's statics). */
   static final class Tables {
-    /** NF4 levels, index 0..15 (bitsandbytes {@code get_4bit_type("nf4")}, REFERENCE.md). */
+    /** NF4 levels, index 0..15 (bitsandbytes {@code get_4bit_type("nf4")}; QLoRA, arXiv 2305.14314). */
     static final float[] NF4_VALUES = {
         -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
         -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,

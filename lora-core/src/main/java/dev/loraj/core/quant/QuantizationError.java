@@ -8,7 +8,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 /**
  * Element-wise quantization error of {@code W - deq(q(W))}: Frobenius norm, relative Frobenius
  * norm and max-abs, computed chunk by chunk without materializing deq(W). The nuclear-norm error
- * used by QPiSSA (REFERENCE.md) needs an SVD and lives with the SVD helpers.
+ * used by QPiSSA (PiSSA paper, arXiv 2404.02948; docs/variants.md) needs an SVD and lives with the SVD helpers.
  */
 public final class QuantizationError {
   /** Errors of one quantized weight against its original. */

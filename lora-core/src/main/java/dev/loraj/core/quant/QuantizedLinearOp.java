@@ -23,7 +23,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * scales never enter the graph, so nothing can differentiate them.
  *
  * <p><b>Why a Java op, and how it runs inside SameDiff.</b> In-graph dequantization is two
- * orders of magnitude too slow on ND4J ({@code gather} ~0.6 us per index, ARCHITECTURE.md);
+ * orders of magnitude too slow on ND4J ({@code gather} ~0.6 us per index, docs/engine.md);
  * the chunked Java kernels of {@link QuantizedWeight} ({@link QuantizedWeight#matmulTransposed},
  * {@link QuantizedWeight#matmul}) dequantize {@link DequantBuffer#DEFAULT_CHUNK_ROWS} rows at a
  * time into a reused buffer and call gemm, so the whole float weight never exists. ND4J

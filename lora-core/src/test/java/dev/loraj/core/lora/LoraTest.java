@@ -32,7 +32,7 @@ class LoraTest {
 
   @Test
   void kaimingUniformInitMatchesPeftDefault() {
-    // PEFT: A ~ kaiming_uniform(a = sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)), B = 0 (REFERENCE.md)
+    // PEFT: A ~ kaiming_uniform(a = sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)), B = 0 (docs/variants.md, LoRA)
     PeftModel pm = model(LoraConfig.of(16, 16), Targets.of("layers.0"));
     LoraAdapter a = site(pm, "layers.0");
     double bound = 1 / Math.sqrt(64);

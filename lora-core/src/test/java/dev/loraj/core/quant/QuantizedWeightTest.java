@@ -13,7 +13,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 class QuantizedWeightTest {
 
-  /** REFERENCE.md "Quantization" (bitsandbytes get_4bit_type("nf4")), index 0..15. */
+  /** The NF4 levels of docs/variants.md, QLoRA (bitsandbytes get_4bit_type("nf4")), index 0..15. */
   private static final double[] NF4_REFERENCE = {
       -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
       -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,

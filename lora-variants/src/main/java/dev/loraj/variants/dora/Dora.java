@@ -45,8 +45,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * time, {@code W = W'/(m/n) - dW} (the merged weight alone does not determine n). PEFT keys:
  * {@code lora_A.weight}, {@code lora_B.weight}, {@code lora_magnitude_vector} (no ".weight").
  *
- * <p>The norm needs the dense base weight in the graph, so DoRA does not run on a quantized base
- * that has no dense weight ({@link AdapterGraph#baseWeight()} fails there).
+ * <p>The norm needs the base weight in the graph ({@link AdapterGraph#baseWeight()}); on a
+ * quantized base that is the dequantized weight, a graph constant, so DoRA on a quantized base is
+ * QDoRA (the norm is taken of the weight the forward pass uses).
  */
 public final class Dora implements AdapterFactory<DoraConfig> {
 

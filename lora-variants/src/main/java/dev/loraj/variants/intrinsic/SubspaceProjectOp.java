@@ -18,7 +18,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * A SameDiff op computed in Java: one site's block of the random projection, {@code
  * reshape(P_s theta_d)} [out, in] (forward), and its transpose {@code P_s^T vec(g)} [d] (the
  * gradient w.r.t. theta_d). A sparse P has no efficient in-graph form on ND4J ({@code gather}
- * and segment sums cost ~0.6 us per index, ARCHITECTURE.md), so the product runs as a Java loop
+ * and segment sums cost ~0.6 us per index, docs/engine.md), so the product runs as a Java loop
  * over the non-zeros.
  *
  * <p>Mechanism (the one {@code dev.loraj.core.quant.QuantizedLinearOp} uses): ND4J 1.0.0-M2.1

@@ -63,7 +63,7 @@ abstract class QuantizedLoraFactory<C extends QuantizedLoraConfig> implements Ad
   }
 
   /**
-   * PiSSA's split of a rank-r SVD term (REFERENCE.md "PiSSA"): {@code S' = S / s},
+   * PiSSA's split of a rank-r SVD term (arXiv 2404.02948; docs/variants.md "PiSSA"): {@code S' = S / s},
    * {@code A = sqrt(S') Vt}, {@code B = U sqrt(S')}, so that {@code s B A = U S Vt} for any s.
    */
   static void assignFactors(SvdResult top, double scaling, LoraAdapter adapter) {

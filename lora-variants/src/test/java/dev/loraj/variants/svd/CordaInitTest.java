@@ -15,7 +15,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** CorDA ({@link CordaInit}): REFERENCE.md "OLoRA and CorDA". */
+/** CorDA ({@link CordaInit}): arXiv 2406.05223, docs/variants.md "CorDA". */
 class CordaInitTest {
 
   static final int OUT = 12;

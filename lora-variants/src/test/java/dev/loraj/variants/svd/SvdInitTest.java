@@ -18,7 +18,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** PiSSA / MiLoRA ({@link SvdInit}): the equations of REFERENCE.md "PiSSA / MiLoRA". */
+/** PiSSA / MiLoRA ({@link SvdInit}): the equations of docs/variants.md "PiSSA" and "MiLoRA" (arXiv 2404.02948, 2406.09044). */
 class SvdInitTest {
 
   static final int OUT = 24;
