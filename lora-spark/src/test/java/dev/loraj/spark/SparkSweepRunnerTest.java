@@ -47,8 +47,8 @@ class SparkSweepRunnerTest {
 
   /** Fields that are measurements of time, memory or the moment of the run, not results. */
   static final List<String> MEASURED = List.of(
-      "peak_offheap_bytes", "peak_heap_bytes", "peak_rss_bytes", "step_ms_median", "tokens_per_s",
-      "train_seconds", "provenance");
+      "peak_offheap_bytes", "peak_heap_bytes", "peak_rss_bytes", "peak_rss_delta_bytes", "rss_after_setup_bytes",
+      "peak_rss_source", "step_ms_median", "tokens_per_s", "train_seconds", "provenance");
 
   static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
   static final ObjectMapper JSON = new ObjectMapper();

@@ -75,7 +75,7 @@ final class Narrative {
         + " counted from its arrays), smallest first: ");
     for (int i = 0; i < byLedger.size(); i++) {
       GroupSummary r = byLedger.get(i);
-      b.append(i == 0 ? "" : " < ").append(r.group()).append(' ').append(Fmt.mib(r.memory().get("total")));
+      b.append(i == 0 ? "" : ", then ").append(r.group()).append(' ').append(Fmt.mib(r.memory().get("total")));
     }
     b.append(" MiB.");
     out.add(b.toString());
@@ -90,7 +90,7 @@ final class Narrative {
       StringBuilder d = new StringBuilder("By peak resident set added during training (peak RSS Δ): ");
       for (int i = 0; i < byDelta.size(); i++) {
         GroupSummary r = byDelta.get(i);
-        d.append(i == 0 ? "" : " < ").append(r.group()).append(' ').append(Fmt.mib(r.peakRssDeltaBytes()));
+        d.append(i == 0 ? "" : ", then ").append(r.group()).append(' ').append(Fmt.mib(r.peakRssDeltaBytes()));
       }
       out.add(d.append(" MiB.").toString());
     }

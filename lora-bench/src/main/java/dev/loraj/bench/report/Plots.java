@@ -136,6 +136,9 @@ final class Plots {
     c.getStyler().setChartBackgroundColor(Color.WHITE);
     c.getStyler().setAntiAlias(true);
     c.getStyler().setXAxisLabelRotation(30);
+    // one distinct colour per category, in MemoryLedger's order
+    c.getStyler().setSeriesColors(new Color[] {new Color(0x4C72B0), new Color(0x8172B2), new Color(0x55A868),
+        new Color(0x64B5CD), new Color(0xC44E52), new Color(0xDD8452), new Color(0x999999)});
     List<String> groups = rows.stream().map(GroupSummary::group).toList();
     for (String k : GroupSummary.MEMORY_CATEGORIES) {
       List<Double> mib = rows.stream().map(r -> {

@@ -258,12 +258,13 @@ public final class TrialRunner {
 
   /**
    * What a trial leaves behind that the next one would otherwise inherit: garbage awaiting
-   * collection (its native buffers), the native-memory guard's level, this thread's
-   * dequantization buffers.
+   * collection (its native buffers), freed memory the allocator keeps resident (which would
+   * raise this trial's resident set after set-up), the native-memory guard's level, this
+   * thread's dequantization buffers.
    */
   static void resetBetweenTrials() {
     QuantizedLinearOp.releaseBuffers();
-    MemoryMonitor.offHeapBytesAfterGc();
+    MemoryMonitor.settledRssBytes(); // collects, and returns the freed native memory to the system
     NativeMemoryGuard.global().reset();
   }
 

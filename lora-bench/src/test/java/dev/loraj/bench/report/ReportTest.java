@@ -106,9 +106,10 @@ class ReportTest {
         .contains("Against full fine-tuning (0.8800 ± 0.0100): -0.0200 accuracy (worse); "
             + "60x fewer trainable parameters, memory ledger 317.1 vs 918.3 MiB.")
         .contains("By memory ledger total (what each run holds after its last step, counted from its arrays),"
-            + " smallest first: head_only 256.8 < lora r=4 a=8 306.9 < dora r=8 a=16 317.1 < full_ft 918.3 MiB.")
-        .contains("By peak resident set added during training (peak RSS Δ): head_only 350.0 < lora r=4 a=8"
-            + " 400.0 < dora r=8 a=16 410.0 < full_ft 1000.0 MiB.")
+            + " smallest first: head_only 256.8, then lora r=4 a=8 306.9, then dora r=8 a=16 317.1, then full_ft"
+            + " 918.3 MiB.")
+        .contains("By peak resident set added during training (peak RSS Δ): head_only 350.0, then lora r=4 a=8"
+            + " 400.0, then dora r=8 a=16 410.0, then full_ft 1000.0 MiB.")
         .contains("Against head-only training (0.7200 ± 0.0265): +0.1400 accuracy (better)");
   }
 

@@ -117,12 +117,29 @@ public final class MemoryMonitor implements AutoCloseable {
   }
 
   /**
-   * Collects garbage, waits for ND4J to free the collected buffers and returns the resident set
-   * then: what the process really holds at this point.
+   * Collects garbage, waits for ND4J to free the collected buffers, hands the freed native memory
+   * back to the system ({@link #trimNativeHeap}) and returns the resident set then: what the
+   * process really holds at this point, not what an earlier, larger run left in the allocator.
    */
   public static long settledRssBytes() {
     offHeapBytesAfterGc();
+    trimNativeHeap();
     return rssBytes();
+  }
+
+  /**
+   * glibc's {@code malloc_trim(0)}: returns the free pages of every malloc arena to the system
+   * (libnd4j allocates with malloc, and glibc keeps freed memory resident for reuse, so the
+   * resident set after a large run stays at that run's size). False where there is no glibc.
+   */
+  public static boolean trimNativeHeap() {
+    try {
+      com.sun.jna.Function trim = com.sun.jna.NativeLibrary.getInstance("c").getFunction("malloc_trim");
+      trim.invokeInt(new Object[] {0});
+      return true;
+    } catch (UnsatisfiedLinkError | RuntimeException e) {
+      return false;
+    }
   }
 
   /** The peak resident set sampled since {@link #start} (not VmHWM). */
