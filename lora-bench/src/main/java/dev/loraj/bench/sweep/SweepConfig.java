@@ -170,8 +170,8 @@ public record SweepConfig(
     }
     trials = Math.min(MAX_TRIALS + 1, trials + baselineTrials(baselines)) * seeds.size();
     if (trials > MAX_TRIALS) {
-      throw new ConfigException("the grid has " + trials + " trials (entries x list values x seeds); more than "
-          + MAX_TRIALS + " is refused (a list where a single value was meant?)");
+      throw new ConfigException("the grid has more than " + MAX_TRIALS + " trials (entries x list values x"
+          + " seeds), which is refused (a list where a single value was meant?)");
     }
     JsonNode sample = null;
     if (root.has("sample")) {
