@@ -3,7 +3,7 @@
 # 300) and prints the executions and findings per target. `mvn verify` (CI) only replays each
 # target's seed corpus (src/test/resources/<package>/<Class>Inputs/<method>/).
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET-FILTER]     e.g. scripts/fuzz.sh 60 Onnx
+#   scripts/fuzz.sh [SECONDS] [TARGET-REGEX]     e.g. scripts/fuzz.sh 60 'Onnx|Sweep' 
 #
 # A finding stops its target: Jazzer writes the input as crash-<sha1> into the module directory
 # (copy it into the target's Inputs/ directory to keep it as a regression seed). The corpus each
@@ -42,10 +42,11 @@ status=0
 for t in "${TARGETS[@]}"; do
   module="${t%% *}"
   test="${t#* }"
-  [[ -n "$FILTER" && "$test" != *"$FILTER"* ]] && continue
+  [[ -n "$FILTER" && ! "$test" =~ $FILTER ]] && continue
   log="$LOGS/${test##*.}.log"
   echo "== $test: fuzzing for ${SECONDS_PER_TARGET} s (log: $log)"
-  mvn -B -ntp -o surefire:test -pl "$module" -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
+  # -am: the module's reactor dependencies come from their target/ directories (nothing installed)
+  mvn -B -ntp -o test -pl "$module" -am -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
       -Dsurefire.argLine="-Xmx1g -Dorg.nd4j.log.initialization=false --add-modules jdk.incubator.vector" \
       >"$log" 2>&1
   rc=$?

@@ -85,6 +85,9 @@ public record SweepConfig(
 
   static final List<String> BASELINE_KEYS = List.of("kind", "learning_rate");
 
+  /** Keys every variant entry may hold (its config's fields come on top, per variant). */
+  static final List<String> VARIANT_KEYS = List.of("type", "rank", "alpha", "dropout", "learning_rate");
+
   static final List<String> SCHEDULES = List.of("constant", "linear", "cosine");
 
   /** More trials than this is a typo (a list where a scalar was meant), not a sweep. */
@@ -112,6 +115,7 @@ public record SweepConfig(
 
   private static SweepConfig fromTree(JsonNode tree, String what) {
     ConfigNode root = ConfigNode.root(tree, what);
+    misplacedKeys(root.json());
     root.keys(KEYS);
     String name = root.text("name", null);
     if (name == null || name.isBlank()) {
@@ -172,8 +176,8 @@ public record SweepConfig(
     }
     trials = Math.min(MAX_TRIALS + 1, trials + baselineTrials(baselines)) * seeds.size();
     if (trials > MAX_TRIALS) {
-      throw new ConfigException("the grid has " + trials + " trials (entries x list values x seeds); more than "
-          + MAX_TRIALS + " is refused (a list where a single value was meant?)");
+      throw new ConfigException("the grid has more than " + MAX_TRIALS + " trials (entries x list values x"
+          + " seeds), which is refused (a list where a single value was meant?)");
     }
     JsonNode sample = null;
     if (root.has("sample")) {
@@ -195,6 +199,23 @@ public record SweepConfig(
         variants,
         sample,
         root.text("primary_metric", "accuracy"));
+  }
+
+  /** A top-level key that belongs one level down (rank: 8 instead of under variants:). */
+  private static void misplacedKeys(JsonNode root) {
+    for (var it = root.fieldNames(); it.hasNext(); ) {
+      String k = it.next();
+      if (KEYS.contains(k) || dev.loraj.core.config.Suggestions.nearest(k, KEYS).isPresent()) {
+        continue; // known, or a typo of a top-level key: ConfigNode.keys says which
+      }
+      var train = dev.loraj.core.config.Suggestions.nearest(k, TRAIN_KEYS);
+      var entry = dev.loraj.core.config.Suggestions.nearest(k, VARIANT_KEYS);
+      if (train.isPresent() || entry.isPresent()) {
+        throw new ConfigException("unknown key '" + k + "' at the top level; did you mean '"
+            + train.orElseGet(entry::get) + "' " + (train.isPresent() ? "under train:" : "in an entry of variants:")
+            + "? (top-level keys: " + String.join(", ", KEYS) + ")");
+      }
+    }
   }
 
   private static void checkTrain(ConfigNode t) {

@@ -65,6 +65,7 @@ class UsageErrorsTest {
     sweep("steps-text", SWEEP.replace("steps: 8", "steps: eight"));
     sweep("schedule", SWEEP.replace("learning_rate: 1.0e-2}", "learning_rate: 1.0e-2, schedule: cosin}"));
     sweep("train-typo", SWEEP.replace("batch_size: 32", "batch_szie: 32"));
+    sweep("top-rnak", SWEEP + "rnak: 8\n");
     sweep("top-typo", SWEEP.replace("seeds: [1, 2]", "seed: [1, 2]"));
     sweep("task-kind", SWEEP.replace("kind: synthetic", "kind: synthetc"));
     sweep("task-width", SWEEP.replace("width: 16", "width: -3"));
@@ -140,6 +141,8 @@ class UsageErrorsTest {
         row("sweep: steps: eight", List.of("sweep", y("steps-text")), "train.steps = \"eight\""),
         row("sweep: schedule: cosin", List.of("sweep", y("schedule")), "train.schedule = 'cosin'", "did you mean 'cosine'?"),
         row("sweep: batch_szie", List.of("sweep", y("train-typo")), "unknown key 'batch_szie' in train", "did you mean 'batch_size'?"),
+        row("sweep: rnak: 8 at the top", List.of("sweep", y("top-rnak")), "unknown key 'rnak' at the top level",
+            "did you mean 'rank' in an entry of variants:?"),
         row("sweep: seed:", List.of("sweep", y("top-typo")), "unknown key 'seed'", "did you mean 'seeds'?"),
         row("sweep: task kind synthetc", List.of("sweep", y("task-kind")), "task.kind = 'synthetc'", "did you mean 'synthetic'?"),
         row("sweep: task width -3", List.of("sweep", y("task-width")), "task.width = -3"),

@@ -63,6 +63,9 @@ public final class PeftAdapters {
       .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
   private static final AtomicLong COUNTER = new AtomicLong();
 
+  /** An adapter_config.json is a few hundred bytes; anything this large is the wrong file. */
+  static final long MAX_CONFIG_BYTES = 16L << 20;
+
   /** Reads {@code dir/adapter_config.json}. */
   public static PeftAdapterConfig readConfig(Path dir, dev.loraj.core.adapter.AdapterRegistry registry)
       throws IOException {
@@ -70,9 +73,18 @@ public final class PeftAdapters {
     if (!Files.isRegularFile(file)) {
       throw new NoSuchFileException(file.toString(), null, "a PEFT adapter directory needs " + CONFIG_FILE);
     }
+    if (Files.size(file) > MAX_CONFIG_BYTES) {
+      throw new IllegalArgumentException(file + ": " + Files.size(file) + " bytes; an adapter config over "
+          + MAX_CONFIG_BYTES + " bytes is refused");
+    }
     JsonNode root;
     try {
-      root = JSON.readTree(file.toFile());
+      // JSON is UTF-8 (RFC 8259); decoded here so that no byte pattern makes Jackson guess UTF-16/32
+      String text = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+          .decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(file))).toString();
+      root = JSON.readTree(text);
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new IllegalArgumentException(file + ": not UTF-8 text", e);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
     }

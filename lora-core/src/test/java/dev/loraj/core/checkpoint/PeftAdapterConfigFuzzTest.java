@@ -20,7 +20,7 @@ class PeftAdapterConfigFuzzTest {
 
   @BeforeAll
   static void createDirectory() throws IOException {
-    dir = Files.createTempDirectory("peft-config-fuzz");
+    dir = FuzzInvariant.scratchDirectory("peft-config-fuzz");
   }
 
   @AfterAll

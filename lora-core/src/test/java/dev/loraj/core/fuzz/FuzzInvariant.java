@@ -9,6 +9,18 @@ package dev.loraj.core.fuzz;
 public final class FuzzInvariant {
   private FuzzInvariant() {}
 
+  /**
+   * A fresh directory for targets that must go through files: in memory ({@code /dev/shm}) where
+   * the machine has one, which makes a file-writing target several times faster.
+   */
+  public static java.nio.file.Path scratchDirectory(String prefix) throws java.io.IOException {
+    java.nio.file.Path shm = java.nio.file.Path.of("/dev/shm");
+    if (java.nio.file.Files.isDirectory(shm) && java.nio.file.Files.isWritable(shm)) {
+      return java.nio.file.Files.createTempDirectory(shm, prefix);
+    }
+    return java.nio.file.Files.createTempDirectory(prefix);
+  }
+
   /** Fails unless {@code e} has a non-blank message (an error a user can act on). */
   public static void requireMessage(Throwable e) {
     if (e.getMessage() == null || e.getMessage().isBlank()) {

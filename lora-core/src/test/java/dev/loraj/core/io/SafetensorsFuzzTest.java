@@ -23,7 +23,7 @@ class SafetensorsFuzzTest {
 
   @BeforeAll
   static void createDirectory() throws IOException {
-    dir = Files.createTempDirectory("safetensors-fuzz");
+    dir = FuzzInvariant.scratchDirectory("safetensors-fuzz");
   }
 
   @AfterAll

@@ -23,7 +23,7 @@ class ShardedCheckpointFuzzTest {
 
   @BeforeAll
   static void writeShards() throws IOException {
-    dir = Files.createTempDirectory("sharded-fuzz");
+    dir = FuzzInvariant.scratchDirectory("sharded-fuzz");
     shard(dir.resolve("a.safetensors"), List.of(
         new TensorInfo("x", SafetensorsDtype.F32, new long[] {2}, 0, 8),
         new TensorInfo("y", SafetensorsDtype.F32, new long[] {1}, 8, 12)));
