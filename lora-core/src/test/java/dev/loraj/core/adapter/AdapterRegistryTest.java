@@ -41,6 +41,6 @@ class AdapterRegistryTest {
   @Test
   void unknownNameListsTheRegisteredOnes() {
     assertThatThrownBy(() -> AdapterRegistry.of(List.of(new Lora())).get("dora"))
-        .hasMessage("unknown variant 'dora'; registered variants: [lora]");
+        .hasMessage("unknown variant 'dora'; did you mean 'lora'?; registered variants: [lora]");
   }
 }

@@ -125,7 +125,7 @@ class LoraTest {
   void unknownVariantNameListsRegisteredOnes() {
     ConfigCodec codec = new ConfigCodec(registry);
     assertThatThrownBy(() -> codec.fromJson("{\"type\": \"lorax\", \"rank\": 4}"))
-        .hasMessageContaining("unknown variant 'lorax'; registered variants: [")
+        .hasMessageContaining("unknown variant 'lorax'; did you mean 'lora'?; registered variants: [")
         .hasMessageContaining("lora");
   }
 
