@@ -33,6 +33,13 @@ final class JmhCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     List<String> rest = new ArrayList<>(args);
+    if (rest.contains("--help")) {
+      // this command's usage, then JMH's own options (JMH spells its help -h)
+      spec.commandLine().usage(spec.commandLine().getOut());
+      spec.commandLine().getOut().flush();
+      new CommandLineOptions("-h").showHelp();
+      return 0;
+    }
     boolean smoke = rest.remove("--smoke");
     try {
       new CommandLineOptions(rest.toArray(String[]::new)); // JMH's own usage errors: one line, exit 2

@@ -33,5 +33,7 @@ class CliTest {
     assertThat(run("--version")).startsWith("lora ")
         .contains("ND4J backend CPU, engine optimized", "devices: host CPU");
     assertThat(run("--help")).contains("sweep", "report", "variants", "logits", "params");
+    // jmh passes its other options to JMH, but --help is this command's (and JMH's options follow)
+    assertThat(run("jmh", "--help")).contains("Usage: lora jmh", "--smoke");
   }
 }
