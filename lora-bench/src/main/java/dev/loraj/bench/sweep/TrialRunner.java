@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.bench.progress.Progress;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
+import dev.loraj.core.checkpoint.PeftAdapterConfig;
+import dev.loraj.core.checkpoint.PeftAdapters;
 import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.engine.MemoryMonitor;
 import dev.loraj.core.engine.NativeMemoryGuard;
@@ -292,9 +294,10 @@ public final class TrialRunner {
   }
 
   /**
-   * Writes what training changed (adapter tensors under PEFT's key names, and trained base tensors)
-   * as one safetensors file and returns its size. Full fine-tuning's "adapter" is the whole model:
-   * only its size is computed.
+   * Writes what training changed and returns the weights file's size: a PEFT adapter directory
+   * for variants PEFT can load ({@link PeftAdapterConfig#exportable}), else the adapter tensors under PEFT's key
+   * names and the trained base tensors as one safetensors file. Full fine-tuning's "adapter" is
+   * the whole model: only its size is computed.
    */
   private long saveTrainable(PeftModel pm, BaseModel base, Path adapterDir, TrialSpec spec) throws IOException {
     Map<String, INDArray> tensors = new LinkedHashMap<>();
@@ -313,6 +316,11 @@ public final class TrialRunner {
       return SafetensorsWriter.fileSize(tensors, metadata, SafetensorsDtype.F32);
     }
     Path dir = adapterDir.resolve(spec.id());
+    if (PeftAdapterConfig.exportable(spec.variant(), spec.config()) && pm.adapterNames().contains(ADAPTER_NAME)) {
+      // a PEFT adapter directory (adapter_config.json + weights): PeftModel.from_pretrained loads it
+      PeftAdapters.save(pm, ADAPTER_NAME, dir);
+      return Files.size(dir.resolve(PeftAdapters.WEIGHTS_BASE + ".safetensors"));
+    }
     Files.createDirectories(dir);
     Path file = dir.resolve("adapter_model.safetensors");
     SafetensorsWriter.write(file, tensors, metadata);

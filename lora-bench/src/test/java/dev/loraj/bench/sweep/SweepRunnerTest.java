@@ -144,6 +144,13 @@ class SweepRunnerTest {
     assertThat(Files.readString(files.get(0))).isEqualTo(untouched);
     for (Path f : files) {
       assertThat(m.readTree(f.toFile()).path("status").asText()).isEqualTo("ok");
+      String id = f.getFileName().toString().replace(".json", "");
+      if (id.startsWith("lora")) {
+        // LoRA trials leave PEFT adapter directories that load back
+        Path adapter = adapters.resolve(id);
+        assertThat(adapter.resolve("adapter_config.json")).exists();
+        assertThat(dev.loraj.core.checkpoint.PeftAdapters.readConfig(adapter, registry).variant()).isEqualTo("lora");
+      }
     }
     Report.generate(once);
     Report.generate(crashed);

@@ -149,12 +149,17 @@ public record PeftAdapterConfig(
     out.put("modules_to_save", save.isEmpty() ? null : save);
     if (cfg instanceof PeftExportable exportable) {
       out.putAll(exportable.peftConfigFields());
-    } else if (!variant.equals("lora") && !variant.equals("dora")) {
+    } else if (!exportable(variant, cfg)) {
       throw new IllegalArgumentException(
           "variant '" + variant + "' has no PEFT LoRA form: its config "
               + cfg.getClass().getSimpleName() + " does not implement PeftExportable");
     }
     return out;
+  }
+
+  /** Whether {@link PeftAdapters#save} can write adapters of this variant in PEFT's format. */
+  public static boolean exportable(String variant, AdapterConfig cfg) {
+    return cfg instanceof PeftExportable || variant.equals("lora") || variant.equals("dora");
   }
 
   /** 8.0 -> 8 (PEFT writes integral alphas as ints). */

@@ -73,8 +73,8 @@ public final class AtomicFiles {
 
   /**
    * Deletes the temporary files that writers killed before their rename left in {@code dir}
-   * (not recursive): files named like this class's temporaries whose process is no longer
-   * running. Temporaries of live processes (another shard writing into the same directory, this
+   * (not recursive): files, and directories of files, named like this class's temporaries whose
+   * process is no longer running. Temporaries of live processes (another shard writing into the same directory, this
    * process's own writes) are left alone. A missing directory holds nothing.
    *
    * @return the paths deleted
@@ -88,7 +88,8 @@ public final class AtomicFiles {
     try (Stream<Path> files = Files.list(dir)) {
       for (Path f : (Iterable<Path>) files::iterator) {
         Matcher m = TEMP_NAME.matcher(f.getFileName().toString());
-        if (!m.matches() || !Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
+        boolean file = Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS);
+        if (!m.matches() || !(file || Files.isDirectory(f, LinkOption.NOFOLLOW_LINKS))) {
           continue;
         }
         long pid;
@@ -100,6 +101,15 @@ public final class AtomicFiles {
         // this process, or another one still running, may be writing it right now
         if (pid == self || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
           continue;
+        }
+        if (!file) {
+          // a directory written under a temporary name and renamed when complete (PEFT adapter
+          // directories): its files, then itself
+          try (Stream<Path> inner = Files.list(f)) {
+            for (Path p : (Iterable<Path>) inner::iterator) {
+              Files.deleteIfExists(p);
+            }
+          }
         }
         if (Files.deleteIfExists(f)) {
           removed.add(f);

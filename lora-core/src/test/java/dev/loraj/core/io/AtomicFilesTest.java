@@ -100,7 +100,11 @@ class AtomicFilesTest {
     for (Path p : new Path[] {debris, mine, other}) {
       Files.writeString(p, "partial");
     }
-    assertThat(AtomicFiles.removeLeftovers(dir)).containsExactly(debris);
+    Path debrisDir = dir.resolve(".adapter." + dead + ".2.tmp"); // a directory renamed when complete
+    Files.createDirectory(debrisDir);
+    Files.writeString(debrisDir.resolve("adapter_config.json"), "{");
+    assertThat(AtomicFiles.removeLeftovers(dir)).containsExactlyInAnyOrder(debris, debrisDir);
+    assertThat(debrisDir).doesNotExist();
     assertThat(debris).doesNotExist();
     assertThat(mine).exists();
     assertThat(other).exists();
