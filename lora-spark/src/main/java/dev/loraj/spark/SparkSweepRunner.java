@@ -169,11 +169,13 @@ public final class SparkSweepRunner {
         ObjectNode record;
         if (d.output() != null) {
           record = (ObjectNode) SweepRecords.readTree(json, d.output().json());
-          if (d.output().adapter() != null) {
+          if (!d.output().adapter().isEmpty()) {
             Path adapterDir = dir.resolve("adapters").resolve(d.spec().id());
             Files.createDirectories(adapterDir);
-            byte[] bytes = d.output().adapter();
-            AtomicFiles.write(adapterDir.resolve("adapter_model.safetensors"), out -> out.write(bytes));
+            for (Map.Entry<String, byte[]> f : d.output().adapter().entrySet()) {
+              byte[] bytes = f.getValue();
+              AtomicFiles.write(adapterDir.resolve(f.getKey()), out -> out.write(bytes));
+            }
           }
         } else {
           if (driverTask == null) {

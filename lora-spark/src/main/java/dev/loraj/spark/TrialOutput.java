@@ -1,11 +1,13 @@
 package dev.loraj.spark;
 
 import java.io.Serializable;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * What one Spark task sends back to the driver: the trial record as JSON text (the content of
- * {@code trials/<id>.json}), the bytes of the adapter file the trial saved (or null), and where it
- * ran. Results travel with the task result, so the driver needs no filesystem shared with the
+ * {@code trials/<id>.json}), the files of the adapter folder the trial saved (none for full
+ * fine-tuning), and where it ran. Results travel with the task result, so the driver needs no filesystem shared with the
  * executors.
  *
  * <p>A plain class rather than a record: Spark may serialize task results with Kryo, which cannot
@@ -16,10 +18,10 @@ final class TrialOutput implements Serializable {
 
   private final String id;
   private final String json;
-  private final byte[] adapter;
+  private final LinkedHashMap<String, byte[]> adapter;
   private final String executor;
 
-  TrialOutput(String id, String json, byte[] adapter, String executor) {
+  TrialOutput(String id, String json, LinkedHashMap<String, byte[]> adapter, String executor) {
     this.id = id;
     this.json = json;
     this.adapter = adapter;
@@ -35,8 +37,12 @@ final class TrialOutput implements Serializable {
     return json;
   }
 
-  /** {@code adapter_model.safetensors} of the trial, or null when the trial kept none. */
-  byte[] adapter() {
+  /**
+   * The adapter folder's files by name, in the order to write them (weights before
+   * {@code adapter_config.json}, as PEFT adapter directories are written); empty when the trial
+   * kept none.
+   */
+  Map<String, byte[]> adapter() {
     return adapter;
   }
 

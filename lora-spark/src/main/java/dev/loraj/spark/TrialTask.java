@@ -16,6 +16,7 @@ import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.stream.Stream;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.function.Function;
@@ -54,9 +55,19 @@ final class TrialTask implements Function<String, TrialOutput> {
       } catch (RuntimeException e) {
         result = SweepRecords.failed(json, cfg, spec, null, e.getClass().getSimpleName() + ": " + e.getMessage());
       }
-      Path adapter = tmp.resolve(id).resolve("adapter_model.safetensors");
-      byte[] bytes = Files.exists(adapter) ? Files.readAllBytes(adapter) : null;
-      return new TrialOutput(id, json.writeValueAsString(result), bytes, where());
+      LinkedHashMap<String, byte[]> files = new LinkedHashMap<>();
+      Path adapter = tmp.resolve(id);
+      if (Files.isDirectory(adapter)) {
+        try (Stream<Path> s = Files.list(adapter)) {
+          // weights first, the config that makes the folder a PEFT adapter last
+          for (Path f : s.filter(Files::isRegularFile).sorted(
+              Comparator.comparing((Path f) -> f.getFileName().toString().endsWith(".json"))
+                  .thenComparing(Path::getFileName)).toList()) {
+            files.put(f.getFileName().toString(), Files.readAllBytes(f));
+          }
+        }
+      }
+      return new TrialOutput(id, json.writeValueAsString(result), files, where());
     } finally {
       deleteTree(tmp);
       // as in SweepRunner: a finished trial's native arrays are freed only when collected
