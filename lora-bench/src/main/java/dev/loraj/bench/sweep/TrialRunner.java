@@ -178,7 +178,7 @@ public final class TrialRunner {
       r.put("status", "ok");
       r.putNull("error");
       if (checkpoints != null) {
-        deleteCheckpoint(checkpoints); // the trial record is what stays
+        TrainingCheckpoint.delete(checkpoints); // the trial record is what stays
       }
     } catch (NonFiniteLossException e) {
       failed(r, losses, e);
@@ -188,11 +188,6 @@ public final class TrialRunner {
     prov.put("end_time", Instant.now().toString());
     r.set("provenance", prov);
     return r;
-  }
-
-  private static void deleteCheckpoint(Path dir) throws IOException {
-    Files.deleteIfExists(dir.resolve(TrainingCheckpoint.FILE));
-    Files.deleteIfExists(dir);
   }
 
   private void failed(ObjectNode r, List<Double> losses, Exception e) {

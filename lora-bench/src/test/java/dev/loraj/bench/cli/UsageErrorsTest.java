@@ -27,17 +27,7 @@ import picocli.CommandLine;
 class UsageErrorsTest {
   private static Path dir;
 
-  static final String SWEEP = """
-      name: tiny
-      task: {kind: synthetic, width: 16, classes: 3, shift_rank: 2, test_examples: 200, seed: 0}
-      train: {steps: 8, batch_size: 32, learning_rate: 1.0e-2}
-      seeds: [1, 2]
-      targets: {target_modules: all-linear}
-      baselines:
-        - {kind: head_only}
-      variants:
-        - {type: lora, rank: [1, 2], alpha: 4}
-      """;
+  static final String SWEEP = dev.loraj.bench.sweep.SweepRunnerTest.YAML;
 
   static final String CONTINUAL = """
       sequence: {kind: synthetic, tasks: 3, width: 16}

@@ -15,9 +15,10 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class SweepRunnerTest {
+public class SweepRunnerTest {
 
-  static final String YAML = """
+  /** A six-trial synthetic sweep, also the valid base of the CLI's bad-input cases. */
+  public static final String YAML = """
       name: tiny
       task: {kind: synthetic, width: 16, classes: 3, shift_rank: 2, test_examples: 200, seed: 0}
       train: {steps: 8, batch_size: 32, learning_rate: 1.0e-2}

@@ -49,6 +49,12 @@ public final class TrainingCheckpoint {
     return Files.isRegularFile(dir.resolve(FILE));
   }
 
+  /** Deletes the checkpoint in {@code dir} and the directory, once it is no longer needed. */
+  public static void delete(Path dir) throws IOException {
+    Files.deleteIfExists(dir.resolve(FILE));
+    Files.deleteIfExists(dir);
+  }
+
   /** The step a checkpoint in {@code dir} was taken after. */
   public static long step(Path dir) throws IOException {
     try (SafetensorsFile f = SafetensorsFile.open(dir.resolve(FILE))) {

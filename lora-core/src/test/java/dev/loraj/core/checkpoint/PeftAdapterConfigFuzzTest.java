@@ -25,8 +25,7 @@ class PeftAdapterConfigFuzzTest {
 
   @AfterAll
   static void deleteDirectory() throws IOException {
-    Files.deleteIfExists(dir.resolve(PeftAdapters.CONFIG_FILE));
-    Files.deleteIfExists(dir);
+    FuzzInvariant.deleteScratchDirectory(dir);
   }
 
   @FuzzTest

@@ -515,12 +515,7 @@ public abstract class AdapterConformanceSuite {
       ExactArrays.assertBitIdentical(resumed.output(inputs(2)), t.after(),
           "output after resuming at step " + every + " of " + sc.steps());
     } finally {
-      try (Stream<java.nio.file.Path> files = java.nio.file.Files.list(dir)) {
-        for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
-          java.nio.file.Files.delete(f);
-        }
-      }
-      java.nio.file.Files.delete(dir);
+      dev.loraj.core.train.TrainingCheckpoint.delete(dir);
     }
   }
 

@@ -21,6 +21,16 @@ public final class FuzzInvariant {
     return java.nio.file.Files.createTempDirectory(prefix);
   }
 
+  /** Deletes a directory made by {@link #scratchDirectory} and the files in it. */
+  public static void deleteScratchDirectory(java.nio.file.Path dir) throws java.io.IOException {
+    try (var files = java.nio.file.Files.list(dir)) {
+      for (java.nio.file.Path p : files.toList()) {
+        java.nio.file.Files.deleteIfExists(p);
+      }
+    }
+    java.nio.file.Files.deleteIfExists(dir);
+  }
+
   /** Fails unless {@code e} has a non-blank message (an error a user can act on). */
   public static void requireMessage(Throwable e) {
     if (e.getMessage() == null || e.getMessage().isBlank()) {

@@ -28,12 +28,7 @@ class SafetensorsFuzzTest {
 
   @AfterAll
   static void deleteDirectory() throws IOException {
-    try (var files = Files.list(dir)) {
-      for (Path p : files.toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
-    Files.deleteIfExists(dir);
+    FuzzInvariant.deleteScratchDirectory(dir);
   }
 
   /** The header alone: byte 0 is the buffer length the header must tile, the rest the JSON. */

@@ -40,12 +40,7 @@ class ShardedCheckpointFuzzTest {
 
   @AfterAll
   static void deleteDirectory() throws IOException {
-    try (var files = Files.list(dir)) {
-      for (Path p : files.toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
-    Files.deleteIfExists(dir);
+    FuzzInvariant.deleteScratchDirectory(dir);
   }
 
   @FuzzTest
