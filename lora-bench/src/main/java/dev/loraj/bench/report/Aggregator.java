@@ -28,6 +28,14 @@ final class Aggregator {
   private Aggregator() {}
 
   static Summary summarize(List<TrialResult> unsorted) {
+    return summarize(unsorted, null);
+  }
+
+  /**
+   * As {@link #summarize(List)}, with the differences taken from the row {@code reference} names
+   * (a group or a method; null: the default, see {@link Significance}).
+   */
+  static Summary summarize(List<TrialResult> unsorted, String reference) {
     if (unsorted.isEmpty()) {
       throw new IllegalArgumentException("no trials to report");
     }
@@ -66,6 +74,7 @@ final class Aggregator {
     metricNames.addAll(otherMetrics);
 
     int ok = (int) trials.stream().filter(TrialResult::ok).count();
+    Significance.Result sig = Significance.of(rows, trials, primary, higherIsBetter, reference);
     return new Summary(
         distinct(trials, TrialResult::sweep),
         distinct(trials, TrialResult::task),
@@ -74,7 +83,8 @@ final class Aggregator {
         distinct(trials, Aggregator::baseModel),
         primary, higherIsBetter, List.copyOf(metricNames),
         trials.size(), ok, trials.size() - ok,
-        period(trials), provenance(trials), List.copyOf(rows), List.copyOf(failed));
+        period(trials), provenance(trials), List.copyOf(rows), sig.reference(), sig.choice(),
+        sig.differences(), List.copyOf(failed));
   }
 
   /** Trials in a fixed order: by group, then seed, then id. */

@@ -28,6 +28,8 @@ final class CsvReport {
     }
     header.add("peak_rss_delta_bytes_mean");
     header.addAll(List.of("trainable_params", "total_params", "trainable_pct", "step_ms_median"));
+    header.addAll(List.of("reference", "diff_vs_reference_mean", "diff_vs_reference_ci_low",
+        "diff_vs_reference_ci_high", "diff_vs_reference_n", "diff_vs_reference_verdict"));
     StringBuilder csv = new StringBuilder(line(header));
     for (GroupSummary r : s.rows()) {
       List<String> c = new ArrayList<>();
@@ -59,6 +61,14 @@ final class CsvReport {
       c.add(Long.toString(r.totalParams()));
       c.add(num(r.trainablePct()));
       c.add(num(r.stepMsMedian()));
+      c.add(s.reference() == null ? "" : s.reference());
+      PairedDifference d = s.differences().stream().filter(x -> x.group().equals(r.group())).findFirst().orElse(null);
+      boolean has = d != null && d.n() > 0;
+      c.add(has ? num(d.mean()) : "");
+      c.add(d != null && d.low() != null ? num(d.low()) : "");
+      c.add(d != null && d.high() != null ? num(d.high()) : "");
+      c.add(d == null ? "" : Integer.toString(d.n()));
+      c.add(d == null ? (r.group().equals(s.reference()) ? "reference" : "") : d.verdict());
       csv.append(line(c));
     }
     return csv.toString();

@@ -31,6 +31,18 @@ final class Fmt {
     return f("%+.4f", v);
   }
 
+  /**
+   * A paired difference: {@code +0.0270 [+0.0101, +0.0439], n=5}; without an interval
+   * {@code +0.0100, n=1}, and a dash without a common seed.
+   */
+  static String interval(PairedDifference d) {
+    if (d.n() == 0) {
+      return DASH;
+    }
+    return d.low() == null ? signed(d.mean()) + ", n=" + d.n()
+        : signed(d.mean()) + " [" + signed(d.low()) + ", " + signed(d.high()) + "], n=" + d.n();
+  }
+
   static String count(long n) {
     return f("%,d", n);
   }

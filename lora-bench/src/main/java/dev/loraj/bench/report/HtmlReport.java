@@ -6,8 +6,8 @@ import java.util.Map;
 
 /**
  * {@code report.html}: one static, self-contained page (inline CSS, charts as base64 PNG data
- * URIs, no scripts, no external resources) with the header, table, paragraph, charts and failed
- * trials.
+ * URIs, no scripts, no external resources) with the header, table, the differences from the
+ * reference row, memory, paragraph, charts and failed trials.
  */
 final class HtmlReport {
 
@@ -59,21 +59,17 @@ final class HtmlReport {
         + "Memory, tokens/s and train s: mean over seeds; step ms: median over seeds of each trial's "
         + "median step time. MiB = 2<sup>20</sup> bytes. Full precision in summary.csv and summary.json.</p>\n");
 
+    h.append("<h2>Differences from the reference</h2>\n<p class=\"note\">")
+        .append(esc(TableView.differenceNote(s))).append("</p>\n");
+    if (s.rankingSupported()) {
+      table(h, "differences", TableView.differenceColumns(s), TableView.differenceRows(s));
+    }
+
     List<List<String>> mem = TableView.memoryRows(s);
     if (!mem.isEmpty()) {
-      h.append("<h2>Memory</h2>\n<div class=\"scroll\"><table class=\"results\">\n<thead><tr>");
-      for (String c : TableView.memoryColumns()) {
-        h.append("<th>").append(esc(c)).append("</th>");
-      }
-      h.append("</tr></thead>\n<tbody>\n");
-      for (List<String> r : mem) {
-        h.append("<tr>");
-        for (int j = 0; j < r.size(); j++) {
-          h.append(j < TableView.textColumns() ? "<td>" : "<td class=\"num\">").append(esc(r.get(j))).append("</td>");
-        }
-        h.append("</tr>\n");
-      }
-      h.append("</tbody>\n</table></div>\n<p class=\"note\">").append(esc(TableView.memoryNote())).append("</p>\n");
+      h.append("<h2>Memory</h2>\n");
+      table(h, "results", TableView.memoryColumns(), mem);
+      h.append("<p class=\"note\">").append(esc(TableView.memoryNote())).append("</p>\n");
     }
 
     h.append("<h2>What the table shows</h2>\n<p>")
@@ -106,6 +102,23 @@ final class HtmlReport {
     }
     h.append("</body>\n</html>\n");
     return h.toString();
+  }
+
+  /** A scrollable table: header row, then text columns left and numbers right. */
+  private static void table(StringBuilder h, String cssClass, List<String> cols, List<List<String>> rows) {
+    h.append("<div class=\"scroll\"><table class=\"").append(cssClass).append("\">\n<thead><tr>");
+    for (String c : cols) {
+      h.append("<th>").append(esc(c)).append("</th>");
+    }
+    h.append("</tr></thead>\n<tbody>\n");
+    for (List<String> r : rows) {
+      h.append("<tr>");
+      for (int j = 0; j < r.size(); j++) {
+        h.append(j < TableView.textColumns() ? "<td>" : "<td class=\"num\">").append(esc(r.get(j))).append("</td>");
+      }
+      h.append("</tr>\n");
+    }
+    h.append("</tbody>\n</table></div>\n");
   }
 
   static String esc(String s) {

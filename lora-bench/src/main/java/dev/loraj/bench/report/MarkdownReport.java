@@ -3,7 +3,10 @@ package dev.loraj.bench.report;
 import java.util.List;
 import java.util.Map;
 
-/** {@code report.md}: header, table, the generated paragraph, plot links, failed trials. */
+/**
+ * {@code report.md}: header, table, the differences from the reference row (or why the seeds
+ * support no ranking), memory, the generated paragraph, plot links, failed trials.
+ */
 final class MarkdownReport {
 
   private MarkdownReport() {}
@@ -14,32 +17,18 @@ final class MarkdownReport {
     for (Map.Entry<String, String> e : TableView.header(s).entrySet()) {
       md.append("- **").append(esc(e.getKey())).append("**: ").append(esc(e.getValue())).append('\n');
     }
-    md.append("\n## Results\n\n");
-    List<String> cols = TableView.columns(s);
-    md.append(row(cols));
-    StringBuilder sep = new StringBuilder("|");
-    for (int i = 0; i < cols.size(); i++) {
-      sep.append(i < TableView.textColumns() ? " :--- |" : " ---: |");
-    }
-    md.append(sep).append('\n');
-    for (List<String> r : TableView.rows(s)) {
-      md.append(row(r));
-    }
+    md.append("\n## Results\n\n").append(table(TableView.columns(s), TableView.rows(s)));
     md.append("\nMetrics: mean ± sample standard deviation (n - 1) over the ok seeds (n). ")
         .append("Memory, tokens/s and train s: mean over seeds; step ms: median over seeds of each ")
         .append("trial's median step time. MiB = 2^20 bytes. Full precision in summary.csv and ")
         .append("summary.json.\n");
+    md.append("\n## Differences from the reference\n\n").append(esc(TableView.differenceNote(s))).append('\n');
+    if (s.rankingSupported()) {
+      md.append('\n').append(table(TableView.differenceColumns(s), TableView.differenceRows(s)));
+    }
     List<List<String>> mem = TableView.memoryRows(s);
     if (!mem.isEmpty()) {
-      md.append("\n## Memory\n\n");
-      List<String> mc = TableView.memoryColumns();
-      md.append(row(mc));
-      StringBuilder msep = new StringBuilder("|");
-      for (int i = 0; i < mc.size(); i++) {
-        msep.append(i < TableView.textColumns() ? " :--- |" : " ---: |");
-      }
-      md.append(msep).append('\n');
-      mem.forEach(r -> md.append(row(r)));
+      md.append("\n## Memory\n\n").append(table(TableView.memoryColumns(), mem));
       md.append('\n').append(esc(TableView.memoryNote())).append('\n');
     }
     md.append("\n## What the table shows\n\n")
@@ -63,6 +52,17 @@ final class MarkdownReport {
     }
     md.append("\nFiles: report.html (everything in one page), summary.csv, summary.json.\n");
     return md.toString();
+  }
+
+  /** A table: header, alignment row (text columns left, numbers right), rows. */
+  private static String table(List<String> cols, List<List<String>> rows) {
+    StringBuilder t = new StringBuilder(row(cols)).append('|');
+    for (int i = 0; i < cols.size(); i++) {
+      t.append(i < TableView.textColumns() ? " :--- |" : " ---: |");
+    }
+    t.append('\n');
+    rows.forEach(r -> t.append(row(r)));
+    return t.toString();
   }
 
   private static String row(List<String> cells) {

@@ -5,10 +5,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The "what the table shows" paragraph, generated from the numbers: the best row, the best
- * adapter, and its gap to the head-only and full fine-tuning baselines (with parameter and
- * memory ratios). A gap no larger than the larger of the two standard deviations is called
- * within seed noise; that is a reading aid, not a significance test.
+ * The "what the table shows" paragraph, generated from the numbers: whether the seeds support a
+ * ranking at all, which rows differ from the reference row with a 95% interval that excludes
+ * zero ({@link Significance}), the best row and the best adapter, and the adapter's gap to the
+ * head-only and full fine-tuning baselines (with parameter and memory ratios).
  */
 final class Narrative {
 
@@ -26,9 +26,10 @@ final class Narrative {
     }
     out.add("Rows are sorted by " + pm + " (" + (s.higherIsBetter() ? "higher" : "lower")
         + " is better), mean ± sample std over seeds.");
+    out.addAll(significance(s));
     GroupSummary best = ranked.get(0);
-    out.add("Best: " + label(best) + " with " + pm + " " + Fmt.meanStd(best.metric(pm))
-        + " (n=" + best.metric(pm).n() + ").");
+    out.add((s.rankingSupported() ? "Best: " : "Highest (not a ranking): ") + label(best) + " with " + pm
+        + " " + Fmt.meanStd(best.metric(pm)) + " (n=" + best.metric(pm).n() + ").");
     GroupSummary adapter = ranked.stream().filter(r -> !r.baseline()).findFirst().orElse(null);
     GroupSummary full = bestOf(ranked, TrialResult.FULL_FT);
     GroupSummary head = bestOf(ranked, TrialResult.HEAD_ONLY);
@@ -116,15 +117,65 @@ final class Narrative {
     }
   }
 
+  /**
+   * Whether the seeds support a ranking; if they do, the rows better and worse than the
+   * reference with 95% intervals that exclude zero, the rows whose intervals contain it, and the
+   * rows without an interval.
+   */
+  static List<String> significance(Summary s) {
+    List<String> out = new ArrayList<>();
+    if (s.reference() == null) {
+      return out;
+    }
+    if (!s.rankingSupported()) {
+      out.add("No row shares two or more seeds with the reference row " + s.reference()
+          + ", so the table supports no ranking: with one seed, a difference between rows may be"
+          + " seed noise. List two or more seeds (seeds:, or an entry's own seeds:) for paired"
+          + " 95% confidence intervals.");
+      return out;
+    }
+    StringBuilder b = new StringBuilder("Against the reference row " + s.reference() + " (" + s.referenceChoice()
+        + "), paired by seed with 95% t-intervals: ");
+    List<String> parts = new ArrayList<>();
+    for (String verdict : List.of(PairedDifference.BETTER, PairedDifference.WORSE, PairedDifference.NOT_SIGNIFICANT)) {
+      List<String> rows = s.differences().stream().filter(d -> d.verdict().equals(verdict))
+          .map(d -> d.group() + " " + Fmt.interval(d)).toList();
+      if (!rows.isEmpty()) {
+        parts.add((verdict.equals(PairedDifference.NOT_SIGNIFICANT) ? "no significant difference" : "significantly "
+            + verdict) + ": " + String.join(", ", rows));
+      }
+    }
+    b.append(String.join("; ", parts)).append('.');
+    out.add(b.toString());
+    List<String> single = s.differences().stream().filter(d -> d.n() < 2).map(PairedDifference::group).toList();
+    if (!single.isEmpty()) {
+      out.add("Single seed in common with the reference, so no interval and no ranking: "
+          + String.join(", ", single) + ".");
+    }
+    return out;
+  }
+
   private static String gap(GroupSummary a, GroupSummary b, Summary s) {
     MeanStd ma = a.metric(s.primaryMetric());
     MeanStd mb = b.metric(s.primaryMetric());
     double d = ma.mean() - mb.mean();
     boolean better = s.higherIsBetter() ? d > 0 : d < 0;
-    double noise = Math.max(ma.std() == null ? 0 : ma.std(), mb.std() == null ? 0 : mb.std());
-    String verdict = d == 0 ? "equal" : (better ? "better" : "worse");
-    String within = Math.abs(d) <= noise && noise > 0 ? ", within seed noise (one std)" : "";
-    return Fmt.signed(d) + " " + s.primaryMetric() + " (" + verdict + within + ")";
+    String verdict = d == 0 ? "equal" : (better ? "higher" : "lower");
+    return Fmt.signed(d) + " " + s.primaryMetric() + " (" + verdict + pairedVerdict(a, b, s) + ")";
+  }
+
+  /** What the paired interval says about rows a and b, when one of them is the reference. */
+  private static String pairedVerdict(GroupSummary a, GroupSummary b, Summary s) {
+    String other = a.group().equals(s.reference()) ? b.group() : b.group().equals(s.reference()) ? a.group() : null;
+    if (other == null) {
+      return "";
+    }
+    PairedDifference d = s.differences().stream().filter(x -> x.group().equals(other)).findFirst().orElse(null);
+    if (d == null || d.n() < 2) {
+      return "; single seed: not a ranking";
+    }
+    return d.excludesZero() ? "; significant, paired over " + d.n() + " seeds"
+        : "; not significant, paired over " + d.n() + " seeds";
   }
 
   private static String ratio(long big, long small) {

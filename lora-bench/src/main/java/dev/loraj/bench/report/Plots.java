@@ -23,6 +23,13 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * peak off-heap memory; one point per group, error bar = sample std over seeds), the ledger by
  * category as one stacked bar per group, and training loss curves (mean over the ok seeds of
  * each group).
+ *
+ * <p>The loss curves show the task loss (the objective alone); the regularization terms some
+ * adapters add to it (AdaLoRA's orthogonality penalty, which starts near 50 where the task loss
+ * starts near 1) have a chart of their own. When one curve is far above the others (its highest
+ * point more than {@value #OUTLIER_RATIO} times the median of all points), the y axis is
+ * logarithmic, or, with a loss at or below zero, clipped at {@value #OUTLIER_RATIO} / 2 times
+ * that median; the chart's title says which.
  * A chart without data is left out.
  */
 final class Plots {
@@ -31,6 +38,10 @@ final class Plots {
   static final String METRIC_VS_MEMORY = "metric_vs_memory.png";
   static final String LOSS_CURVES = "loss_curves.png";
   static final String MEMORY_BY_CATEGORY = "memory_by_category.png";
+  static final String REGULARIZATION_CURVES = "regularization_curves.png";
+
+  /** A curve whose highest point is this many times the median of all points is an outlier. */
+  static final double OUTLIER_RATIO = 10;
 
   private static final int WIDTH = 1000;
   private static final int HEIGHT = 620;
@@ -80,48 +91,111 @@ final class Plots {
           png(memoryBars(s.sweepName(), ledgers))));
     }
 
-    XYChart loss = new XYChartBuilder().width(WIDTH).height(HEIGHT)
-        .title(s.sweepName() + ": training loss (mean over seeds)")
-        .xAxisTitle("training step").yAxisTitle("training loss [mean over seeds]").build();
-    style(loss);
-    loss.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
-    int curves = 0;
     Map<String, List<TrialResult>> byGroup = Aggregator.byGroup(trials);
     // rows order (best first), so each group keeps its colour across the charts
+    Map<String, double[]> task = new java.util.LinkedHashMap<>();
+    Map<String, double[]> reg = new java.util.LinkedHashMap<>();
     for (GroupSummary r : s.rows()) {
-      double[] mean = meanCurve(byGroup.get(r.group()));
-      if (mean.length == 0) {
-        continue;
+      List<TrialResult> group = byGroup.get(r.group());
+      double[] mean = meanCurve(group, TrialResult::taskLoss);
+      if (mean.length > 0) {
+        task.put(r.group(), mean);
       }
-      double[] steps = new double[mean.length];
-      for (int i = 0; i < steps.length; i++) {
-        steps[i] = i + 1;
+      double[] penalty = meanCurve(group.stream().filter(t -> !t.taskLossCurve().isEmpty()).toList(),
+          Plots::regularization);
+      if (penalty.length > 0) {
+        reg.put(r.group(), penalty);
       }
-      loss.addSeries(r.group(), steps, mean).setMarker(SeriesMarkers.NONE);
-      curves++;
     }
-    if (curves > 0) {
-      plots.add(new Plot(LOSS_CURVES, "training loss curves (mean over seeds per group)", png(loss)));
+    if (!task.isEmpty()) {
+      String note = reg.isEmpty() ? "" : "; regularization terms: " + REGULARIZATION_CURVES;
+      plots.add(lines(LOSS_CURVES, s.sweepName() + ": training task loss (mean over seeds)",
+          "task loss: the objective, without regularization terms [mean over seeds]", task,
+          "training task loss curves (mean over seeds per group" + note + ")"));
+    }
+    if (!reg.isEmpty()) {
+      plots.add(lines(REGULARIZATION_CURVES, s.sweepName() + ": regularization terms (mean over seeds)",
+          "loss minus task loss: the adapter's regularization [mean over seeds]", reg,
+          "regularization terms added to the training loss (mean over seeds per group)"));
     }
     return plots;
   }
 
+  /** Per step, the trial's loss minus its task loss (NaN where the task loss is unknown). */
+  private static List<Double> regularization(TrialResult t) {
+    List<Double> out = new ArrayList<>();
+    List<Double> loss = t.lossCurve();
+    List<Double> taskLoss = t.taskLoss();
+    for (int i = 0; i < Math.min(loss.size(), taskLoss.size()); i++) {
+      out.add(loss.get(i) - taskLoss.get(i));
+    }
+    return out;
+  }
+
   /**
-   * Mean loss per step over the ok trials that recorded a curve, up to the shortest such curve
-   * (so every point averages the same seeds).
+   * A line chart of one curve per group against the training step, readable when one curve is
+   * an outlier (see the class comment); the chart's title and the plot's caption say how.
    */
-  static double[] meanCurve(List<TrialResult> group) {
+  private static Plot lines(String file, String title, String yTitle, Map<String, double[]> curves, String caption) {
+    List<Double> all = new ArrayList<>();
+    curves.values().forEach(c -> java.util.Arrays.stream(c).filter(Double::isFinite).forEach(all::add));
+    double median = MeanStd.median(all);
+    double max = all.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
+    double min = all.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN);
+    boolean outlier = median > 0 && max > OUTLIER_RATIO * median;
+    boolean log = outlier && min > 0;
+    double clip = outlier && !log ? OUTLIER_RATIO / 2 * median : Double.POSITIVE_INFINITY;
+    String scale = !outlier ? ""
+        : log ? " (log scale: one curve is over " + Fmt.f("%.0f", OUTLIER_RATIO) + "x the others' median)"
+        : " (y clipped at " + Fmt.f("%.3g", clip) + ": higher points drawn at the top edge)";
+    XYChart c = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title + scale)
+        .xAxisTitle("training step").yAxisTitle(yTitle + (log ? ", log scale" : "")).build();
+    style(c);
+    c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
+    c.getStyler().setYAxisLogarithmic(log);
+    if (Double.isFinite(clip)) {
+      c.getStyler().setYAxisMax(clip);
+    }
+    for (Map.Entry<String, double[]> e : curves.entrySet()) {
+      List<Double> x = new ArrayList<>();
+      List<Double> y = new ArrayList<>();
+      double[] v = e.getValue();
+      for (int i = 0; i < v.length; i++) {
+        if (Double.isFinite(v[i])) { // steps a resumed trial restored have no task loss
+          x.add(i + 1.0);
+          y.add(Math.min(v[i], clip));
+        }
+      }
+      if (!x.isEmpty()) {
+        c.addSeries(e.getKey(), x, y).setMarker(SeriesMarkers.NONE);
+      }
+    }
+    return new Plot(file, caption + scale, png(c));
+  }
+
+  /**
+   * Mean per step over the ok trials that recorded a curve, up to the shortest such curve (so
+   * every point averages the same seeds); a step's NaN values (unknown) are left out of its
+   * mean, and a step with none known is NaN.
+   */
+  static double[] meanCurve(List<TrialResult> group, java.util.function.Function<TrialResult, List<Double>> curve) {
     List<List<Double>> curves = group.stream().filter(TrialResult::ok)
-        .map(TrialResult::lossCurve).filter(c -> !c.isEmpty()).toList();
+        .map(curve).filter(c -> !c.isEmpty()).toList();
     if (curves.isEmpty()) {
       return new double[0];
     }
     int len = curves.stream().mapToInt(List::size).min().getAsInt();
     double[] mean = new double[len];
-    for (List<Double> c : curves) {
-      for (int i = 0; i < len; i++) {
-        mean[i] += c.get(i) / curves.size();
+    for (int i = 0; i < len; i++) {
+      double sum = 0;
+      int n = 0;
+      for (List<Double> c : curves) {
+        if (Double.isFinite(c.get(i))) {
+          sum += c.get(i);
+          n++;
+        }
       }
+      mean[i] = n == 0 ? Double.NaN : sum / n;
     }
     return mean;
   }

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.loraj.bench.sweep.TrialResult;
 import dev.loraj.core.adapter.ConfigCodec;
+import dev.loraj.core.io.AtomicFiles;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,12 +43,23 @@ public final class Report {
    *     the primary metric, or one group mixes configurations
    */
   public static Summary generate(Path dir) throws IOException {
+    return generate(dir, null);
+  }
+
+  /**
+   * As {@link #generate(Path)}, with the reference row of the paired differences named by
+   * {@code reference} (a group label or a method name); null takes the sweep's {@code
+   * report.reference} from {@code sweep.json}, else the default (the best lora row).
+   *
+   * @throws IllegalArgumentException also when the reference names no row of the sweep
+   */
+  public static Summary generate(Path dir, String reference) throws IOException {
     System.setProperty("java.awt.headless", "true");
     List<TrialResult> trials = readTrials(dir);
-    Summary summary = Aggregator.summarize(trials);
+    Summary summary = Aggregator.summarize(trials, reference != null ? reference : sweepReference(dir));
     List<Plot> plots = Plots.render(summary, trials);
     for (Plot p : plots) {
-      Files.write(dir.resolve(p.file()), p.png());
+      AtomicFiles.write(dir.resolve(p.file()), out -> out.write(p.png()));
     }
     write(dir.resolve(REPORT_MD), MarkdownReport.render(summary, plots));
     write(dir.resolve(SUMMARY_CSV), CsvReport.render(summary));
@@ -101,6 +112,16 @@ public final class Report {
     return trials;
   }
 
+  /** {@code report.reference} of the definition in {@code sweep.json}; null when not set. */
+  private static String sweepReference(Path dir) throws IOException {
+    Path sweep = dir.resolve("sweep.json");
+    if (!Files.isRegularFile(sweep)) {
+      return null;
+    }
+    var ref = new ObjectMapper().readTree(sweep.toFile()).path("definition").path("report").path("reference");
+    return ref.isTextual() ? ref.asText() : null;
+  }
+
   /** The ids {@code sweep.json} lists, or null when there is no such file. */
   private static java.util.Set<String> plannedIds(Path dir) throws IOException {
     Path sweep = dir.resolve("sweep.json");
@@ -118,6 +139,6 @@ public final class Report {
   }
 
   private static void write(Path file, String text) throws IOException {
-    Files.writeString(file, text, StandardCharsets.UTF_8);
+    AtomicFiles.writeString(file, text);
   }
 }

@@ -59,12 +59,15 @@ final class TableView {
 
   static List<List<String>> rows(Summary s) {
     List<List<String>> out = new ArrayList<>();
+    // single-seed rows are labelled when other rows have seeds to compare
+    boolean multiSeed = s.rows().stream().anyMatch(r -> r.nOk() >= 2);
     for (GroupSummary r : s.rows()) {
       List<String> c = new ArrayList<>();
       c.add(r.group());
       c.add(r.baseline() ? r.method() + " (baseline)" : r.method());
       c.add(Fmt.rank(r.rank()));
-      c.add(r.nFailed() > 0 ? r.nOk() + " (+" + r.nFailed() + " failed)" : Integer.toString(r.nOk()));
+      String n = r.nOk() == 1 && multiSeed ? "1 (single seed)" : Integer.toString(r.nOk());
+      c.add(r.nFailed() > 0 ? n + " (+" + r.nFailed() + " failed)" : n);
       for (String m : s.metricNames()) {
         c.add(Fmt.meanStd(r.metric(m)));
       }
@@ -80,6 +83,46 @@ final class TableView {
       out.add(c);
     }
     return out;
+  }
+
+  /** Columns of the paired-differences table. */
+  static List<String> differenceColumns(Summary s) {
+    return List.of("group", "method", "paired seeds", s.primaryMetric() + " − reference (mean)",
+        "95% CI", "CI excludes 0");
+  }
+
+  /** One row per non-reference row of the summary, in its order. */
+  static List<List<String>> differenceRows(Summary s) {
+    List<List<String>> out = new ArrayList<>();
+    for (PairedDifference d : s.differences()) {
+      String ci = d.low() == null ? Fmt.DASH : "[" + Fmt.signed(d.low()) + ", " + Fmt.signed(d.high()) + "]";
+      String mark = switch (d.verdict()) {
+        case PairedDifference.BETTER -> "yes: better ✱";
+        case PairedDifference.WORSE -> "yes: worse ✱";
+        case PairedDifference.NOT_SIGNIFICANT -> "no";
+        case PairedDifference.SINGLE_SEED -> "single seed: no interval";
+        default -> "no common seed";
+      };
+      String seeds = String.join(", ", d.seeds().stream().map(String::valueOf).toList());
+      out.add(List.of(d.group(), d.method(), d.n() == 0 ? Fmt.DASH : d.n() + " (" + seeds + ")",
+          d.n() == 0 ? Fmt.DASH : Fmt.signed(d.mean()), ci, mark));
+    }
+    return out;
+  }
+
+  /** The paragraph above the differences table: the reference and the method, or why there is none. */
+  static String differenceNote(Summary s) {
+    if (s.reference() == null) {
+      return "No row recorded " + s.primaryMetric() + ", so there is nothing to compare.";
+    }
+    if (!s.rankingSupported()) {
+      return "No row shares two or more seeds with the reference row " + s.reference() + " (" + s.referenceChoice()
+          + "): the table supports no ranking, and a difference between rows may be seed noise. List two or"
+          + " more seeds (seeds:, or an entry's own seeds:) for paired 95% confidence intervals.";
+    }
+    return "Reference row: " + s.reference() + " (" + s.referenceChoice() + "; set report.reference in the sweep"
+        + " file or pass --reference to lora report). " + Significance.method(s.primaryMetric())
+        + " ✱ marks an interval that excludes zero.";
   }
 
   /** Groups that recorded a memory ledger, smallest ledger total first. */

@@ -23,16 +23,19 @@ import java.util.List;
  * targets: {target_modules: [query, value]}
  * baselines:
  *   - {kind: head_only, learning_rate: 2e-3}
- *   - {kind: full_ft, learning_rate: 1e-4}
+ *   - {kind: full_ft, learning_rate: 1e-4, seeds: [1, 2]}  # seeds: this entry's own seeds
  * variants:
  *   - {type: lora, rank: [4, 8], alpha: 16}        # a list is a grid axis
  *   - {type: dora, rank: 8, learning_rate: [5e-4, 1e-3]}
  * sample: {count: 6, seed: 1}                      # optional: a random subset of the grid
+ * report: {reference: lora}                        # optional: the row others are compared with
  * </pre>
  *
- * In a variant entry, {@code type} names the variant, {@code learning_rate} and {@code targets}
- * override the sweep's, and every other key is a field of the variant's config; any of them may
- * be a list, which makes it an axis of the grid.
+ * In a variant entry, {@code type} names the variant, {@code learning_rate}, {@code targets} and
+ * {@code seeds} override the sweep's, and every other key is a field of the variant's config; any
+ * of them but {@code seeds} and {@code targets} may be a list, which makes it an axis of the grid.
+ * {@code report} changes only how the report reads the trials, never which trials run, so a
+ * rerun with another {@code report} section reuses every trial.
  */
 public record SweepConfig(
     String name,
@@ -43,7 +46,8 @@ public record SweepConfig(
     List<ObjectNode> baselines,
     List<ObjectNode> variants,
     JsonNode sample,
-    String primaryMetric) {
+    String primaryMetric,
+    String reference) {
 
   public SweepConfig {
     if (name == null || name.isBlank()) {
@@ -66,8 +70,17 @@ public record SweepConfig(
     }
   }
 
-  static final List<String> KEYS =
-      List.of("name", "task", "train", "seeds", "targets", "baselines", "variants", "sample", "primary_metric");
+  static final List<String> KEYS = List.of(
+      "name", "task", "train", "seeds", "targets", "baselines", "variants", "sample", "primary_metric", "report");
+
+  /** Keys of the {@code report} section. */
+  static final List<String> REPORT_KEYS = List.of("reference");
+
+  /** The report's default reference row: the best group of this variant. */
+  public static final String DEFAULT_REFERENCE = "lora";
+
+  /** Per-entry key: the entry's own seeds, in place of the sweep's {@code seeds}. */
+  public static final String SEEDS = "seeds";
 
   static final List<String> TRAIN_KEYS = List.of(
       "steps", "batch_size", "learning_rate", "weight_decay", "warmup_steps", "schedule",
@@ -83,10 +96,10 @@ public record SweepConfig(
   static final List<String> TARGET_KEYS = List.of(
       "target_modules", "exclude_modules", "layers", "rank_pattern", "alpha_pattern", "modules_to_save");
 
-  static final List<String> BASELINE_KEYS = List.of("kind", "learning_rate");
+  static final List<String> BASELINE_KEYS = List.of("kind", "learning_rate", SEEDS);
 
   /** Keys every variant entry may hold (its config's fields come on top, per variant). */
-  static final List<String> VARIANT_KEYS = List.of("type", "rank", "alpha", "dropout", "learning_rate");
+  static final List<String> VARIANT_KEYS = List.of("type", "rank", "alpha", "dropout", "learning_rate", SEEDS);
 
   static final List<String> SCHEDULES = List.of("constant", "linear", "cosine");
 
@@ -134,10 +147,7 @@ public record SweepConfig(
     }
     ConfigNode train = root.object("train").keys(TRAIN_KEYS);
     checkTrain(train);
-    List<Long> seeds = root.longs("seeds", List.of(1L), Long.MIN_VALUE, Long.MAX_VALUE);
-    if (new java.util.HashSet<>(seeds).size() != seeds.size()) {
-      throw new ConfigException("seeds = " + seeds + ": a seed is listed twice (its trials would run twice)");
-    }
+    List<Long> seeds = seeds(root, List.of(1L));
     if (root.has("targets")) {
       checkTargets(root.object("targets"));
     }
@@ -149,6 +159,7 @@ public record SweepConfig(
       }
       b.choice("kind", null, List.of(TrialSpec.HEAD_ONLY, TrialSpec.FULL_FT));
       checkLearningRates(b);
+      seeds(b, seeds);
     }
     List<ObjectNode> variants = entries(root, "variants");
     long trials = 0;
@@ -159,22 +170,23 @@ public record SweepConfig(
       }
       v.text("type", null);
       checkLearningRates(v);
+      long entrySeeds = seeds(v, seeds).size();
       if (v.has("targets")) {
         checkTargets(v.object("targets"));
       }
       long points = 1;
       for (var it = v.json().fields(); it.hasNext(); ) {
         var e = it.next();
-        if (e.getValue().isArray() && !e.getKey().equals("targets")) {
+        if (e.getValue().isArray() && !NOT_AXES.contains(e.getKey())) {
           if (e.getValue().isEmpty()) {
             throw new ConfigException(v.where(e.getKey()) + " = []: a list is a grid axis and needs at least one value");
           }
           points = Math.min(MAX_TRIALS + 1, points * e.getValue().size()); // no overflow: both factors are bounded
         }
       }
-      trials = Math.min(MAX_TRIALS + 1, trials + points);
+      trials = Math.min(MAX_TRIALS + 1, trials + points * entrySeeds);
     }
-    trials = Math.min(MAX_TRIALS + 1, trials + baselineTrials(baselines)) * seeds.size();
+    trials = Math.min(MAX_TRIALS + 1, trials + baselineTrials(baselines, seeds));
     if (trials > MAX_TRIALS) {
       throw new ConfigException("the grid has more than " + MAX_TRIALS + " trials (entries x list values x"
           + " seeds), which is refused (a list where a single value was meant?)");
@@ -189,6 +201,15 @@ public record SweepConfig(
       s.longValue("seed", 0, Long.MIN_VALUE, Long.MAX_VALUE);
       sample = s.json();
     }
+    String reference = null;
+    if (root.has("report")) {
+      ConfigNode r = root.object("report").keys(REPORT_KEYS);
+      reference = r.text("reference", null);
+      if (reference != null && reference.isBlank()) {
+        throw new ConfigException(r.where("reference") + " = '': expected a group label (as the report shows"
+            + " it, e.g. 'lora r=8 a=16') or a method name (e.g. lora, head_only, full_ft)");
+      }
+    }
     return new SweepConfig(
         name,
         root.get("task"),
@@ -198,7 +219,31 @@ public record SweepConfig(
         baselines,
         variants,
         sample,
-        root.text("primary_metric", "accuracy"));
+        root.text("primary_metric", "accuracy"),
+        reference);
+  }
+
+  /** Entry keys that hold a list without being a grid axis. */
+  static final List<String> NOT_AXES = List.of("targets", SEEDS);
+
+  /** The seeds of {@code node} ({@code fallback} when absent): integers, none listed twice. */
+  private static List<Long> seeds(ConfigNode node, List<Long> fallback) {
+    List<Long> seeds = node.longs(SEEDS, fallback, Long.MIN_VALUE, Long.MAX_VALUE);
+    if (new java.util.HashSet<>(seeds).size() != seeds.size()) {
+      throw new ConfigException(node.where(SEEDS) + " = " + seeds + ": a seed is listed twice (its trials would run twice)");
+    }
+    return seeds;
+  }
+
+  /** The seeds of a baseline or variant entry: its own {@code seeds}, else the sweep's. */
+  public List<Long> seedsOf(ObjectNode entry) {
+    JsonNode s = entry.get(SEEDS);
+    if (s == null || s.isNull()) {
+      return seeds;
+    }
+    List<Long> out = new ArrayList<>();
+    s.forEach(v -> out.add(v.asLong()));
+    return out;
   }
 
   /** A top-level key that belongs one level down (rank: 8 instead of under variants:). */
@@ -259,11 +304,12 @@ public record SweepConfig(
     }
   }
 
-  private static long baselineTrials(List<ObjectNode> baselines) {
+  private static long baselineTrials(List<ObjectNode> baselines, List<Long> seeds) {
     long n = 0;
     for (ObjectNode b : baselines) {
       JsonNode lr = b.get("learning_rate");
-      n += lr != null && lr.isArray() ? Math.max(1, lr.size()) : 1;
+      JsonNode own = b.get(SEEDS);
+      n += (lr != null && lr.isArray() ? Math.max(1, lr.size()) : 1) * (own != null && own.isArray() ? own.size() : seeds.size());
     }
     return n;
   }

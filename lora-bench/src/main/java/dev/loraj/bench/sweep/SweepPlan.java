@@ -22,7 +22,7 @@ import java.util.Random;
 
 /**
  * Expands a {@link SweepConfig} into its trials: the grid (lists are axes) of every variant entry,
- * times the seeds, plus the baselines; optionally a random sample of the grid. The order and the
+ * times the entry's seeds (its own {@code seeds}, else the sweep's), plus the baselines; optionally a random sample of the grid. The order and the
  * ids depend only on the config, so every machine computes the same plan and {@code --shard I/N}
  * splits it without coordination.
  */
@@ -67,7 +67,7 @@ public final class SweepPlan {
         throw new IllegalArgumentException("baseline kind '" + kind + "': accepted head_only, full_ft");
       }
       for (ObjectNode point : grid(b)) {
-        for (long seed : cfg.seeds()) {
+        for (long seed : cfg.seedsOf(b)) {
           ObjectNode train = trainNode(cfg.train(), point);
           String group = kind + lrLabel(point);
           out.add(spec(m, cfg, group, kind, true, null, null, null, train, seed));
@@ -82,13 +82,14 @@ public final class SweepPlan {
       registry.get(v.get("type").asText()); // unknown names fail here, before any trial runs
       List<String> axes = new ArrayList<>();
       v.fields().forEachRemaining(e -> {
-        if (e.getValue().isArray()) {
+        if (e.getValue().isArray() && !SweepConfig.NOT_AXES.contains(e.getKey())) {
           axes.add(e.getKey());
         }
       });
       for (ObjectNode point : grid(v)) {
         ObjectNode cfgNode = point.deepCopy();
         cfgNode.remove("learning_rate");
+        cfgNode.remove(SweepConfig.SEEDS);
         JsonNode tnode = cfgNode.remove("targets");
         Targets targets = tnode != null ? readTargets(m, tnode) : defaultTargets;
         if (targets == null) {
@@ -98,7 +99,7 @@ public final class SweepPlan {
         ObjectNode full = codec.toTree(config);
         String group = groupLabel(config, full, point, axes)
             + (tnode != null ? " targets=" + targets.targetModules() : "");
-        for (long seed : cfg.seeds()) {
+        for (long seed : cfg.seedsOf(v)) {
           ObjectNode train = trainNode(cfg.train(), point);
           variantTrials.add(spec(m, cfg, group, full.get("type").asText(), false, config, full, targets, train, seed));
         }
@@ -113,6 +114,12 @@ public final class SweepPlan {
       variantTrials.removeIf(t -> !keep.contains(t));
     }
     out.addAll(variantTrials);
+    String ref = cfg.reference();
+    if (ref != null && out.stream().noneMatch(t -> t.group().equals(ref) || t.variant().equals(ref))) {
+      throw new IllegalArgumentException("report.reference = '" + ref + "': no group or method of this sweep"
+          + " has that name; groups: " + out.stream().map(TrialSpec::group).distinct().toList() + ", methods: "
+          + out.stream().map(TrialSpec::variant).distinct().toList());
+    }
     return new SweepPlan(out);
   }
 
@@ -132,7 +139,7 @@ public final class SweepPlan {
     for (Iterator<Map.Entry<String, JsonNode>> it = entry.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       List<JsonNode> values = new ArrayList<>();
-      if (e.getValue().isArray() && !e.getKey().equals("targets")) {
+      if (e.getValue().isArray() && !SweepConfig.NOT_AXES.contains(e.getKey())) {
         ((ArrayNode) e.getValue()).forEach(values::add);
         if (values.isEmpty()) {
           throw new IllegalArgumentException("grid axis '" + e.getKey() + "' is an empty list");

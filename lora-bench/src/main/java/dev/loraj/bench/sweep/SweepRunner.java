@@ -172,6 +172,9 @@ public final class SweepRunner {
       d.set("sample", cfg.sample());
     }
     d.put("primary_metric", cfg.primaryMetric());
+    if (cfg.reference() != null) {
+      d.putObject("report").put("reference", cfg.reference());
+    }
     return d;
   }
 
@@ -196,12 +199,18 @@ public final class SweepRunner {
       JsonNode before = old.has("definition") ? old.get("definition") : old;
       List<String> changed = new ArrayList<>();
       JsonNode now = record.get("definition");
+      // neither how trials survive a kill nor how the report reads them changes a trial
       if (before.path("train").isObject()) {
         before = before.deepCopy();
         ((ObjectNode) before.get("train")).remove(SweepConfig.CHECKPOINT_EVERY);
       }
+      if (before.isObject()) {
+        before = before.deepCopy();
+        ((ObjectNode) before).remove("report");
+      }
       now = now.deepCopy();
       ((ObjectNode) now.get("train")).remove(SweepConfig.CHECKPOINT_EVERY);
+      ((ObjectNode) now).remove("report");
       List<String> keys = new ArrayList<>();
       now.fieldNames().forEachRemaining(keys::add);
       for (String k : keys) {

@@ -21,7 +21,10 @@ import java.util.TreeMap;
  * same way).
  *
  * <p>Memory fields are bytes, times milliseconds or seconds as their names say. {@code
- * loss_curve} holds the training loss per step. Failed trials keep {@code status = failed} and
+ * loss_curve} holds the training loss per step (the objective plus any regularization term of
+ * the adapter, the quantity the gradients are of); {@code task_loss_curve}, written only for
+ * adapters with a regularization term (AdaLoRA's orthogonality penalty), the objective alone
+ * (null for steps a resumed trial restored from a checkpoint). Failed trials keep {@code status = failed} and
  * an {@code error}; their measurements may be zero and are never averaged.
  *
  * @param group the label that groups seeds of one configuration, e.g. {@code "lora r=8 a=16"}
@@ -61,6 +64,7 @@ public record TrialResult(
     String primaryMetric,
     boolean higherIsBetter,
     List<Double> lossCurve,
+    List<Double> taskLossCurve,
     long trainableParams,
     long totalParams,
     long adapterFileBytes,
@@ -112,9 +116,19 @@ public record TrialResult(
     provenance = nullIfJsonNull(provenance);
     metrics = metrics == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(metrics));
     lossCurve = lossCurve == null ? List.of() : List.copyOf(lossCurve);
+    taskLossCurve = taskLossCurve == null ? List.of()
+        : taskLossCurve.stream().map(l -> l == null ? Double.NaN : l).toList();
     memory = memory == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(memory));
     memoryEstimate = memoryEstimate == null ? Map.of()
         : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(memoryEstimate));
+  }
+
+  /**
+   * The objective's loss per step, without the adapter's regularization: {@code task_loss_curve}
+   * when recorded (NaN where unknown), else {@code loss_curve}.
+   */
+  public List<Double> taskLoss() {
+    return taskLossCurve.isEmpty() ? lossCurve : taskLossCurve;
   }
 
   /** Bytes of ledger category {@code c} (or {@code total}); 0 when not recorded. */

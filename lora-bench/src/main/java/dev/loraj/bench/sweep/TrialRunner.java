@@ -146,6 +146,17 @@ public final class TrialRunner {
       Map<String, Double> metrics = task.evaluate(pm);
       r.set("metrics", json.valueToTree(new java.util.TreeMap<>(metrics)));
       r.set("loss_curve", json.valueToTree(losses));
+      if (!result.taskLosses().equals(result.losses())) {
+        // the adapter's regularization is part of loss_curve: the objective alone, for the report
+        var taskCurve = r.putArray("task_loss_curve");
+        result.taskLosses().forEach(l -> {
+          if (Double.isFinite(l)) {
+            taskCurve.add(l);
+          } else {
+            taskCurve.addNull(); // a step restored from a checkpoint, which keeps only the total
+          }
+        });
+      }
       r.put("trainable_params", trainable);
       r.put("total_params", total);
       r.put("adapter_file_bytes", saveTrainable(pm, base, adapterDir, spec));

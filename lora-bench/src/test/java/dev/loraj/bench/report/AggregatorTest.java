@@ -55,7 +55,7 @@ class AggregatorTest {
   private static TrialResult withPrimary(TrialResult t, String primary, boolean higherIsBetter) {
     return new TrialResult(t.id(), t.sweep(), t.group(), t.variant(), t.baseline(), t.rank(),
         t.config(), t.targets(), t.task(), t.dataset(), t.datasetSha256(), t.seed(), t.train(),
-        t.metrics(), primary, higherIsBetter, t.lossCurve(), t.trainableParams(), t.totalParams(),
+        t.metrics(), primary, higherIsBetter, t.lossCurve(), t.taskLossCurve(), t.trainableParams(), t.totalParams(),
         t.adapterFileBytes(), t.optimizerStateBytes(), t.peakOffheapBytes(), t.peakHeapBytes(),
         t.peakRssBytes(), t.analyticMemoryBytes(), t.memory(), t.memoryEstimate(), t.peakRssDeltaBytes(),
         t.rssAfterSetupBytes(), t.peakRssSource(), t.stepMsMedian(), t.tokensPerS(),

@@ -67,7 +67,7 @@ final class SyntheticTrials {
         "classification", "synthetic-sst2-v1", "ab12cd34", seed,
         JsonNodeFactory.instance.objectNode().put("steps", 50).put("lr", 1e-3).put("batch_size", 16),
         Map.of("accuracy", accuracy, "macro_f1", accuracy - 0.01, "eval_loss", 1 - accuracy),
-        "accuracy", true, loss, trainable, 1_000_000L, trainable * 4, trainable * 8,
+        "accuracy", true, loss, List.of(), trainable, 1_000_000L, trainable * 4, trainable * 8,
         offheap + seed * (1L << 20), 64L << 20, 900L << 20, 280L << 20,
         ledger(trainable, offheap + seed * (1L << 20)), ledger(trainable, offheap), offheap + (100L << 20),
         700L << 20, "VmHWM", 20.0 + seed, 5000.0 - seed * 10, 12.5 + seed, TrialResult.Status.OK, null,
@@ -77,7 +77,7 @@ final class SyntheticTrials {
   static TrialResult failed(String group, String variant, Integer rank, long seed, String error) {
     return new TrialResult(id(group, seed), "synthetic-sst2", group, variant, false, rank, null,
         null, "classification", "synthetic-sst2-v1", "ab12cd34", seed, null, Map.of(), "accuracy",
-        true, List.of(), 0, 0, 0, 0, 0, 0, 0, 0, null, null, 0, 0, null, 0, 0, 0, TrialResult.Status.FAILED, error,
+        true, List.of(), List.of(), 0, 0, 0, 0, 0, 0, 0, 0, null, null, 0, 0, null, 0, 0, 0, TrialResult.Status.FAILED, error,
         provenance(seed));
   }
 

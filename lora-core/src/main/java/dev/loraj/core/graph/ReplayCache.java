@@ -70,7 +70,7 @@ public final class ReplayCache implements AutoCloseable {
     }
   }
 
-  /** Why this session's graph runs through SameDiff, or {@code null} if it is replayed. */
+  /** Why the session's graph runs through SameDiff, or {@code null} if it is replayed. */
   public synchronized String unsupported() {
     return unsupported;
   }

@@ -28,7 +28,7 @@ import org.nd4j.linalg.api.shape.Shape;
  * and the engine is not portable ({@link Engine#vectorKernels()}); otherwise {@link #gelu} and
  * the others build the libnd4j op chains as before.
  * Results differ from the libnd4j chains by float rounding and erf's approximation error
- * (< 5e-7 absolute), well inside the PEFT golden tolerances ({@code VectorKernelOpTest}).
+ * (&lt; 5e-7 absolute), well inside the PEFT golden tolerances ({@code VectorKernelOpTest}).
  */
 public final class VectorKernelOp extends JavaComputedOp {
   static final String OP_NAME = "loraj_vector_kernel";

@@ -18,6 +18,7 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class MlpModel implements BaseModel {
 
+  /** The activation between hidden layers ({@code NONE}: a stack of linear maps). */
   public enum Activation { NONE, RELU, GELU, TANH }
 
   private final List<Integer> widths;

@@ -30,6 +30,7 @@ public record TrainConfig(
     double epsilon,
     long seed) {
 
+  /** The learning rate after warm-up: constant, or decayed linearly or along a cosine towards zero at the end. */
   public enum Schedule { CONSTANT, LINEAR, COSINE }
 
   public TrainConfig {

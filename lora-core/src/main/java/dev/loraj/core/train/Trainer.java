@@ -85,6 +85,7 @@ public final class Trainer {
    */
   public TrainResult train(PeftModel model, Objective objective, Batches batches) {
     List<Double> losses = new ArrayList<>();
+    List<Double> taskLosses = new ArrayList<>();
     List<Double> times = new ArrayList<>();
     if (checkpointDir != null) {
       TrainingCheckpoint.requireCapturable(model);
@@ -95,6 +96,8 @@ public final class Trainer {
         TrainingCheckpoint.Restored r = restore(session);
         first = r.step() + 1;
         losses.addAll(r.losses());
+        // a checkpoint holds the total loss only: the objective's share of its steps is unknown
+        r.losses().forEach(l -> taskLosses.add(Double.NaN));
         times.addAll(r.stepMillis());
       }
       for (long step = first; step <= config.steps(); step++) {
@@ -102,6 +105,7 @@ public final class Trainer {
         double stepLoss = session.step(step, batches);
         double ms = (System.nanoTime() - t0) / 1e6;
         losses.add(stepLoss);
+        taskLosses.add(session.lastTaskLoss());
         times.add(ms);
         if (checkpointDir != null && (step % checkpointEvery == 0 || step == config.steps())) {
           save(session, step, losses, times);
@@ -113,7 +117,7 @@ public final class Trainer {
       for (TrainListener l : listeners) {
         l.onFinish(session);
       }
-      return new TrainResult(losses, times, session.optimizerStateBytes(), session.trainableParameters());
+      return new TrainResult(losses, taskLosses, times, session.optimizerStateBytes(), session.trainableParameters());
     }
   }
 
@@ -142,10 +146,13 @@ public final class Trainer {
   /** One training run's graph, optimizer state and step function (also used by benchmarks). */
   public final class Session implements AutoCloseable {
     private final PeftModel model;
-    /** Replay plans of this session's gradient function (see Graphs.gradientsAndOutputs). */
+    /** Replay plans of the session's gradient function (see Graphs.gradientsAndOutputs). */
     private final ReplayCache replay = new ReplayCache();
     private final SameDiff sd;
     private final String lossName;
+    /** The objective's loss without the adapters' regularization; null when there is none. */
+    private final String taskLossName;
+    private double lastTaskLoss = Double.NaN;
     private final List<PeftModel.TrainableVar> vars;
     private final List<String> names;
     private final Map<String, Adam> configs = new HashMap<>();
@@ -167,6 +174,7 @@ public final class Trainer {
       SDVariable loss = objective.loss(sd, built.output());
       SDVariable total = built.regularization() == null ? loss : loss.add(built.regularization());
       lossName = total.name();
+      taskLossName = built.regularization() == null ? null : loss.name();
       sd.setLossVariables(lossName);
       vars = built.trainable();
       if (vars.isEmpty()) {
@@ -312,7 +320,7 @@ public final class Trainer {
     }
 
     /**
-     * Adds what this session holds to {@code ledger}: Adam's moments (optimizer), the last step's
+     * Adds what the session holds to {@code ledger}: Adam's moments (optimizer), the last step's
      * gradients as the step held them (gradients), the replay plan's working arrays, the
      * dequantization buffers and the gradient copies after-step hooks read (activations), and the
      * graph's own constants that no other part reported (other: index vectors, identity matrices,
@@ -344,20 +352,27 @@ public final class Trainer {
       replay.profile(timer);
     }
 
-    /** Why this session's steps run through SameDiff's session, or {@code null} if replayed. */
+    /** Why the session's steps run through SameDiff's session, or {@code null} if replayed. */
     public String replayUnsupported() {
       return replay.unsupported();
     }
 
-    /** Runs optimizer step {@code step} (1-based) and returns its loss (before the update). */
+    /**
+     * Runs optimizer step {@code step} (1-based) and returns its loss (before the update): the
+     * objective plus the adapters' regularization terms, the quantity the gradients are of.
+     */
     public double step(long step, Batches batches) {
       Map<String, INDArray> acc = new LinkedHashMap<>();
       double stepLoss = 0;
+      double taskLoss = 0;
+      List<String> outputs = taskLossName == null ? List.of(lossName) : List.of(lossName, taskLossName);
       for (int micro = 0; micro < config.accumulation(); micro++) {
         Map<String, INDArray> ph = batches.get(step, micro);
-        var og = Graphs.gradientsAndOutputs(sd, ph, List.of(lossName), names, replay);
+        var og = Graphs.gradientsAndOutputs(sd, ph, outputs, names, replay);
         INDArray lossArray = og.getOutputs().get(lossName);
         double l = lossArray.getDouble(0);
+        INDArray taskArray = taskLossName == null ? lossArray : og.getOutputs().get(taskLossName);
+        taskLoss += taskArray.getDouble(0) / config.accumulation();
         if (!Graphs.isFinite(l)) {
           throw new NonFiniteLossException(step, "loss is " + l);
         }
@@ -380,7 +395,7 @@ public final class Trainer {
         if (config.accumulation() > 1) {
           release(og.getGradients().values());
         } // else they are the accumulators, released after the update
-        release(List.of(lossArray));
+        release(taskArray == lossArray ? List.of(lossArray) : List.of(lossArray, taskArray));
         // The session would keep every array of this forward and backward pass reachable until
         // the next pass (~850 MiB for MiniLM at batch 16 x 32): see Graphs.releaseSessionState.
         Graphs.closeGradientRunArrays(sd, ph.values());
@@ -457,7 +472,17 @@ public final class Trainer {
       release(acc.values());
       perAdapterGrads.values().forEach(bySite -> bySite.values().forEach(m -> release(m.values())));
       NativeMemoryGuard.check();
+      lastTaskLoss = taskLoss;
       return stepLoss;
+    }
+
+    /**
+     * The objective's loss of the last {@link #step}, before its update and without the adapters'
+     * regularization terms (AdaLoRA's orthogonality penalty): the step's loss itself when there
+     * are none; NaN before the first step.
+     */
+    public double lastTaskLoss() {
+      return lastTaskLoss;
     }
   }
 

@@ -109,7 +109,7 @@ public final class OnnxModel {
     return initializers;
   }
 
-  /** Graph input names (ONNX IR < 4 also lists initializers here). */
+  /** Graph input names (ONNX IR &lt; 4 also lists initializers here). */
   public List<String> graphInputs() {
     return graphInputs;
   }
