@@ -174,6 +174,11 @@ public class SweepRunnerTest {
     assertThat(new SweepRunner(registry, quiet).run(
         SweepConfig.parse(YAML.replace("learning_rate: 1.0e-2", "learning_rate: 0.01")), dir, 0, 1).skipped())
         .isEqualTo(6);
+    // how the report reads the trials is no part of the definition: every trial is reused, and
+    // the report takes its reference row from the new sweep.json
+    assertThat(new SweepRunner(registry, quiet).run(
+        SweepConfig.parse(YAML + "report: {reference: head_only}\n"), dir, 0, 1).skipped()).isEqualTo(6);
+    assertThat(Report.generate(dir).reference()).isEqualTo("head_only");
 
     // a trial's id covers its task: nothing of the old definition is reused
     List<String> before = SweepPlan.of(SweepConfig.parse(YAML), registry).trials().stream().map(TrialSpec::id).toList();

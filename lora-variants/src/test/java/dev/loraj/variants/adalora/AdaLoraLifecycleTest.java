@@ -160,6 +160,30 @@ class AdaLoraLifecycleTest {
         .as("the adapter changed the output").isGreaterThan(1e-3);
   }
 
+  /**
+   * The trainer records the objective alone beside the loss it differentiates: at step 1 (before
+   * any update) the two differ by the regularizer of the initial A and B; without a regularizer
+   * they are the same numbers.
+   */
+  @Test
+  void trainerRecordsTheTaskLossWithoutTheRegularizer() {
+    AdaLoraConfig cfg = AdaLoraConfig.of(4, 2, 20, 2, 2, 1).withOrthReg(OrthReg.PAPER, 0.3);
+    PeftModel.Built built = model(cfg, 9).build(true, null);
+    double reg = Graphs.output(built.sd(), Map.of("x", batch(1).get("x")), built.regularization().name()).getDouble(0);
+    var r = new Trainer(TrainConfig.of(3, 2e-2, 3)).train(model(cfg, 9), Objective.meanSquaredError(), (s, m) -> batch(s));
+    assertThat(r.taskLosses()).hasSameSizeAs(r.losses());
+    assertThat(r.losses().get(0) - r.taskLosses().get(0))
+        .isCloseTo(reg, org.assertj.core.data.Percentage.withPercentage(1e-3));
+    for (int i = 0; i < 3; i++) {
+      assertThat(r.taskLosses().get(i)).isLessThan(r.losses().get(i));
+    }
+
+    PeftModel lora = new PeftModel(MlpModel.random(WIDTHS, MlpModel.Activation.TANH, false, 3), REGISTRY);
+    lora.addAdapter("default", new AdapterSpec(LoraConfig.of(2, 4), Targets.allLinear()), 9);
+    var plain = new Trainer(TrainConfig.of(3, 2e-2, 3)).train(lora, Objective.meanSquaredError(), (s, m) -> batch(s));
+    assertThat(plain.taskLosses()).isEqualTo(plain.losses());
+  }
+
   /** Both regularizer forms against a direct computation on the initial A and B. */
   @Test
   void orthogonalityRegularizerForms() {
