@@ -67,7 +67,8 @@ final class ReproduceCommand implements Callable<Integer> {
     prov.put("git", Provenance.gitRevision());
     prov.put("cpu", Provenance.cpuModel());
     if (all) {
-      ReproductionReport.write(out, results, prov);
+      String command = "./lora reproduce --all" + (quick ? " --quick" : "") + " --out " + out;
+      ReproductionReport.write(out, results, prov, command);
       System.out.println("wrote " + out.resolve("reproductions.md") + " and reproductions.json");
     } else {
       System.out.println();
