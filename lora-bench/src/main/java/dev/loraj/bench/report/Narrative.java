@@ -28,8 +28,12 @@ final class Narrative {
         + " is better), mean ± sample std over seeds.");
     out.addAll(significance(s));
     GroupSummary best = ranked.get(0);
-    out.add((s.rankingSupported() ? "Best: " : "Highest (not a ranking): ") + label(best) + " with " + pm
-        + " " + Fmt.meanStd(best.metric(pm)) + " (n=" + best.metric(pm).n() + ").");
+    // a row the seeds cannot compare is the highest, not the best
+    boolean compared = best.group().equals(s.reference())
+        || s.differences().stream().anyMatch(d -> d.group().equals(best.group()) && d.n() >= 2);
+    String lead = !s.rankingSupported() ? "Highest (not a ranking): "
+        : compared ? "Best: " : "Highest (single seed, not a ranking): ";
+    out.add(lead + label(best) + " with " + pm + " " + Fmt.meanStd(best.metric(pm)) + " (n=" + best.metric(pm).n() + ").");
     GroupSummary adapter = ranked.stream().filter(r -> !r.baseline()).findFirst().orElse(null);
     GroupSummary full = bestOf(ranked, TrialResult.FULL_FT);
     GroupSummary head = bestOf(ranked, TrialResult.HEAD_ONLY);

@@ -110,12 +110,12 @@ final class Plots {
     if (!task.isEmpty()) {
       String note = reg.isEmpty() ? "" : "; regularization terms: " + REGULARIZATION_CURVES;
       plots.add(lines(LOSS_CURVES, s.sweepName() + ": training task loss (mean over seeds)",
-          "task loss: the objective, without regularization terms [mean over seeds]", task,
+          "task loss (objective only) [mean over seeds]", task,
           "training task loss curves (mean over seeds per group" + note + ")"));
     }
     if (!reg.isEmpty()) {
       plots.add(lines(REGULARIZATION_CURVES, s.sweepName() + ": regularization terms (mean over seeds)",
-          "loss minus task loss: the adapter's regularization [mean over seeds]", reg,
+          "loss - task loss [mean over seeds]", reg,
           "regularization terms added to the training loss (mean over seeds per group)"));
     }
     return plots;
@@ -146,8 +146,9 @@ final class Plots {
     boolean log = outlier && min > 0;
     double clip = outlier && !log ? OUTLIER_RATIO / 2 * median : Double.POSITIVE_INFINITY;
     String scale = !outlier ? ""
-        : log ? " (log scale: one curve is over " + Fmt.f("%.0f", OUTLIER_RATIO) + "x the others' median)"
-        : " (y clipped at " + Fmt.f("%.3g", clip) + ": higher points drawn at the top edge)";
+        : log ? " (log scale: highest point over " + Fmt.f("%.0f", OUTLIER_RATIO) + "x the median)"
+        : " (y clipped at " + Fmt.f("%.3g", clip) + ", " + Fmt.f("%.0f", OUTLIER_RATIO / 2) + "x the median: higher"
+            + " points drawn at the top edge)";
     XYChart c = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title + scale)
         .xAxisTitle("training step").yAxisTitle(yTitle + (log ? ", log scale" : "")).build();
     style(c);

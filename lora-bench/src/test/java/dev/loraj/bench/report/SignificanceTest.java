@@ -57,6 +57,7 @@ class SignificanceTest {
         .contains("| no |")
         .contains("| dora r=8 a=16 | dora | 1 (1) | +0.0500 | – | single seed: no interval |")
         .contains("| 1 (single seed) |")
+        .contains("Highest (single seed, not a ranking): dora r=8 a=16 (dora) with accuracy 0.8500")
         .contains("significantly worse: head\\_only -0.1050")
         .contains("Single seed in common with the reference, so no interval and no ranking: dora r=8 a=16.");
     assertThat(Files.readString(dir.resolve(Report.REPORT_HTML))).contains("yes: worse ✱");
