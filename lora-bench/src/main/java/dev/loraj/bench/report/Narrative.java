@@ -170,6 +170,9 @@ final class Narrative {
 
   /** What the paired interval says about rows a and b, when one of them is the reference. */
   private static String pairedVerdict(GroupSummary a, GroupSummary b, Summary s) {
+    if (a.nOk() < 2 || b.nOk() < 2) {
+      return "; single seed: not a ranking";
+    }
     String other = a.group().equals(s.reference()) ? b.group() : b.group().equals(s.reference()) ? a.group() : null;
     if (other == null) {
       return "";

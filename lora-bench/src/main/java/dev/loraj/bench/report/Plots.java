@@ -25,9 +25,9 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * each group).
  *
  * <p>The loss curves show the task loss (the objective alone); the regularization terms some
- * adapters add to it (AdaLoRA's orthogonality penalty, which starts near 50 where the task loss
- * starts near 1) have a chart of their own. When one curve is far above the others (its highest
- * point more than {@value #OUTLIER_RATIO} times the median of all points), the y axis is
+ * adapters add to it (AdaLoRA's orthogonality penalty, which starts near 55 in the quickstart
+ * where the task loss starts near 1) have a chart of their own. When one curve is far above the
+ * others (its highest point more than {@value #OUTLIER_RATIO} times the median of all points), the y axis is
  * logarithmic, or, with a loss at or below zero, clipped at {@value #OUTLIER_RATIO} / 2 times
  * that median; the chart's title says which.
  * A chart without data is left out.
