@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.core.config.ConfigException;
 import dev.loraj.core.config.ConfigNode;
 import dev.loraj.core.config.ConfigFiles;
+import dev.loraj.core.model.BaseDtype;
 import dev.loraj.core.model.Targets;
 import dev.loraj.eval.task.Tasks;
 import java.io.IOException;
@@ -28,7 +29,13 @@ import java.util.List;
  *   - {type: lora, rank: [4, 8], alpha: 16}        # a list is a grid axis
  *   - {type: dora, rank: 8, learning_rate: [5e-4, 1e-3]}
  * sample: {count: 6, seed: 1}                      # optional: a random subset of the grid
+ * base_dtype: auto                                 # optional: auto (default), bf16, f16, f32
  * </pre>
+ *
+ * {@code base_dtype} is the type the frozen linear weights are held in ({@link BaseDtype}):
+ * {@code bf16} or {@code f16} hold them at 2 bytes a parameter and compute in float32; trained
+ * weights (adapters, heads, full fine-tuning) and optimizer state stay float32. The tasks' base
+ * models are float32, so {@code auto} and {@code f32} both keep them float32.
  *
  * In a variant entry, {@code type} names the variant, {@code learning_rate} and {@code targets}
  * override the sweep's, and every other key is a field of the variant's config; any of them may
@@ -43,7 +50,14 @@ public record SweepConfig(
     List<ObjectNode> baselines,
     List<ObjectNode> variants,
     JsonNode sample,
-    String primaryMetric) {
+    String primaryMetric,
+    BaseDtype baseDtype) {
+
+  /** A sweep whose frozen weights keep the model's own type ({@link BaseDtype#AUTO}). */
+  public SweepConfig(String name, JsonNode task, ObjectNode train, List<Long> seeds, JsonNode targets,
+      List<ObjectNode> baselines, List<ObjectNode> variants, JsonNode sample, String primaryMetric) {
+    this(name, task, train, seeds, targets, baselines, variants, sample, primaryMetric, BaseDtype.AUTO);
+  }
 
   public SweepConfig {
     if (name == null || name.isBlank()) {
@@ -64,10 +78,12 @@ public record SweepConfig(
     if (variants.isEmpty() && baselines.isEmpty()) {
       throw new ConfigException("sweep config: nothing to run (no 'variants' and no 'baselines')");
     }
+    baseDtype = baseDtype == null ? BaseDtype.AUTO : baseDtype;
   }
 
   static final List<String> KEYS =
-      List.of("name", "task", "train", "seeds", "targets", "baselines", "variants", "sample", "primary_metric");
+      List.of("name", "task", "train", "seeds", "targets", "baselines", "variants", "sample", "primary_metric",
+          "base_dtype");
 
   static final List<String> TRAIN_KEYS = List.of(
       "steps", "batch_size", "learning_rate", "weight_decay", "warmup_steps", "schedule",
@@ -198,7 +214,8 @@ public record SweepConfig(
         baselines,
         variants,
         sample,
-        root.text("primary_metric", "accuracy"));
+        root.text("primary_metric", "accuracy"),
+        BaseDtype.parse(root.choice("base_dtype", "auto", List.of("auto", "bf16", "f16", "f32"))));
   }
 
   /** A top-level key that belongs one level down (rank: 8 instead of under variants:). */

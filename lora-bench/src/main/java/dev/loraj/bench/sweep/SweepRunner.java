@@ -172,6 +172,9 @@ public final class SweepRunner {
       d.set("sample", cfg.sample());
     }
     d.put("primary_metric", cfg.primaryMetric());
+    if (cfg.baseDtype() != dev.loraj.core.model.BaseDtype.AUTO) {
+      d.put("base_dtype", cfg.baseDtype().json());
+    }
     return d;
   }
 

@@ -26,11 +26,25 @@ import org.nd4j.linalg.factory.Nd4j;
  * parameter in the memory ledger, and the logits match transformers computing in float32 on the
  * same bfloat16 values within 1e-4 absolute (float32 rounding of a different summation order).
  */
-class Bf16GoldenTest {
+public class Bf16GoldenTest {
   private static final double TOLERANCE = 1e-4;
 
-  static Path root() throws Exception {
-    return Path.of(Bf16GoldenTest.class.getResource("/golden/bf16_v1/cases.json").toURI()).getParent();
+  /** The golden directory as a file system path (copied out of the test jar when it is packed). */
+  public static Path root() throws Exception {
+    java.net.URL url = Bf16GoldenTest.class.getResource("/golden/bf16_v1/cases.json");
+    if (url.getProtocol().equals("file")) {
+      return Path.of(url.toURI()).getParent();
+    }
+    Path dir = java.nio.file.Files.createTempDirectory("bf16_v1");
+    for (String n : new String[] {"cases.json", "expected.safetensors", "llama-bf16-tiny/config.json",
+        "llama-bf16-tiny/model.safetensors"}) {
+      Path target = dir.resolve(n);
+      java.nio.file.Files.createDirectories(target.getParent());
+      try (java.io.InputStream in = Bf16GoldenTest.class.getResourceAsStream("/golden/bf16_v1/" + n)) {
+        java.nio.file.Files.copy(in, target);
+      }
+    }
+    return dir;
   }
 
   @Test
