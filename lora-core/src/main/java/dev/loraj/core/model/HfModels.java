@@ -1,6 +1,7 @@
 package dev.loraj.core.model;
 
 import dev.loraj.core.io.SafetensorsDtype;
+import dev.loraj.core.io.SafetensorsWriter;
 import dev.loraj.core.io.ShardedCheckpoint;
 import dev.loraj.core.io.TensorElements;
 import dev.loraj.core.io.TensorInfo;
@@ -196,6 +197,71 @@ public final class HfModels {
         dense.close();
       }
     }
+  }
+
+  /**
+   * Writes every weight of {@code model} under its Hugging Face name to {@code file} (a
+   * {@code model.safetensors}; copy {@code config.json} beside it to make a loadable directory),
+   * for instance after merging adapters into a 16-bit base. Types: {@link BaseDtype#AUTO} writes
+   * a weight held in 16 bits in its own type and every other weight (dense, or quantized, which
+   * is dequantized) as float32; {@code bf16}, {@code f16}, {@code f32} write every floating-point
+   * weight in that type (round to nearest even). Held weights are written a chunk of rows at a
+   * time, so saving makes no float32 copy of the model; the write is atomic.
+   */
+  public static void saveWeights(BaseModel model, Path file, BaseDtype dtype) throws IOException {
+    SafetensorsDtype dense = switch (dtype) {
+      case BF16 -> SafetensorsDtype.BF16;
+      case F16 -> SafetensorsDtype.F16;
+      default -> SafetensorsDtype.F32;
+    };
+    Map<String, SafetensorsWriter.Streamed> streamed = new LinkedHashMap<>();
+    for (LinearSite site : model.linearSites()) {
+      QuantizedWeight q = model.quantizedWeights().get(site.weightName());
+      if (q == null) {
+        continue;
+      }
+      SafetensorsDtype type = dense;
+      if (dtype == BaseDtype.AUTO && !q.format().blockwise()) {
+        type = q.format() == QuantFormat.BF16 ? SafetensorsDtype.BF16 : SafetensorsDtype.F16;
+      }
+      SafetensorsDtype target = type;
+      streamed.put(site.weightName(), new SafetensorsWriter.Streamed(target, site.weightShape(),
+          out -> writeHeld(q, site.fanInFanOut(), target, out)));
+    }
+    SafetensorsWriter.write(file, model.weights(), dense, streamed, Map.of("format", "pt"));
+  }
+
+  /** Rows of deq(W) as {@code target}, a chunk at a time ([in, out] when stored transposed). */
+  private static void writeHeld(QuantizedWeight q, boolean transposed, SafetensorsDtype target,
+      java.io.OutputStream out) throws IOException {
+    int rows = q.rows();
+    int cols = q.cols();
+    if (transposed) { // GPT-2's Conv1D layout: one float copy of this weight, transposed
+      float[] w = q.dequantize().transpose().dup('c').data().asFloat();
+      writeFloats(w, w.length, target, out);
+      return;
+    }
+    int chunkRows = Math.max(1, Math.min(rows, (1 << 18) / cols));
+    float[] buf = new float[chunkRows * cols];
+    for (int r0 = 0; r0 < rows; r0 += chunkRows) {
+      int n = Math.min(chunkRows, rows - r0);
+      q.dequantizeRows(r0, n, buf);
+      writeFloats(buf, n * cols, target, out);
+    }
+  }
+
+  private static void writeFloats(float[] v, int n, SafetensorsDtype target,
+      java.io.OutputStream out) throws IOException {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(n * target.byteSize())
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < n; i++) {
+      switch (target) {
+        case BF16 -> b.putShort(dev.loraj.core.io.HalfPrecision.floatToBfloat16(v[i]));
+        case F16 -> b.putShort(dev.loraj.core.io.HalfPrecision.floatToHalf(v[i]));
+        default -> b.putFloat(v[i]);
+      }
+    }
+    out.write(b.array(), 0, b.position());
   }
 
   /** The linear sites of the model in {@code dir}, from its config alone (no weights read). */

@@ -126,6 +126,36 @@ class StreamingLoadTest {
     assertThat(pm.quantized(site)).isSameAs(before);
   }
 
+  /** Merge into a bf16 base, save, load again: the merged bf16 weights come back bit for bit. */
+  @Test
+  void aMergedBf16BaseIsSavedAndReloaded(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+    PeftModel pm = new PeftModel(HfModels.load(bf16Model(), BaseDtype.AUTO), AdapterRegistry.discover());
+    pm.addAdapter("default", new AdapterSpec(LoraConfig.of(4, 8), Targets.of("q_proj", "down_proj")), 7);
+    pm.adapter("default").sites().values().forEach(a -> ((LoraAdapter) a).b().assign(0.01));
+    pm.merge();
+    INDArray merged = pm.output(Map.of("input_ids", ids()));
+    java.nio.file.Files.copy(bf16Model().resolve("config.json"), tmp.resolve("config.json"));
+    HfModels.saveWeights(pm.base(), tmp.resolve("model.safetensors"), BaseDtype.AUTO);
+    try (dev.loraj.core.io.SafetensorsFile f = dev.loraj.core.io.SafetensorsFile.open(tmp.resolve("model.safetensors"))) {
+      assertThat(f.info("model.layers.0.self_attn.q_proj.weight").dtype()).isEqualTo(dev.loraj.core.io.SafetensorsDtype.BF16);
+      assertThat(f.info("model.embed_tokens.weight").dtype()).isEqualTo(dev.loraj.core.io.SafetensorsDtype.F32);
+    }
+    BaseModel again = HfModels.load(tmp, BaseDtype.AUTO);
+    for (LinearSite s : again.linearSites()) {
+      assertThat(again.quantizedWeights().get(s.weightName()).codes())
+          .isEqualTo(pm.base().quantizedWeights().get(s.weightName()).codes());
+    }
+    INDArray reloaded = new PeftModel(again, AdapterRegistry.discover()).output(Map.of("input_ids", ids()));
+    assertThat(reloaded.sub(merged).amaxNumber().doubleValue()).isZero();
+    // every weight in bf16: the float32 ones are rounded, the bf16 ones kept
+    HfModels.saveWeights(pm.base(), tmp.resolve("all-bf16.safetensors"), BaseDtype.BF16);
+    try (dev.loraj.core.io.SafetensorsFile f = dev.loraj.core.io.SafetensorsFile.open(tmp.resolve("all-bf16.safetensors"))) {
+      assertThat(f.names()).allSatisfy(n -> assertThat(f.info(n).dtype()).isEqualTo(dev.loraj.core.io.SafetensorsDtype.BF16));
+      assertThat(f.getFloat("model.layers.1.mlp.down_proj.weight").data().asFloat())
+          .containsExactly(pm.base().quantizedWeights().get("model.layers.1.mlp.down_proj.weight").dequantize().data().asFloat());
+    }
+  }
+
   @Test
   void trainedWeightsOfA16BitBaseAreHeldInFloat32() throws Exception {
     PeftModel pm = new PeftModel(HfModels.load(bf16Model(), BaseDtype.AUTO), AdapterRegistry.discover());
