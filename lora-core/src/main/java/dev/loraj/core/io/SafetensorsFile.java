@@ -178,6 +178,39 @@ public final class SafetensorsFile implements TensorSource {
     return region.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
   }
 
+  @Override
+  public void read(String name, long offset, ByteBuffer dst) {
+    TensorInfo info = info(name);
+    TensorSource.checkRange(info, offset, dst.remaining());
+    if (closed) {
+      throw new IllegalStateException(file + " is closed");
+    }
+    FileChannel held = channel;
+    try {
+      if (held != null) {
+        readFully(held, bufferStart + info.begin() + offset, dst, info);
+      } else { // whole-map mode holds no descriptor: one for this read
+        try (FileChannel c = FileChannel.open(file, StandardOpenOption.READ)) {
+          readFully(c, bufferStart + info.begin() + offset, dst, info);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(file + ": reading tensor '" + name + "'", e);
+    }
+  }
+
+  private void readFully(FileChannel c, long position, ByteBuffer dst, TensorInfo info)
+      throws IOException {
+    while (dst.hasRemaining()) {
+      int n = c.read(dst, position);
+      if (n < 0) {
+        throw new SafetensorsFormatException(file, "file ended while reading tensor '"
+            + info.name() + "' at byte " + position);
+      }
+      position += n;
+    }
+  }
+
   private synchronized ByteBuffer mapRange(TensorInfo info, long begin, int length) {
     if (length == 0) {
       return ByteBuffer.allocate(0);

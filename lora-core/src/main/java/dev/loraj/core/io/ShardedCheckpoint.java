@@ -217,6 +217,11 @@ public final class ShardedCheckpoint implements TensorSource {
   }
 
   @Override
+  public void read(String name, long offset, ByteBuffer dst) {
+    shardOf(name).read(name, offset, dst);
+  }
+
+  @Override
   public void close() {
     RuntimeException first = null;
     for (SafetensorsFile f : shards) {

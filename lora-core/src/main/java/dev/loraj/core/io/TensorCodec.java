@@ -206,7 +206,7 @@ final class TensorCodec {
       byte[] chunk = new byte[(int) Math.min(step, total)];
       for (long pos = 0; pos < total; pos += step) {
         int n = (int) Math.min(step, total - pos);
-        source.bytes(info.name(), pos, n).get(chunk, 0, n);
+        source.read(info.name(), pos, ByteBuffer.wrap(chunk, 0, n));
         dst.position(pos).put(chunk, 0, n);
       }
     } finally {
@@ -238,9 +238,10 @@ final class TensorCodec {
             long count = info.numElements();
             int step = alignedChunk(chunkBytes, 2) / 2;
             float[] floats = new float[(int) Math.min(step, count)];
+            ByteBuffer scratch = ByteBuffer.allocate(floats.length * 2);
             for (long pos = 0; pos < count; pos += step) {
               int n = (int) Math.min(step, count - pos);
-              readFloats(source, info, pos, n, floats);
+              readFloats(source, info, pos, n, floats, scratch);
               dst.position(pos).put(floats, 0, n);
             }
           } finally {
@@ -257,17 +258,24 @@ final class TensorCodec {
 
   /**
    * Elements {@code [start, start + count)} of a F16/BF16/F32/F64 tensor as float into
-   * {@code out[0, count)} (widening exact, F64 rounded to nearest).
+   * {@code out[0, count)} (widening exact, F64 rounded to nearest), through {@code scratch}
+   * (reused when it holds the bytes, else a new buffer).
    */
   static void readFloats(TensorSource source, TensorInfo info, long start, int count,
-      float[] out) {
+      float[] out, ByteBuffer scratch) {
     SafetensorsDtype dtype = info.dtype();
     if (!dtype.isFloatingPoint()) {
       throw new IllegalArgumentException("tensor '" + info.name() + "' has dtype " + dtype
           + "; expected F16, BF16, F32 or F64");
     }
     int size = dtype.byteSize();
-    ByteBuffer bytes = source.bytes(info.name(), start * size, Math.multiplyExact(count, size));
+    int length = Math.multiplyExact(count, size);
+    ByteBuffer bytes = scratch != null && scratch.capacity() >= length ? scratch.clear()
+        : ByteBuffer.allocate(length);
+    bytes.limit(length);
+    source.read(info.name(), start * size, bytes);
+    bytes.flip();
+    bytes.order(ByteOrder.LITTLE_ENDIAN);
     switch (dtype) {
       case F32 -> bytes.asFloatBuffer().get(out, 0, count);
       case F64 -> {

@@ -4,7 +4,9 @@ package dev.loraj.core.io;
  * Sequential float access to one F16/BF16/F32/F64 tensor of a {@link TensorSource}: elements are
  * read a window at a time into a small buffer, so a consumer that walks the tensor in order
  * (a quantizer reading block by block, a loader narrowing to 16 bits) never holds more than one
- * window of it, whatever the tensor's size. Not thread-safe.
+ * window of it, whatever the tensor's size. The bytes come through positional reads
+ * ({@link TensorSource#read}), so the file's pages do not stay in the resident set. Not
+ * thread-safe.
  */
 public final class TensorElements {
   /** Elements per window: 1 MiB of float32. */
@@ -13,6 +15,7 @@ public final class TensorElements {
   private final TensorSource source;
   private final TensorInfo info;
   private final float[] window;
+  private final java.nio.ByteBuffer scratch;
   private long windowStart = -1;
   private int windowLength;
 
@@ -32,6 +35,7 @@ public final class TensorElements {
       throw new IllegalArgumentException("windowElements: " + windowElements + ", expected >= 1");
     }
     this.window = new float[(int) Math.min(windowElements, Math.max(1, info.numElements()))];
+    this.scratch = java.nio.ByteBuffer.allocate(window.length * info.dtype().byteSize());
   }
 
   /** A reader with the {@link #DEFAULT_WINDOW}. */
@@ -63,7 +67,7 @@ public final class TensorElements {
       if (e < windowStart || e >= windowStart + windowLength) {
         windowStart = e;
         windowLength = (int) Math.min(window.length, n - e);
-        TensorCodec.readFloats(source, info, windowStart, windowLength, window);
+        TensorCodec.readFloats(source, info, windowStart, windowLength, window, scratch);
       }
       int from = (int) (e - windowStart);
       int k = Math.min(len - done, windowLength - from);

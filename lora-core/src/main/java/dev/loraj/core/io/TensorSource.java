@@ -47,6 +47,17 @@ public interface TensorSource extends AutoCloseable {
     return bytes(name).slice((int) offset, length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
   }
 
+  /**
+   * Copies the tensor's bytes from {@code offset} into {@code dst} (its remaining bytes, little
+   * endian as stored). A file source reads them with positional reads, not through a memory
+   * map, so what a loader streams through does not stay in the process's resident set.
+   *
+   * @throws IndexOutOfBoundsException if the range is not inside the tensor
+   */
+  default void read(String name, long offset, ByteBuffer dst) {
+    dst.put(bytes(name, offset, dst.remaining()));
+  }
+
   /** Throws unless {@code [offset, offset + length)} lies inside the tensor's bytes. */
   static void checkRange(TensorInfo info, long offset, int length) {
     if (offset < 0 || length < 0 || offset + length > info.byteLength()) {
