@@ -62,6 +62,12 @@ final class BenchStepCommand implements Callable<Integer> {
           + " Objective.classification()'s elementary ops (measured: 5-7x slower on [1024, 32000]).")
   boolean fusedLoss;
 
+  @Option(names = "--base-dtype", defaultValue = "f32",
+      description = "Type of the frozen linear weights: auto, bf16, f16 or f32 (the random weights"
+          + " are float32, so auto is f32); computed in float32, trainable weights stay float32"
+          + " (default: ${DEFAULT-VALUE}).")
+  String baseDtype;
+
   @Option(names = "--json", description = "Print one JSON object: step_ms_median, step_ms, arch, mode, batch, seq, rank, threads, ...")
   boolean json;
 
@@ -129,7 +135,7 @@ final class BenchStepCommand implements Callable<Integer> {
   private Integer runOnce() {
     StepBench.Spec s = new StepBench.Spec(parse("--arch", arch, StepBench.Arch.class),
         parse("--mode", mode, StepBench.Mode.class), batch, seq, rank, threads, steps, warmup, seed, profile, gc,
-        fusedLoss);
+        fusedLoss, parse("--base-dtype", baseDtype, dev.loraj.core.model.BaseDtype.class));
     StepBench.Result r = StepBench.run(s);
     lastSteps = r.stepMs();
     if (threads > 0 && !r.threads().consistent(threads)) {

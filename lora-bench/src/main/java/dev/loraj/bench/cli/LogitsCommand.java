@@ -3,6 +3,7 @@ package dev.loraj.bench.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.checkpoint.PeftAdapters;
+import dev.loraj.core.model.BaseDtype;
 import dev.loraj.core.model.HfModels;
 import dev.loraj.core.model.PeftModel;
 import java.nio.file.Path;
@@ -28,6 +29,11 @@ final class LogitsCommand implements Callable<Integer> {
   @Option(names = "--adapter", description = "PEFT adapter directory; repeat to stack adapters (all active).")
   List<Path> adapters = new ArrayList<>();
 
+  @Option(names = "--base-dtype", defaultValue = "f32",
+      description = "Type the frozen linear weights are held in: auto (the checkpoint's), bf16, f16"
+          + " or f32; computed in float32 either way (default: ${DEFAULT-VALUE}).")
+  String baseDtype;
+
   @Option(names = "--merge", description = "Merge the adapters into the base weights before running.")
   boolean merge;
 
@@ -45,7 +51,8 @@ final class LogitsCommand implements Callable<Integer> {
     for (long t : tokens) {
       Usage.range(spec, "--tokens", t, 0, Integer.MAX_VALUE);
     }
-    PeftModel pm = new PeftModel(HfModels.load(model), AdapterRegistry.discover());
+    BaseDtype dtype = BenchStepCommand.parse("--base-dtype", baseDtype, BaseDtype.class);
+    PeftModel pm = new PeftModel(HfModels.load(model, dtype), AdapterRegistry.discover());
     List<String> names = new ArrayList<>();
     for (int i = 0; i < adapters.size(); i++) {
       String name = i == 0 ? "default" : "adapter" + i;

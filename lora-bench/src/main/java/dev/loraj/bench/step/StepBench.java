@@ -74,8 +74,17 @@ public final class StepBench {
    */
   public record Spec(Arch arch, Mode mode, int batch, int seq, int rank, int threads, int steps,
       int warmup, long seed, boolean profile, boolean gcBetweenSteps,
-      boolean fusedLoss) {
+      boolean fusedLoss, dev.loraj.core.model.BaseDtype baseDtype) {
+
+    /** A spec whose frozen weights are float32. */
+    public Spec(Arch arch, Mode mode, int batch, int seq, int rank, int threads, int steps,
+        int warmup, long seed, boolean profile, boolean gcBetweenSteps, boolean fusedLoss) {
+      this(arch, mode, batch, seq, rank, threads, steps, warmup, seed, profile, gcBetweenSteps,
+          fusedLoss, dev.loraj.core.model.BaseDtype.F32);
+    }
+
     public Spec {
+      java.util.Objects.requireNonNull(baseDtype, "baseDtype");
       positive("batch", batch);
       positive("seq", seq);
       positive("rank", rank);
@@ -191,6 +200,8 @@ public final class StepBench {
       case FORWARD -> { }
       default -> throw new AssertionError(spec.mode());
     }
+    // random weights are float32: auto keeps them so, bf16/f16 hold the frozen linear ones narrower
+    dev.loraj.core.quant.QuantizedBase.holdFrozen(pm, spec.baseDtype());
     return pm;
   }
 
@@ -298,6 +309,7 @@ public final class StepBench {
     n.put("trainable_params", r.trainableParameters());
     n.put("gc_between_steps", s.gcBetweenSteps());
     n.put("fused_loss", s.fusedLoss());
+    n.put("base_dtype", s.baseDtype().json());
     try {
       return om.writeValueAsString(n);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.core.config.ConfigException;
 import dev.loraj.core.config.ConfigNode;
 import dev.loraj.core.config.ConfigFiles;
+import dev.loraj.core.model.BaseDtype;
 import dev.loraj.core.model.Targets;
 import dev.loraj.eval.task.Tasks;
 import java.io.IOException;
@@ -29,7 +30,13 @@ import java.util.List;
  *   - {type: dora, rank: 8, learning_rate: [5e-4, 1e-3]}
  * sample: {count: 6, seed: 1}                      # optional: a random subset of the grid
  * report: {reference: lora}                        # optional: the row others are compared with
+ * base_dtype: auto                                 # optional: auto (default), bf16, f16, f32
  * </pre>
+ *
+ * {@code base_dtype} is the type the frozen linear weights are held in ({@link BaseDtype}):
+ * {@code bf16} or {@code f16} hold them at 2 bytes a parameter and compute in float32; trained
+ * weights (adapters, heads, full fine-tuning) and optimizer state stay float32. The tasks' base
+ * models are float32, so {@code auto} and {@code f32} both keep them float32.
  *
  * In a variant entry, {@code type} names the variant, {@code learning_rate}, {@code targets} and
  * {@code seeds} override the sweep's, and every other key is a field of the variant's config; any
@@ -47,7 +54,8 @@ public record SweepConfig(
     List<ObjectNode> variants,
     JsonNode sample,
     String primaryMetric,
-    String reference) {
+    String reference,
+    BaseDtype baseDtype) {
 
   public SweepConfig {
     if (name == null || name.isBlank()) {
@@ -68,10 +76,12 @@ public record SweepConfig(
     if (variants.isEmpty() && baselines.isEmpty()) {
       throw new ConfigException("sweep config: nothing to run (no 'variants' and no 'baselines')");
     }
+    baseDtype = baseDtype == null ? BaseDtype.AUTO : baseDtype;
   }
 
   static final List<String> KEYS = List.of(
-      "name", "task", "train", "seeds", "targets", "baselines", "variants", "sample", "primary_metric", "report");
+      "name", "task", "train", "seeds", "targets", "baselines", "variants", "sample", "primary_metric", "report",
+      "base_dtype");
 
   /** Keys of the {@code report} section. */
   static final List<String> REPORT_KEYS = List.of("reference");
@@ -220,7 +230,8 @@ public record SweepConfig(
         variants,
         sample,
         root.text("primary_metric", "accuracy"),
-        reference);
+        reference,
+        BaseDtype.parse(root.choice("base_dtype", "auto", List.of("auto", "bf16", "f16", "f32"))));
   }
 
   /** Entry keys that hold a list without being a grid axis. */

@@ -203,8 +203,8 @@ public final class SweepPlan {
 
   /**
    * One trial. Its id ends in a hash of everything that changes its result: the task (data set,
-   * model, sizes, data seed), the metric, the method and its config, targets, train settings
-   * and seed; a trial of a changed definition never reuses another's file.
+   * model, sizes, data seed), the metric, the method and its config, targets, train settings,
+   * seed and a 16-bit base dtype; a trial of a changed definition never reuses another's file.
    */
   private static TrialSpec spec(ObjectMapper m, SweepConfig cfg, String group, String variant, boolean baseline,
       AdapterConfig config, ObjectNode configJson, Targets targets, ObjectNode train, long seed) {
@@ -221,6 +221,9 @@ public final class SweepPlan {
     specJson.set("targets", targets == null ? null : m.valueToTree(targets));
     specJson.set("train", train);
     specJson.put("seed", seed);
+    if (cfg.baseDtype().heldFormat().isPresent()) { // float32 bases keep the ids they always had
+      specJson.put("base_dtype", cfg.baseDtype().json());
+    }
     ObjectNode identity = specJson.deepCopy();
     identity.set("task", cfg.task());
     ((ObjectNode) identity.get("train")).remove(SweepConfig.CHECKPOINT_EVERY);

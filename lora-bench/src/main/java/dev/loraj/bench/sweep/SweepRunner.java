@@ -175,6 +175,9 @@ public final class SweepRunner {
     if (cfg.reference() != null) {
       d.putObject("report").put("reference", cfg.reference());
     }
+    if (cfg.baseDtype() != dev.loraj.core.model.BaseDtype.AUTO) {
+      d.put("base_dtype", cfg.baseDtype().json());
+    }
     return d;
   }
 

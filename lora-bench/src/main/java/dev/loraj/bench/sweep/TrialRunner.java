@@ -72,6 +72,7 @@ public final class TrialRunner {
     ObjectNode r = header(json, sweepName, cfg, spec, task);
     ObjectNode prov = provenance(spec, task);
     prov.put("start_time", Instant.now().toString());
+    prov.put("base_dtype", cfg.baseDtype().json()); // the type the frozen linear weights were held in
 
     List<Double> losses = new ArrayList<>();
     resetBetweenTrials();
@@ -97,6 +98,8 @@ public final class TrialRunner {
           pm.addAdapter(ADAPTER_NAME, new AdapterSpec(spec.config(), t), spec.seed());
         }
       }
+      // after the adapter: trained weights stay float32, the frozen linear ones go 16-bit if asked
+      dev.loraj.core.quant.QuantizedBase.holdFrozen(pm, cfg.baseDtype());
       long trainable = pm.trainableParameters();
       long total = base.parameterCount();
       // set-up's garbage (the float copies quantization replaced, initialisation temporaries) is

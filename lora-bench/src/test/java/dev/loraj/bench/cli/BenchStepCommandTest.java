@@ -56,6 +56,24 @@ class BenchStepCommandTest {
         "engine optimized: median", "engine portable: median", "ratio portable / optimized: ");
   }
 
+  /** {@code --base-dtype bf16}: the frozen weights are held in bf16, the trained ones are not. */
+  @org.junit.jupiter.api.Test
+  void holdsTheFrozenWeightsInBf16() throws Exception {
+    CommandLine cl = LoraCli.commandLine();
+    StringWriter out = new StringWriter();
+    cl.setOut(new PrintWriter(out));
+    int rc = cl.execute("bench", "step", "--arch", "llama", "--mode", "lora", "--batch", "2", "--seq", "8",
+        "--rank", "4", "--steps", "1", "--warmup", "1", "--threads", "1", "--base-dtype", "bf16", "--json");
+    assertThat(rc).isZero();
+    JsonNode j = new ObjectMapper().readTree(out.toString());
+    assertThat(j.get("base_dtype").asText()).isEqualTo("bf16");
+    assertThat(j.get("trainable_params").asLong()).isEqualTo(4 * 2 * 4 * (512 + 512));
+    StringWriter err = new StringWriter();
+    cl.setErr(new PrintWriter(err));
+    assertThat(cl.execute("bench", "step", "--arch", "llama", "--mode", "lora", "--base-dtype", "fp8")).isEqualTo(2);
+    assertThat(err.toString()).contains("--base-dtype", "accepted");
+  }
+
   @ParameterizedTest
   @CsvSource({"gpt2,lora", "bert,train"})
   void rejectsUnknownArchOrMode(String arch, String mode) {

@@ -10,6 +10,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /** {@code lora logits} and {@code lora params} against the golden files and the LoRA paper. */
@@ -25,6 +26,20 @@ class InteropCommandsTest {
       System.setOut(original);
     }
     return buf.toString(StandardCharsets.UTF_8);
+  }
+
+  /** A bfloat16 checkpoint held in bf16 ({@code --base-dtype auto}) gives PyTorch's float32 logits. */
+  @Test
+  void logitsOfABf16BaseHeldIn16BitsMatchPyTorch() throws Exception {
+    Path root = dev.loraj.core.golden.Bf16GoldenTest.root();
+    String out = run("logits", "--model", root.resolve("llama-bf16-tiny").toString(),
+        "--base-dtype", "auto", "--tokens", "3,14,15,9,26,5,35,297,128");
+    double[][] rows = new ObjectMapper().convertValue(new ObjectMapper().readTree(out).get("logits"), double[][].class);
+    INDArray expected;
+    try (dev.loraj.core.io.SafetensorsFile f = dev.loraj.core.io.SafetensorsFile.open(root.resolve("expected.safetensors"))) {
+      expected = f.getFloat("llama-bf16/logits");
+    }
+    assertThat(PeftGolden.maxAbsDiff(Nd4j.createFromArray(rows).castTo(expected.dataType()), expected)).isLessThan(1e-4);
   }
 
   @Test

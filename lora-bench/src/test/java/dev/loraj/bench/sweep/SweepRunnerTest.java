@@ -65,6 +65,31 @@ public class SweepRunnerTest {
     assertThatThrownBy(() -> SweepConfig.parse(YAML + "\nfoo: 1\n")).hasMessageContaining("unknown key 'foo'");
   }
 
+  /**
+   * {@code base_dtype}: a 16-bit base is part of a trial's identity (float32 ids are unchanged),
+   * its trials run with the frozen weights in bf16 and say so in their records.
+   */
+  @Test
+  void aBf16BaseIsPartOfTheTrialAndItsRecord(@TempDir Path tmp) throws Exception {
+    List<String> auto = SweepPlan.of(SweepConfig.parse(YAML), registry).trials().stream().map(TrialSpec::id).toList();
+    List<String> f32 = SweepPlan.of(SweepConfig.parse(YAML + "base_dtype: f32\n"), registry).trials().stream()
+        .map(TrialSpec::id).toList();
+    SweepConfig bf16 = SweepConfig.parse(YAML.replace("seeds: [1, 2]", "seeds: [1]") + "base_dtype: bf16\n");
+    List<String> half = SweepPlan.of(bf16, registry).trials().stream().map(TrialSpec::id).toList();
+    assertThat(f32).isEqualTo(auto);
+    assertThat(half).doesNotContainAnyElementsOf(auto);
+    assertThatThrownBy(() -> SweepConfig.parse(YAML + "base_dtype: fp8\n"))
+        .hasMessageContaining("base_dtype").hasMessageContaining("bf16");
+    SweepRunner.Outcome run = new SweepRunner(registry, quiet).run(bf16, tmp, 0, 1);
+    assertThat(run.ran()).isEqualTo(3);
+    try (Stream<Path> s = Files.list(tmp.resolve("trials"))) {
+      for (Path f : s.toList()) {
+        JsonNode r = new ObjectMapper().readTree(f.toFile());
+        assertThat(r.path("provenance").path("base_dtype").asText()).as(f.toString()).isEqualTo("bf16");
+      }
+    }
+  }
+
   @Test
   void aResumedSweepSkipsFinishedTrialsAndEndsWithTheSameResults(@TempDir Path tmp) throws Exception {
     SweepConfig cfg = SweepConfig.parse(YAML);

@@ -81,6 +81,46 @@ public final class SafetensorsWriter {
     return entries;
   }
 
+  /**
+   * A tensor whose bytes its own code writes, for data held outside ND4J arrays (a 16-bit or
+   * quantized frozen weight, say) that should reach the file without an encoded copy in memory.
+   *
+   * @param dtype the element type written
+   * @param shape the dimensions (copied)
+   * @param body writes exactly {@code product(shape) * dtype.byteSize()} bytes, row-major
+   *     little-endian (checked)
+   */
+  public record Streamed(SafetensorsDtype dtype, long[] shape, IOConsumer<OutputStream> body) {
+    public Streamed {
+      Objects.requireNonNull(dtype, "dtype");
+      Objects.requireNonNull(body, "body");
+      shape = shape.clone();
+    }
+
+    @Override
+    public long[] shape() {
+      return shape.clone();
+    }
+  }
+
+  /**
+   * Writes {@code arrays} (floating-point ones as {@code floatDtype}) and {@code streamed}
+   * tensors in one file; names must not repeat between the two maps. {@code metadata} may be
+   * null.
+   */
+  public static void write(Path file, Map<String, INDArray> arrays, SafetensorsDtype floatDtype,
+      Map<String, Streamed> streamed, Map<String, String> metadata) throws IOException {
+    List<Entry> entries = arrayEntries(arrays, floatDtype);
+    streamed.forEach((name, t) -> {
+      if (arrays.containsKey(name)) {
+        throw new IllegalArgumentException("tensor '" + name + "' is given twice (as an array and"
+            + " streamed)");
+      }
+      entries.add(new Entry(name, t.dtype(), t.shape(), byteLength(t.dtype(), t.shape()), t.body()));
+    });
+    writeEntries(file, entries, metadata);
+  }
+
   /** Writes already-encoded tensors (any dtype). {@code metadata} may be null. */
   public static void writeData(
       Path file, Map<String, TensorData> tensors, Map<String, String> metadata)

@@ -212,6 +212,16 @@ public final class ShardedCheckpoint implements TensorSource {
   }
 
   @Override
+  public ByteBuffer bytes(String name, long offset, int length) {
+    return shardOf(name).bytes(name, offset, length);
+  }
+
+  @Override
+  public void read(String name, long offset, ByteBuffer dst) {
+    shardOf(name).read(name, offset, dst);
+  }
+
+  @Override
   public void close() {
     RuntimeException first = null;
     for (SafetensorsFile f : shards) {

@@ -1,6 +1,9 @@
 package dev.loraj.core.model;
 
+import dev.loraj.core.io.SafetensorsDtype;
+import dev.loraj.core.io.SafetensorsWriter;
 import dev.loraj.core.io.ShardedCheckpoint;
+import dev.loraj.core.io.TensorElements;
 import dev.loraj.core.io.TensorInfo;
 import dev.loraj.core.io.TensorSource;
 import dev.loraj.core.model.bert.BertCheckpoint;
@@ -8,6 +11,8 @@ import dev.loraj.core.model.bert.BertConfig;
 import dev.loraj.core.model.bert.BertModel;
 import dev.loraj.core.model.gpt2.Gpt2Model;
 import dev.loraj.core.model.llama.LlamaModel;
+import dev.loraj.core.quant.QuantFormat;
+import dev.loraj.core.quant.QuantizedWeight;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -25,7 +30,18 @@ import org.slf4j.LoggerFactory;
  * sharded {@code model.safetensors.index.json}. {@code model_type} picks the family:
  * {@code gpt2}; {@code llama}, {@code mistral}, {@code qwen2} (one graph, {@link LlamaModel});
  * {@code bert} ({@link BertModel}, see {@link #BERT_CLASSIFIER_SEED} for its head).
- * F16/BF16/F64 tensors become F32.
+ * Frozen linear weights are held as {@link BaseDtype} says: {@link #load(Path)} widens
+ * F16/BF16/F64 to float32 (as it always has); {@link #load(Path, BaseDtype)} with
+ * {@link BaseDtype#AUTO} keeps a bfloat16 or float16 checkpoint's linear weights in 16 bits
+ * (2 bytes a parameter, computed in float32 a block of rows at a time), and
+ * {@link #load(Path, BaseDtype, QuantizeOnLoad)} quantizes the selected ones (QLoRA's NF4 base)
+ * as they are read. Embeddings, norms and biases are float32 in every case.
+ *
+ * <p><b>Streaming.</b> For decoders (gpt2, llama, mistral, qwen2) a 16-bit or quantized weight
+ * goes from the memory-mapped file to its held form a window at a time
+ * ({@link TensorElements}), so no float32 copy of it, let alone of the model, is made (GPT-2's
+ * Conv1D weights, stored transposed, pass through one float32 copy of that one tensor). A BERT
+ * checkpoint is read in float32 and its weights converted one by one after loading.
  *
  * <p>Only the tensors the family needs are read; extra ones (a tied {@code lm_head.weight},
  * GPT-2's causal-mask buffers {@code attn.bias}) are skipped. A missing tensor is an error naming
@@ -45,8 +61,27 @@ public final class HfModels {
    */
   public static final long BERT_CLASSIFIER_SEED = 0;
 
-  /** Reads the model in {@code dir}. */
+  /** Reads the model in {@code dir} with every weight in float32 ({@link BaseDtype#F32}). */
   public static BaseModel load(Path dir) throws IOException {
+    return load(dir, BaseDtype.F32);
+  }
+
+  /**
+   * Reads the model in {@code dir}, holding its frozen linear weights as {@code dtype} says
+   * ({@link BaseDtype#AUTO}: the checkpoint's own dtype).
+   */
+  public static BaseModel load(Path dir, BaseDtype dtype) throws IOException {
+    return load(dir, dtype, null);
+  }
+
+  /**
+   * Reads the model in {@code dir}: the linear weights {@code quantize} selects are quantized as
+   * they are read (none when it is null), the other frozen linear weights are held as
+   * {@code dtype} says.
+   */
+  public static BaseModel load(Path dir, BaseDtype dtype, QuantizeOnLoad quantize)
+      throws IOException {
+    java.util.Objects.requireNonNull(dtype, "dtype");
     HfConfig config = HfConfig.read(dir);
     String type = checkType(config);
     try (ShardedCheckpoint source = ShardedCheckpoint.open(dir)) {
@@ -56,15 +91,177 @@ public final class HfModels {
           // checkpoints saved from GPT2Model (the original "gpt2") lack the "transformer." prefix
           String prefix = !source.contains("transformer.wte.weight") && source.contains("wte.weight")
               ? "transformer." : "";
-          yield new Gpt2Model(c, read(dir, source, Gpt2Model.expectedWeights(c), prefix));
+          Held held = new Held(dtype, quantize, Gpt2Model.sites(c));
+          Map<String, INDArray> w = read(dir, source, Gpt2Model.expectedWeights(c), prefix, held);
+          yield new Gpt2Model(c, w, held.weights);
         }
-        case "bert" -> loadBert(dir, config, source);
+        case "bert" -> {
+          BaseModel m = loadBert(dir, config, source);
+          new Held(dtype, quantize, m.linearSites()).convert(m, source);
+          yield m;
+        }
         default -> {
           LlamaModel.Config c = LlamaModel.Config.from(config);
-          yield new LlamaModel(c, read(dir, source, LlamaModel.expectedWeights(c), ""));
+          Held held = new Held(dtype, quantize, LlamaModel.sites(c));
+          Map<String, INDArray> w = read(dir, source, LlamaModel.expectedWeights(c), "", held);
+          yield new LlamaModel(c, w, held.weights);
         }
       };
     }
+  }
+
+  /**
+   * Which frozen linear weights are held quantized or in 16 bits, and those read so far. The
+   * output head counts as frozen here; it is only trained when a caller makes it trainable,
+   * which {@link PeftModel#addTrainableBase} refuses for a held weight (load it in float32).
+   */
+  private static final class Held {
+    private final BaseDtype dtype;
+    private final QuantizeOnLoad quantize;
+    private final Map<String, LinearSite> sites = new LinkedHashMap<>();
+    private final Set<String> quantized = new java.util.HashSet<>();
+    final Map<String, QuantizedWeight> weights = new LinkedHashMap<>();
+
+    Held(BaseDtype dtype, QuantizeOnLoad quantize, List<LinearSite> all) {
+      this.dtype = dtype;
+      this.quantize = quantize;
+      all.forEach(s -> sites.put(s.weightName(), s));
+      if (quantize != null) {
+        quantize.targets().resolve(all).forEach(s -> quantized.add(s.weightName()));
+      }
+    }
+
+    /**
+     * The held form of weight {@code name} read from {@code key} of {@code source}, or null
+     * when it stays a float32 array.
+     */
+    QuantizedWeight read(String name, TensorSource source, String key) {
+      LinearSite site = sites.get(name);
+      if (site == null) {
+        return null;
+      }
+      TensorInfo info = source.info(key);
+      QuantizedWeight q;
+      if (quantized.contains(name)) {
+        q = convert(site, source, key, quantize.format(), quantize.blockSize(),
+            quantize.doubleQuant());
+      } else {
+        QuantFormat f = dtype.heldFormat(info.dtype()).orElse(null);
+        if (f == null) {
+          return null;
+        }
+        q = convert(site, source, key, f, QuantizedWeight.DEFAULT_BLOCK_SIZE, false);
+      }
+      weights.put(name, q);
+      return q;
+    }
+
+    private static QuantizedWeight convert(LinearSite site, TensorSource source, String key,
+        QuantFormat format, int blockSize, boolean doubleQuant) {
+      if (site.fanInFanOut()) { // stored [in, out]: one float copy of this tensor, transposed
+        INDArray stored = source.getFloat(key);
+        INDArray w = stored.transpose().dup('c');
+        stored.close();
+        QuantizedWeight q = QuantizedWeight.quantize(w, format, blockSize, doubleQuant);
+        w.close();
+        return q;
+      }
+      TensorElements elements = new TensorElements(source, key);
+      return QuantizedWeight.quantize(site.out(), site.in(), elements::read, format, blockSize,
+          doubleQuant);
+    }
+
+    /** Converts the selected weights of a model already read in float32, one at a time. */
+    void convert(BaseModel m, TensorSource source) {
+      for (LinearSite site : m.linearSites()) {
+        String name = site.weightName();
+        boolean q = quantized.contains(name);
+        QuantFormat f = q ? quantize.format() : null;
+        if (!q) {
+          String key = source.contains(name) ? name : null;
+          SafetensorsDtype stored = key == null ? SafetensorsDtype.F32 : source.info(key).dtype();
+          f = dtype.heldFormat(stored).orElse(null);
+        }
+        if (f == null) {
+          continue;
+        }
+        INDArray dense = m.weights().get(name);
+        INDArray w = site.fanInFanOut() ? dense.transpose().dup('c') : dense;
+        m.quantizedWeights().put(name, QuantizedWeight.quantize(w,
+            f, q ? quantize.blockSize() : QuantizedWeight.DEFAULT_BLOCK_SIZE,
+            q && quantize.doubleQuant()));
+        m.weights().remove(name);
+        if (w != dense) {
+          w.close();
+        }
+        dense.close();
+      }
+    }
+  }
+
+  /**
+   * Writes every weight of {@code model} under its Hugging Face name to {@code file} (a
+   * {@code model.safetensors}; copy {@code config.json} beside it to make a loadable directory),
+   * for instance after merging adapters into a 16-bit base. Types: {@link BaseDtype#AUTO} writes
+   * a weight held in 16 bits in its own type and every other weight (dense, or quantized, which
+   * is dequantized) as float32; {@code bf16}, {@code f16}, {@code f32} write every floating-point
+   * weight in that type (round to nearest even). Held weights are written a chunk of rows at a
+   * time, so saving makes no float32 copy of the model; the write is atomic.
+   */
+  public static void saveWeights(BaseModel model, Path file, BaseDtype dtype) throws IOException {
+    SafetensorsDtype dense = switch (dtype) {
+      case BF16 -> SafetensorsDtype.BF16;
+      case F16 -> SafetensorsDtype.F16;
+      default -> SafetensorsDtype.F32;
+    };
+    Map<String, SafetensorsWriter.Streamed> streamed = new LinkedHashMap<>();
+    for (LinearSite site : model.linearSites()) {
+      QuantizedWeight q = model.quantizedWeights().get(site.weightName());
+      if (q == null) {
+        continue;
+      }
+      SafetensorsDtype type = dense;
+      if (dtype == BaseDtype.AUTO && !q.format().blockwise()) {
+        type = q.format() == QuantFormat.BF16 ? SafetensorsDtype.BF16 : SafetensorsDtype.F16;
+      }
+      SafetensorsDtype target = type;
+      streamed.put(site.weightName(), new SafetensorsWriter.Streamed(target, site.weightShape(),
+          out -> writeHeld(q, site.fanInFanOut(), target, out)));
+    }
+    SafetensorsWriter.write(file, model.weights(), dense, streamed, Map.of("format", "pt"));
+  }
+
+  /** Rows of deq(W) as {@code target}, a chunk at a time ([in, out] when stored transposed). */
+  private static void writeHeld(QuantizedWeight q, boolean transposed, SafetensorsDtype target,
+      java.io.OutputStream out) throws IOException {
+    int rows = q.rows();
+    int cols = q.cols();
+    if (transposed) { // GPT-2's Conv1D layout: one float copy of this weight, transposed
+      float[] w = q.dequantize().transpose().dup('c').data().asFloat();
+      writeFloats(w, w.length, target, out);
+      return;
+    }
+    int chunkRows = Math.max(1, Math.min(rows, (1 << 18) / cols));
+    float[] buf = new float[chunkRows * cols];
+    for (int r0 = 0; r0 < rows; r0 += chunkRows) {
+      int n = Math.min(chunkRows, rows - r0);
+      q.dequantizeRows(r0, n, buf);
+      writeFloats(buf, n * cols, target, out);
+    }
+  }
+
+  private static void writeFloats(float[] v, int n, SafetensorsDtype target,
+      java.io.OutputStream out) throws IOException {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(n * target.byteSize())
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < n; i++) {
+      switch (target) {
+        case BF16 -> b.putShort(dev.loraj.core.io.HalfPrecision.floatToBfloat16(v[i]));
+        case F16 -> b.putShort(dev.loraj.core.io.HalfPrecision.floatToHalf(v[i]));
+        default -> b.putFloat(v[i]);
+      }
+    }
+    out.write(b.array(), 0, b.position());
   }
 
   /** The linear sites of the model in {@code dir}, from its config alone (no weights read). */
@@ -166,6 +363,12 @@ public final class HfModels {
    */
   static Map<String, INDArray> read(Path dir, TensorSource source, WeightShapes expected,
       String strip) {
+    return read(dir, source, expected, strip, null);
+  }
+
+  /** As above; weights {@code held} takes are held by it instead of returned. */
+  private static Map<String, INDArray> read(Path dir, TensorSource source, WeightShapes expected,
+      String strip, Held held) {
     Map<String, INDArray> out = new LinkedHashMap<>();
     Set<String> unused = new TreeSet<>(source.names());
     for (Map.Entry<String, long[]> e : expected.shapes().entrySet()) {
@@ -183,7 +386,9 @@ public final class HfModels {
             dir + ": tensor '" + key + "' has shape " + Arrays.toString(info.shape())
                 + ", but config.json implies " + Arrays.toString(e.getValue()));
       }
-      out.put(name, source.getFloat(key));
+      if (held == null || held.read(name, source, key) == null) {
+        out.put(name, source.getFloat(key));
+      }
       unused.remove(key);
     }
     if (!unused.isEmpty()) {

@@ -156,6 +156,38 @@ class QLoraTest {
   }
 
   /**
+   * A base already quantized with the adapter's settings (as a checkpoint quantized while it was
+   * read) is kept, the same objects, bit-identical to the variant quantizing it; other settings
+   * are requantized; a 16-bit base is quantized from its 16-bit values.
+   */
+  @Test
+  void qloraKeepsABaseQuantizedWithItsSettings() {
+    MlpModel m = model();
+    PeftModel pm = new PeftModel(m, Fixtures.REGISTRY);
+    QuantizedBase.quantizeNf4(pm, Targets.allLinear());
+    Map<String, dev.loraj.core.quant.QuantizedWeight> held = new LinkedHashMap<>(m.quantizedWeights());
+    pm.addAdapter("default", new AdapterSpec(QLoraConfig.defaults().withRankAndAlpha(8, 16), Targets.allLinear()), 11);
+    held.forEach((name, q) -> assertThat(m.quantizedWeights().get(name)).isSameAs(q));
+    PeftModel viaVariant = withAdapter(model(), QLoraConfig.defaults().withRankAndAlpha(8, 16));
+    ExactArrays.assertBitIdentical(viaVariant.output(inputs(3)), pm.output(inputs(3)), "kept vs quantized by the variant");
+
+    MlpModel other = model();
+    PeftModel pm2 = new PeftModel(other, Fixtures.REGISTRY);
+    QuantizedBase.quantize(pm2, QuantFormat.INT8, 64, false, Targets.allLinear());
+    pm2.addAdapter("default", new AdapterSpec(QLoraConfig.defaults().withRankAndAlpha(8, 16), Targets.allLinear()), 11);
+    other.quantizedWeights().values().forEach(q -> assertThat(q.format()).isEqualTo(QuantFormat.NF4));
+
+    MlpModel half = model();
+    PeftModel pm3 = new PeftModel(half, Fixtures.REGISTRY);
+    QuantizedBase.holdFrozen(pm3, dev.loraj.core.model.BaseDtype.BF16);
+    pm3.addAdapter("default", new AdapterSpec(QLoraConfig.defaults().withRankAndAlpha(8, 16), Targets.allLinear()), 11);
+    for (dev.loraj.core.model.LinearSite site : half.linearSites()) { // all-linear leaves the head out
+      assertThat(half.quantizedWeights().get(site.weightName()).format())
+          .isEqualTo(site.outputHead() ? QuantFormat.BF16 : QuantFormat.NF4);
+    }
+  }
+
+  /**
    * QDoRA falls out of the composition: DoRA on an NF4 base is unchanged at init relative to
    * that base and trains; its weight norm sees the dequantized W (a graph constant, the one
    * place a float copy is made).
@@ -186,7 +218,7 @@ class QLoraTest {
     INDArray w = Fill.normal(new long[] {1024, 1024}, 0.02, new SplittableRandom(4));
     double n = 1024.0 * 1024;
     System.out.println("format  bits/param  (double quant)");
-    for (QuantFormat f : QuantFormat.values()) {
+    for (QuantFormat f : java.util.Arrays.stream(QuantFormat.values()).filter(QuantFormat::blockwise).toList()) {
       double plain = QuantizedWeight.quantize(w, f, 64, false).bitsPerParameter();
       double dq = QuantizedWeight.quantize(w, f, 64, true).bitsPerParameter();
       System.out.printf("%-6s  %.4f      %.4f%n", f.json(), plain, dq);
