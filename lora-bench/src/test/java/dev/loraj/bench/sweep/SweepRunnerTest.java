@@ -162,7 +162,7 @@ public class SweepRunnerTest {
 
   /**
    * Each trial's adapter folder: a PEFT directory for every variant PEFT has a form for (VeRA as
-   * VERA, PiSSA converted to LoRA), the own format with the reason for the others; all load back.
+   * VERA, PiSSA converted to LoRA), the own format with the reason for the others.
    */
   @Test
   void everyVariantLeavesALoadableAdapterFolderPeftsWhereItHasOne(@TempDir Path tmp) throws Exception {
