@@ -141,9 +141,16 @@ public final class PeftAdapters {
       Path file = dir.resolve(VARIANT_FILE);
       AdapterConfig cfg = codec.fromTree(record.get("config"));
       variant = model.registry().forConfig(cfg).name();
-      Targets targets = Targets.of(stringArray(record.get("target_modules"), file, "target_modules").toArray(String[]::new))
-          .withModulesToSave(stringArray(record.get("modules_to_save"), file, "modules_to_save").toArray(String[]::new));
-      spec = new AdapterSpec(cfg, targets);
+      Targets targets = Targets.of(stringArray(record.get("target_modules"), file, "target_modules")
+              .toArray(String[]::new))
+          .withModulesToSave(stringArray(record.get("modules_to_save"), file, "modules_to_save")
+              .toArray(String[]::new));
+      // the patterns select by module name, so they resolve on the exact paths as they did
+      Map<String, Integer> ranks = new LinkedHashMap<>();
+      record.path("rank_pattern").fields().forEachRemaining(e -> ranks.put(e.getKey(), e.getValue().asInt()));
+      Map<String, Double> alphas = new LinkedHashMap<>();
+      record.path("alpha_pattern").fields().forEachRemaining(e -> alphas.put(e.getKey(), e.getValue().asDouble()));
+      spec = new AdapterSpec(cfg, targets.withRankPattern(ranks).withAlphaPattern(alphas));
     } else {
       PeftAdapterConfig parsed = readConfig(dir, model.registry());
       variant = parsed.variant();
@@ -324,8 +331,8 @@ public final class PeftAdapters {
    * Writes {@code adapterName} in the framework's own format (any variant): its parameters and
    * buffers under {@code base_model.model.<module>.<key>} and the trained base tensors in
    * {@code adapter_model.safetensors}, and {@value #VARIANT_FILE} with {@code "format": "loraj"},
-   * the variant, its config, the adapted module paths, {@code modules_to_save} and, where PEFT
-   * has no form for the variant, why. {@link #load} reads it back.
+   * the variant, its config, the adapted module paths, {@code modules_to_save},
+   * {@code rank_pattern}, {@code alpha_pattern} and, where PEFT has no form for the variant, why. {@link #load} reads it back.
    */
   public static void saveOwn(PeftModel model, String adapterName, Path dir) throws IOException {
     PeftModel.NamedAdapter na = model.adapter(adapterName);
@@ -336,6 +343,8 @@ public final class PeftAdapters {
     record.put("config", codec.toTree(na.spec().config()));
     record.put("target_modules", new ArrayList<>(new TreeSet<>(na.sites().keySet())));
     record.put("modules_to_save", na.spec().targets().modulesToSave());
+    record.put("rank_pattern", new TreeMap<>(na.spec().targets().rankPattern()));
+    record.put("alpha_pattern", new TreeMap<>(na.spec().targets().alphaPattern()));
     record.put("no_peft_form", noPeftForm(na).orElse(null));
     Map<String, INDArray> tensors = new TreeMap<>(siteTensors(na.sites().values()));
     for (String w : trainedBaseTensors(model, na.spec(), na.sites().keySet())) {

@@ -5,14 +5,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraj.core.adapter.AdapterConfig;
+import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.checkpoint.PeftAdapters;
 import dev.loraj.core.golden.PeftGolden;
 import dev.loraj.core.model.PeftModel;
+import dev.loraj.core.model.Targets;
 import dev.loraj.variants.Fixtures;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -69,6 +74,26 @@ class PeftRoundTripTest {
     if (noPeft.isEmpty()) {
       assertThat(Files.list(scratch).filter(p -> p.getFileName().toString().endsWith(".tmp"))).isEmpty();
     }
+  }
+
+  /** The own format keeps rank and alpha patterns (sites of another rank load with it). */
+  @Test
+  void theOwnFormatKeepsRankAndAlphaPatterns() throws Exception {
+    PeftModel pm = VariantAdapters.fresh(Fixtures.REGISTRY);
+    Targets t = Targets.of("q_proj", "v_proj").withRankPattern(Map.of("v_proj", 2))
+        .withAlphaPattern(Map.of("q_proj", 16.0));
+    AdapterConfig cfg = Fixtures.REGISTRY.get("delta-lora").defaultConfig().withRankAndAlpha(4, 8);
+    pm.addAdapter("default", new AdapterSpec(cfg, t), 3);
+    for (var a : pm.adapter("default").sites().values()) {
+      a.parameters().values().forEach(p -> p.addi(0.05));
+    }
+    INDArray expected = VariantAdapters.logits(pm);
+    Path dir = scratch.resolve("delta-lora-patterns");
+    PeftAdapters.saveOwn(pm, "default", dir);
+    PeftModel loaded = VariantAdapters.fresh(Fixtures.REGISTRY);
+    PeftAdapters.load(loaded, dir, "default");
+    assertThat(loaded.adapter("default").spec().targets().rankPattern()).isEqualTo(Map.of("v_proj", 2));
+    assertThat(PeftGolden.maxAbsDiff(VariantAdapters.logits(loaded), expected)).isLessThan(1e-5);
   }
 
   private static void checkPeftConfig(String variant, JsonNode c) {
