@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Loads an adapter directory written by the Java PeftAdapters.save with PEFT and prints the logits.
 
-The other direction of the golden tests: PEFT (the reference) must read what Java writes.
+The other direction of the golden tests: PEFT (the reference) must read what Java writes, for
+every PEFT type the Java side writes (LORA with use_rslora / use_dora, ADALORA, VERA).
 
   check_java_adapter.py DIR [--model MODEL_DIR] [--tokens 3,14,15] [--expect java_logits.json]
 
 DIR holds adapter_config.json + adapter_model.safetensors. The base model is MODEL_DIR, or the
-adapter config's base_model_name_or_path. Prints JSON {"logits": [[...], ...]} ([seq, vocab] for
-one row of tokens). With --expect (a JSON file {"logits": ...} from the Java side, e.g. written by
-WriteJavaAdapterMain) it also prints the max abs difference and exits 1 above --tolerance.
+adapter config's base_model_name_or_path; for an adapter converted from PiSSA, MiLoRA, OLoRA or
+CorDA it is the original base model (not the residual one). Prints JSON {"logits": [[...], ...]}
+([seq, vocab] for one row of tokens). With --expect (a JSON file {"logits": ...} from the Java
+side, written by WriteJavaAdapterMain or lora-variants' WriteVariantAdaptersMain) it also prints
+the max abs difference and exits 1 above --tolerance.
 Runs on CPU with the versions of scripts/python-requirements.txt (eager attention, 1 thread).
 """
 
@@ -52,8 +55,12 @@ def main():
                 base_logits = model(input_ids=ids).logits[0]
         result["max_abs_diff_vs_java"] = diff
         result["max_abs_adapter_minus_base"] = (logits - base_logits).abs().max().item()
-        result["adapted_modules"] = sorted(
-            n[: -len(".lora_A.default")] for n, _ in model.named_modules() if n.endswith(".lora_A.default"))
+        result["peft_type"] = str(model.peft_config["default"].peft_type.value)
+        # the module of each adapter's first per-module parameter (LoRA/AdaLoRA A, VeRA lambda_d)
+        markers = (".lora_A.default", ".vera_lambda_d.default")
+        result["adapted_modules"] = sorted({
+            n[: n.index(m)][len("base_model.model."):]
+            for n, _ in model.named_parameters() for m in markers if m in n})
     print(json.dumps(result))
     if args.expect and result["max_abs_diff_vs_java"] > args.tolerance:
         sys.exit(1)

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.bench.progress.Progress;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
-import dev.loraj.core.checkpoint.PeftAdapterConfig;
 import dev.loraj.core.checkpoint.PeftAdapters;
 import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.engine.MemoryMonitor;
@@ -304,11 +303,23 @@ public final class TrialRunner {
 
   /**
    * Writes what training changed and returns the weights file's size: a PEFT adapter directory
-   * for variants PEFT can load ({@link PeftAdapterConfig#exportable}), else the adapter tensors under PEFT's key
-   * names and the trained base tensors as one safetensors file. Full fine-tuning's "adapter" is
-   * the whole model: only its size is computed.
+   * where PEFT has a form for the variant ({@link PeftAdapters#noPeftForm} empty), else the
+   * framework's own format ({@link PeftAdapters#saveOwn}; its {@code loraj_adapter.json} says
+   * why PEFT has none); head-only training writes the trained base tensors under PEFT's key
+   * names. Full fine-tuning's "adapter" is the whole model: only its size is computed.
    */
   private long saveTrainable(PeftModel pm, BaseModel base, Path adapterDir, TrialSpec spec) throws IOException {
+    boolean adapter = pm.adapterNames().contains(ADAPTER_NAME);
+    if (adapter && adapterDir != null && !spec.variant().equals(TrialSpec.FULL_FT)) {
+      Path dir = adapterDir.resolve(spec.id());
+      if (PeftAdapters.noPeftForm(pm.adapter(ADAPTER_NAME)).isEmpty()) {
+        // a PEFT adapter directory: PeftModel.from_pretrained loads it
+        PeftAdapters.save(pm, ADAPTER_NAME, dir);
+      } else {
+        PeftAdapters.saveOwn(pm, ADAPTER_NAME, dir);
+      }
+      return Files.size(dir.resolve(PeftAdapters.WEIGHTS_BASE + ".safetensors"));
+    }
     Map<String, INDArray> tensors = new LinkedHashMap<>();
     if (pm.adapterNames().contains(ADAPTER_NAME)) {
       pm.adapter(ADAPTER_NAME).sites().forEach((site, ad) -> {
@@ -325,11 +336,6 @@ public final class TrialRunner {
       return SafetensorsWriter.fileSize(tensors, metadata, SafetensorsDtype.F32);
     }
     Path dir = adapterDir.resolve(spec.id());
-    if (PeftAdapterConfig.exportable(spec.variant(), spec.config()) && pm.adapterNames().contains(ADAPTER_NAME)) {
-      // a PEFT adapter directory (adapter_config.json + weights): PeftModel.from_pretrained loads it
-      PeftAdapters.save(pm, ADAPTER_NAME, dir);
-      return Files.size(dir.resolve(PeftAdapters.WEIGHTS_BASE + ".safetensors"));
-    }
     Files.createDirectories(dir);
     Path file = dir.resolve("adapter_model.safetensors");
     SafetensorsWriter.write(file, tensors, metadata);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraj.bench.report.Report;
 import dev.loraj.core.adapter.AdapterRegistry;
+import dev.loraj.core.checkpoint.PeftAdapters;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -182,6 +183,36 @@ public class SweepRunnerTest {
     Report.generate(crashed);
     assertThat(metrics(m.readTree(crashed.resolve("summary.json").toFile())))
         .isEqualTo(metrics(m.readTree(once.resolve("summary.json").toFile())));
+  }
+
+  /**
+   * Each trial's adapter folder: a PEFT directory for every variant PEFT has a form for (VeRA as
+   * VERA, PiSSA converted to LoRA), the own format with the reason for the others.
+   */
+  @Test
+  void everyVariantLeavesALoadableAdapterFolderPeftsWhereItHasOne(@TempDir Path tmp) throws Exception {
+    String yaml = YAML.replace("seeds: [1, 2]", "seeds: [1]")
+        .replace("baselines:\n  - {kind: head_only}\n", "")
+        .replace("  - {type: lora, rank: [1, 2], alpha: 4}", "  - {type: vera, rank: 4}\n"
+            + "  - {type: pissa, rank: 2, alpha: 4}\n  - {type: delta-lora, rank: 2, alpha: 4}");
+    SweepConfig cfg = SweepConfig.parse(yaml);
+    assertThat(new SweepRunner(registry, quiet).run(cfg, tmp, 0, 1).failed()).isZero();
+    ObjectMapper m = new ObjectMapper();
+    List<TrialSpec> trials = SweepPlan.of(cfg, registry).trials();
+    assertThat(trials).hasSize(3);
+    for (TrialSpec t : trials) {
+      Path dir = tmp.resolve("adapters").resolve(t.id());
+      JsonNode record = m.readTree(dir.resolve(PeftAdapters.VARIANT_FILE).toFile());
+      assertThat(record.path("variant").asText()).isEqualTo(t.variant());
+      if (t.variant().equals("delta-lora")) {
+        assertThat(dir.resolve(PeftAdapters.CONFIG_FILE)).doesNotExist();
+        assertThat(record.path("format").asText()).isEqualTo(PeftAdapters.FORMAT_OWN);
+        assertThat(record.path("no_peft_form").asText()).contains("dense");
+      } else {
+        JsonNode peft = m.readTree(dir.resolve(PeftAdapters.CONFIG_FILE).toFile());
+        assertThat(peft.path("peft_type").asText()).isEqualTo(t.variant().equals("vera") ? "VERA" : "LORA");
+      }
+    }
   }
 
   @Test

@@ -29,9 +29,13 @@ import java.util.TreeSet;
  * exclude_modules}, {@code layers_to_transform}, {@code rank_pattern}, {@code alpha_pattern} and
  * {@code modules_to_save}. Keys this class does not know are ignored with one warning listing
  * them (newer PEFT versions add keys).
+ *
+ * <p>Other {@code peft_type}s go to the registered variant whose factory is a {@link PeftCodec}
+ * of that type (AdaLoRA's {@code ADALORA}, VeRA's {@code VERA}); the codec reads its own fields,
+ * the targets are read here. {@code root} is the parsed tree.
  */
 public record PeftAdapterConfig(
-    String variant, AdapterSpec spec, boolean fanInFanOut, List<String> ignoredKeys) {
+    String variant, AdapterSpec spec, boolean fanInFanOut, List<String> ignoredKeys, JsonNode root) {
 
   /** Fields read and applied. */
   static final Set<String> HANDLED = Set.of(
@@ -62,9 +66,7 @@ public record PeftAdapterConfig(
     }
     String peftType = root.path("peft_type").asText("");
     if (!peftType.equals("LORA")) {
-      throw new IllegalArgumentException(
-          source + ": peft_type = " + root.get("peft_type") + "; only \"LORA\" adapters can be"
-              + " loaded (DoRA is LORA with use_dora)");
+      return parseCodec(root, peftType, registry, source);
     }
     boolean dora = bool(root, "use_dora", source);
     String variant = dora ? "dora" : "lora";
@@ -109,7 +111,55 @@ public record PeftAdapterConfig(
           + " rewritten at init, as PiSSA's, is not reproduced)");
     }
     return new PeftAdapterConfig(variant, new AdapterSpec(config, targets),
-        bool(root, "fan_in_fan_out", source), List.copyOf(ignored));
+        bool(root, "fan_in_fan_out", source), List.copyOf(ignored), root);
+  }
+
+  /** A config of another peft_type, read by the variant's {@link PeftCodec}. */
+  private static PeftAdapterConfig parseCodec(JsonNode root, String peftType,
+      AdapterRegistry registry, String source) {
+    List<String> types = new ArrayList<>(List.of("LORA"));
+    for (String name : registry.names()) {
+      if (registry.get(name) instanceof PeftCodec c) {
+        if (c.peftType().equals(peftType)) {
+          AdapterConfig config = c.configFromPeft(root, new ConfigCodec(registry), source);
+          // the codec's own patterns (AdaLoRA's rank_pattern holds masks) are not target patterns
+          Targets targets = new Targets(
+              selector(root.get("target_modules"), "target_modules", source, true),
+              selector(root.get("exclude_modules"), "exclude_modules", source, false),
+              layers(root.get("layers_to_transform"), source), Map.of(), Map.of(),
+              stringList(root.get("modules_to_save"), "modules_to_save", source));
+          return new PeftAdapterConfig(name, new AdapterSpec(config, targets),
+              bool(root, "fan_in_fan_out", source), List.of(), root);
+        }
+        types.add(c.peftType());
+      }
+    }
+    throw new IllegalArgumentException(
+        source + ": peft_type = " + root.get("peft_type") + "; loadable here: " + types
+            + " (DoRA is LORA with use_dora; other types need a registered variant that reads them)");
+  }
+
+  /**
+   * The fields every PEFT config type has, for a {@link PeftCodec}'s directory: type, targets
+   * (as exact module paths), layout, {@code modules_to_save} and the bias mode of the config's
+   * {@code bias} field.
+   */
+  public static Map<String, Object> commonFields(String peftType, AdapterSpec spec,
+      List<String> targetPaths, boolean fanInFanOut, ConfigCodec codec, String baseModelNameOrPath) {
+    Map<String, Object> out = new TreeMap<>();
+    out.put("peft_type", peftType);
+    out.put("task_type", null);
+    out.put("base_model_name_or_path", baseModelNameOrPath);
+    out.put("inference_mode", true);
+    out.put("r", spec.config().rank());
+    out.put("bias", codec.jsonMapper().valueToTree(spec.config()).path("bias").asText("none"));
+    out.put("fan_in_fan_out", fanInFanOut);
+    out.put("target_modules", new ArrayList<>(new TreeSet<>(targetPaths)));
+    out.put("layers_to_transform", null);
+    out.put("layers_pattern", null);
+    List<String> save = spec.targets().modulesToSave();
+    out.put("modules_to_save", save.isEmpty() ? null : save);
+    return out;
   }
 
   /**
@@ -126,10 +176,11 @@ public record PeftAdapterConfig(
     out.put("task_type", null);
     out.put("base_model_name_or_path", baseModelNameOrPath);
     out.put("inference_mode", true);
-    out.put("init_lora_weights", true);
     out.put("r", cfg.rank());
     out.put("lora_alpha", plainNumber(cfg.alpha()));
     JsonNode fields = codec.jsonMapper().valueToTree(cfg);
+    // what drew A: PEFT's true is kaiming-uniform, "gaussian" N(0, 1/r^2)
+    out.put("init_lora_weights", fields.path("init").asText("").equals("gaussian") ? "gaussian" : true);
     out.put("lora_dropout", fields.path("dropout").asDouble(0.0));
     out.put("use_rslora", fields.path("use_rslora").asBoolean(false));
     out.put("bias", fields.path("bias").asText("none"));
@@ -157,13 +208,16 @@ public record PeftAdapterConfig(
     return out;
   }
 
-  /** Whether {@link PeftAdapters#save} can write adapters of this variant in PEFT's format. */
+  /**
+   * Whether the config alone makes the variant a PEFT LoRA (plain LoRA, DoRA or a
+   * {@link PeftExportable} config); {@link PeftAdapters#noPeftForm} answers for every variant.
+   */
   public static boolean exportable(String variant, AdapterConfig cfg) {
     return cfg instanceof PeftExportable || variant.equals("lora") || variant.equals("dora");
   }
 
   /** 8.0 -> 8 (PEFT writes integral alphas as ints). */
-  static Object plainNumber(double v) {
+  public static Object plainNumber(double v) {
     return v == Math.rint(v) && Math.abs(v) < 1e15 ? (Object) (long) v : (Object) v;
   }
 
@@ -193,7 +247,8 @@ public record PeftAdapterConfig(
     }
   }
 
-  private static boolean bool(JsonNode root, String name, String source) {
+  /** Field {@code name} as a boolean (false when absent or null). */
+  public static boolean bool(JsonNode root, String name, String source) {
     JsonNode v = root.get(name);
     if (v == null || v.isNull()) {
       return false;
@@ -204,7 +259,8 @@ public record PeftAdapterConfig(
     return v.asBoolean();
   }
 
-  private static int positiveInt(JsonNode root, String name, int fallback, String source) {
+  /** Field {@code name} as an integer > 0, {@code fallback} when absent or null. */
+  public static int positiveInt(JsonNode root, String name, int fallback, String source) {
     JsonNode v = root.get(name);
     if (v == null || v.isNull()) {
       return fallback;
@@ -215,7 +271,20 @@ public record PeftAdapterConfig(
     return v.asInt();
   }
 
-  private static double number(JsonNode root, String name, double fallback, String source) {
+  /** Field {@code name} as an integer >= 0, {@code fallback} when absent or null. */
+  public static long nonNegativeLong(JsonNode root, String name, long fallback, String source) {
+    JsonNode v = root.get(name);
+    if (v == null || v.isNull()) {
+      return fallback;
+    }
+    if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < 0) {
+      throw new IllegalArgumentException(source + ": " + name + " = " + v + "; expected an integer >= 0");
+    }
+    return v.asLong();
+  }
+
+  /** Field {@code name} as a number, {@code fallback} when absent or null. */
+  public static double number(JsonNode root, String name, double fallback, String source) {
     JsonNode v = root.get(name);
     if (v == null || v.isNull()) {
       return fallback;

@@ -17,6 +17,7 @@ import dev.loraj.core.io.TensorSource;
 import dev.loraj.core.model.LinearSite;
 import dev.loraj.core.model.PeftModel;
 import dev.loraj.core.model.Targets;
+import dev.loraj.core.quant.QuantizedWeight;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -24,10 +25,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
@@ -46,6 +49,17 @@ import org.slf4j.LoggerFactory;
  * trained biases) as {@code base_model.model.<module>.weight}. {@code in}/{@code out} are the
  * logical ones even where the base stores [in, out] (GPT-2).
  *
+ * <p>Other variants: LoRA-shaped ones (a {@link PeftExportable} config) are written as LoRA;
+ * a {@link LoraForm} factory's adapters as the plain LoRA they convert to; a {@link PeftCodec}
+ * factory's in its own {@code peft_type} (AdaLoRA, VeRA). Beside PEFT's two files,
+ * {@value #VARIANT_FILE} records the variant and its full config (PEFT ignores the file; the
+ * loader here uses it to restore e.g. LoRA+'s learning-rate ratio or LoRA-FA's frozen A). A
+ * variant with no PEFT form ({@link NoPeftForm}, or any other) is refused by {@link #save} with
+ * the variant and the reason; {@link #saveOwn} writes it in this framework's own format: the
+ * same safetensors file (keys {@code base_model.model.<module>.<parameter or buffer key>}) and
+ * {@value #VARIANT_FILE} with {@code "format": "loraj"}, the targets and the reason, and no
+ * {@code adapter_config.json}. {@link #load} reads both kinds.
+ *
  * <p>Loading is all-or-nothing: every tensor is read and checked (a missing or misshapen tensor
  * is an error naming the key and both shapes; a tensor nothing consumes is an error too) before
  * the model changes.
@@ -58,6 +72,12 @@ public final class PeftAdapters {
   public static final String CONFIG_FILE = "adapter_config.json";
   public static final String WEIGHTS_BASE = "adapter_model";
   public static final String KEY_PREFIX = "base_model.model.";
+  /** The framework's record of the variant beside the weights (both formats). */
+  public static final String VARIANT_FILE = "loraj_adapter.json";
+  /** {@code format} of {@value #VARIANT_FILE} in a PEFT directory. */
+  public static final String FORMAT_PEFT = "peft";
+  /** {@code format} of {@value #VARIANT_FILE} in a directory of the framework's own format. */
+  public static final String FORMAT_OWN = "loraj";
   private static final ObjectMapper JSON = new ObjectMapper()
       .enable(SerializationFeature.INDENT_OUTPUT)
       .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
@@ -73,6 +93,15 @@ public final class PeftAdapters {
     if (!Files.isRegularFile(file)) {
       throw new NoSuchFileException(file.toString(), null, "a PEFT adapter directory needs " + CONFIG_FILE);
     }
+    PeftAdapterConfig config = PeftAdapterConfig.parse(readTree(file), registry, file.toString());
+    if (!config.ignoredKeys().isEmpty()) {
+      log.warn("{}: ignoring fields this loader does not implement: {}", file, config.ignoredKeys());
+    }
+    return config;
+  }
+
+  /** A small UTF-8 JSON file as a tree. */
+  private static JsonNode readTree(Path file) throws IOException {
     if (Files.size(file) > MAX_CONFIG_BYTES) {
       throw new IllegalArgumentException(file + ": " + Files.size(file) + " bytes; an adapter config over "
           + MAX_CONFIG_BYTES + " bytes is refused");
@@ -88,30 +117,59 @@ public final class PeftAdapters {
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
     }
-    PeftAdapterConfig config = PeftAdapterConfig.parse(root, registry, file.toString());
-    if (!config.ignoredKeys().isEmpty()) {
-      log.warn("{}: ignoring fields this loader does not implement: {}", file, config.ignoredKeys());
-    }
-    return config;
+    return root;
   }
 
   /**
    * Loads the adapter in {@code dir} into {@code model} as {@code adapterName} (active if it is
-   * the model's first adapter). Tensors of {@code modules_to_save} replace the base's values and
-   * become trainable, as in PEFT.
+   * the model's first adapter): a PEFT directory, or one in the framework's own format
+   * ({@link #saveOwn}). Tensors of {@code modules_to_save} replace the base's values and become
+   * trainable, as in PEFT.
    */
   public static PeftModel.NamedAdapter load(PeftModel model, Path dir, String adapterName)
       throws IOException {
     if (model.adapterNames().contains(adapterName)) {
       throw new IllegalArgumentException("an adapter named '" + adapterName + "' already exists");
     }
-    PeftAdapterConfig parsed = readConfig(dir, model.registry());
-    AdapterSpec spec = keepExistingModulesToSave(parsed.spec(), model, dir);
-    AdapterFactory<?> factory = model.registry().get(parsed.variant());
+    JsonNode record = readVariantRecord(dir);
+    ConfigCodec codec = new ConfigCodec(model.registry());
+    String variant;
+    AdapterSpec spec;
+    JsonNode peftRoot = null;
+    if (!Files.isRegularFile(dir.resolve(CONFIG_FILE)) && record != null
+        && record.path("format").asText().equals(FORMAT_OWN)) {
+      Path file = dir.resolve(VARIANT_FILE);
+      AdapterConfig cfg = codec.fromTree(record.get("config"));
+      variant = model.registry().forConfig(cfg).name();
+      Targets targets = Targets.of(stringArray(record.get("target_modules"), file, "target_modules")
+              .toArray(String[]::new))
+          .withModulesToSave(stringArray(record.get("modules_to_save"), file, "modules_to_save")
+              .toArray(String[]::new));
+      // the patterns select by module name, so they resolve on the exact paths as they did
+      Map<String, Integer> ranks = new LinkedHashMap<>();
+      record.path("rank_pattern").fields().forEachRemaining(e -> ranks.put(e.getKey(), e.getValue().asInt()));
+      Map<String, Double> alphas = new LinkedHashMap<>();
+      record.path("alpha_pattern").fields().forEachRemaining(e -> alphas.put(e.getKey(), e.getValue().asDouble()));
+      spec = new AdapterSpec(cfg, targets.withRankPattern(ranks).withAlphaPattern(alphas));
+    } else {
+      PeftAdapterConfig parsed = readConfig(dir, model.registry());
+      variant = parsed.variant();
+      spec = parsed.spec();
+      peftRoot = parsed.root();
+      AdapterConfig own = recordedConfig(record, parsed, codec, dir);
+      if (own != null) {
+        variant = model.registry().forConfig(own).name();
+        spec = new AdapterSpec(own, spec.targets());
+      }
+      checkLayout(parsed, spec.targets().resolve(model.base().linearSites()), dir);
+    }
+    spec = keepExistingModulesToSave(spec, model, dir);
+    AdapterFactory<?> factory = model.registry().get(variant);
     List<LinearSite> sites = spec.targets().resolve(model.base().linearSites());
-    checkLayout(parsed, sites, dir);
 
     Map<String, Adapter> created = new LinkedHashMap<>();
+    Map<Class<?>, Object> shared = new LinkedHashMap<>();
+    Map<LinearSite, QuantizedWeight> quantize = new LinkedHashMap<>();
     for (LinearSite site : sites) {
       AdapterConfig cfg = spec.config();
       int r = spec.targets().rankFor(site, cfg.rank());
@@ -119,7 +177,8 @@ public final class PeftAdapters {
       if (r != cfg.rank() || alpha != cfg.alpha()) {
         cfg = cfg.withRankAndAlpha(r, alpha);
       }
-      created.put(site.path(), factory.createUnchecked(cfg, new LoadInit(model, adapterName, site)));
+      created.put(site.path(),
+          factory.createUnchecked(cfg, new LoadInit(model, adapterName, site, shared, quantize)));
     }
     Set<String> baseTensors = trainedBaseTensors(model, spec, created.keySet());
 
@@ -127,12 +186,16 @@ public final class PeftAdapters {
     List<INDArray[]> assign = new ArrayList<>();
     try (TensorSource file = openWeights(dir)) {
       Set<String> unused = new TreeSet<>(file.names());
-      for (Adapter a : created.values()) {
-        Map<String, INDArray> state = new LinkedHashMap<>(a.parameters());
-        state.putAll(a.buffers());
-        for (Map.Entry<String, INDArray> e : state.entrySet()) {
-          String key = KEY_PREFIX + a.site().path() + "." + e.getKey();
-          assign.add(new INDArray[] {e.getValue(), read(file, key, e.getValue(), dir, unused)});
+      if (peftRoot != null && factory instanceof PeftCodec peft) {
+        peft.readPeftTensors(created, peftRoot, new Reader(file, dir, unused));
+      } else {
+        for (Adapter a : created.values()) {
+          Map<String, INDArray> state = new LinkedHashMap<>(a.parameters());
+          state.putAll(a.buffers());
+          for (Map.Entry<String, INDArray> e : state.entrySet()) {
+            String key = KEY_PREFIX + a.site().path() + "." + e.getKey();
+            assign.add(new INDArray[] {e.getValue(), read(file, key, e.getValue(), dir, unused)});
+          }
         }
       }
       for (String w : baseTensors) {
@@ -150,6 +213,7 @@ public final class PeftAdapters {
     for (INDArray[] pair : assign) {
       pair[0].assign(pair[1].reshape(pair[0].shape())); // [file shape] -> [adapter shape]
     }
+    quantize.forEach(model::storeQuantized);
     PeftModel.NamedAdapter added = model.putAdapter(adapterName, spec, created);
     if (!baseTensors.isEmpty()) {
       model.addTrainableBase(baseTensors);
@@ -157,7 +221,57 @@ public final class PeftAdapters {
     return added;
   }
 
-  /** Writes {@code adapterName} of {@code model} to {@code dir} in PEFT's format. */
+  /**
+   * The variant config recorded in {@value #VARIANT_FILE} when it describes the same adapter
+   * as the PEFT config (not a converted one, same rank and alpha, the variant registered), else
+   * null: the PEFT config alone then decides (a directory PEFT wrote, or one edited since).
+   */
+  private static AdapterConfig recordedConfig(JsonNode record, PeftAdapterConfig parsed,
+      ConfigCodec codec, Path dir) {
+    if (record == null || !record.path("format").asText().equals(FORMAT_PEFT)
+        || record.has("converted")) {
+      return null;
+    }
+    AdapterConfig own;
+    try {
+      own = codec.fromTree(record.get("config"));
+    } catch (RuntimeException e) {
+      log.warn("{}: {} not used ({}); the adapter loads as '{}'", dir, VARIANT_FILE,
+          e.getMessage(), parsed.variant());
+      return null;
+    }
+    AdapterConfig peft = parsed.spec().config();
+    if (own.rank() != peft.rank() || own.alpha() != peft.alpha()) {
+      log.warn("{}: {} records rank {} alpha {}, {} has rank {} alpha {}; loading as '{}'", dir,
+          VARIANT_FILE, own.rank(), own.alpha(), CONFIG_FILE, peft.rank(), peft.alpha(), parsed.variant());
+      return null;
+    }
+    return own;
+  }
+
+  private static JsonNode readVariantRecord(Path dir) throws IOException {
+    Path file = dir.resolve(VARIANT_FILE);
+    return Files.isRegularFile(file) ? readTree(file) : null;
+  }
+
+  private static List<String> stringArray(JsonNode v, Path file, String field) {
+    List<String> out = new ArrayList<>();
+    if (v == null || v.isNull()) {
+      return out;
+    }
+    if (!v.isArray()) {
+      throw new IllegalArgumentException(file + ": " + field + " = " + v + "; expected a list of strings");
+    }
+    v.forEach(n -> out.add(n.asText()));
+    return out;
+  }
+
+  /**
+   * Writes {@code adapterName} of {@code model} to {@code dir} in PEFT's format.
+   *
+   * @throws IllegalArgumentException naming the variant and the reason when PEFT has no form for
+   *     it ({@link #saveOwn} writes it)
+   */
   public static void save(PeftModel model, String adapterName, Path dir) throws IOException {
     save(model, adapterName, dir, null);
   }
@@ -171,31 +285,112 @@ public final class PeftAdapters {
   public static void save(PeftModel model, String adapterName, Path dir, String baseModelNameOrPath)
       throws IOException {
     PeftModel.NamedAdapter na = model.adapter(adapterName);
+    noPeftForm(na).ifPresent(reason -> {
+      throw new IllegalArgumentException("variant '" + na.factory().name() + "' has no PEFT form: "
+          + reason + "; PeftAdapters.saveOwn writes it in this framework's own format");
+    });
+    ConfigCodec codec = new ConfigCodec(model.registry());
+    Map<String, Object> record = new TreeMap<>();
+    record.put("format", FORMAT_PEFT);
+    record.put("variant", na.factory().name());
+    record.put("config", codec.toTree(na.spec().config()));
     AdapterSpec spec = na.spec();
+    Map<String, Adapter> sites = na.sites();
+    String variant = na.factory().name();
+    if (na.factory() instanceof LoraForm form) {
+      LoraForm.Converted converted = form.toLora(na);
+      spec = converted.spec();
+      sites = converted.sites();
+      variant = model.registry().forConfig(spec.config()).name();
+      record.put("converted", form.conversionNote(na));
+    }
+    List<String> paths = new ArrayList<>(sites.keySet());
+    boolean fanInFanOut = sites.values().stream().anyMatch(a -> a.site().fanInFanOut());
     Map<String, INDArray> tensors = new TreeMap<>();
-    List<String> paths = new ArrayList<>();
-    boolean fanInFanOut = false;
-    for (Adapter a : na.sites().values()) {
-      paths.add(a.site().path());
-      fanInFanOut |= a.site().fanInFanOut();
+    Map<String, Object> config;
+    if (na.factory() instanceof PeftCodec peft) {
+      config = PeftAdapterConfig.commonFields(peft.peftType(), spec, paths, fanInFanOut, codec,
+          baseModelNameOrPath);
+      config.putAll(peft.peftConfigFields(na));
+      tensors.putAll(peft.peftTensors(na));
+    } else {
+      config = PeftAdapterConfig.toJson(variant, spec, paths, fanInFanOut, codec, baseModelNameOrPath);
+      tensors.putAll(siteTensors(sites.values()));
+    }
+    record.put("peft_type", config.get("peft_type"));
+    for (String w : trainedBaseTensors(model, spec, sites.keySet())) {
+      tensors.put(KEY_PREFIX + w, model.base().weights().get(w));
+    }
+    Map<String, String> files = new LinkedHashMap<>();
+    files.put(CONFIG_FILE, JSON.writeValueAsString(config) + "\n");
+    files.put(VARIANT_FILE, JSON.writeValueAsString(record) + "\n");
+    writeDirectory(dir, tensors, files);
+  }
+
+  /**
+   * Writes {@code adapterName} in the framework's own format (any variant): its parameters and
+   * buffers under {@code base_model.model.<module>.<key>} and the trained base tensors in
+   * {@code adapter_model.safetensors}, and {@value #VARIANT_FILE} with {@code "format": "loraj"},
+   * the variant, its config, the adapted module paths, {@code modules_to_save},
+   * {@code rank_pattern}, {@code alpha_pattern} and, where PEFT has no form for the variant, why. {@link #load} reads it back.
+   */
+  public static void saveOwn(PeftModel model, String adapterName, Path dir) throws IOException {
+    PeftModel.NamedAdapter na = model.adapter(adapterName);
+    ConfigCodec codec = new ConfigCodec(model.registry());
+    Map<String, Object> record = new TreeMap<>();
+    record.put("format", FORMAT_OWN);
+    record.put("variant", na.factory().name());
+    record.put("config", codec.toTree(na.spec().config()));
+    record.put("target_modules", new ArrayList<>(new TreeSet<>(na.sites().keySet())));
+    record.put("modules_to_save", na.spec().targets().modulesToSave());
+    record.put("rank_pattern", new TreeMap<>(na.spec().targets().rankPattern()));
+    record.put("alpha_pattern", new TreeMap<>(na.spec().targets().alphaPattern()));
+    record.put("no_peft_form", noPeftForm(na).orElse(null));
+    Map<String, INDArray> tensors = new TreeMap<>(siteTensors(na.sites().values()));
+    for (String w : trainedBaseTensors(model, na.spec(), na.sites().keySet())) {
+      tensors.put(KEY_PREFIX + w, model.base().weights().get(w));
+    }
+    writeDirectory(dir, tensors, Map.of(VARIANT_FILE, JSON.writeValueAsString(record) + "\n"));
+  }
+
+  /**
+   * Why {@link #save} cannot write this adapter in PEFT's format, or empty when it can: the
+   * factory's {@link NoPeftForm} reason, or, for a variant that declares no PEFT form at all,
+   * that its config is neither LoRA-shaped nor read by a codec.
+   */
+  public static Optional<String> noPeftForm(PeftModel.NamedAdapter adapter) {
+    AdapterFactory<?> f = adapter.factory();
+    if (f instanceof NoPeftForm no) {
+      return Optional.of(no.noPeftFormReason());
+    }
+    if (f instanceof PeftCodec || f instanceof LoraForm
+        || PeftAdapterConfig.exportable(f.name(), adapter.spec().config())) {
+      return Optional.empty();
+    }
+    return Optional.of("its config " + adapter.spec().config().getClass().getSimpleName()
+        + " is not LoRA-shaped (PeftExportable) and its factory writes no other PEFT type"
+        + " (PeftCodec, LoraForm)");
+  }
+
+  /** Parameters and buffers of {@code sites} under their file keys. */
+  private static Map<String, INDArray> siteTensors(Collection<Adapter> sites) {
+    Map<String, INDArray> tensors = new TreeMap<>();
+    for (Adapter a : sites) {
       Map<String, INDArray> state = new LinkedHashMap<>(a.parameters());
       state.putAll(a.buffers());
       state.forEach((k, v) -> tensors.put(KEY_PREFIX + a.site().path() + "." + k, v));
     }
-    for (String w : trainedBaseTensors(model, spec, na.sites().keySet())) {
-      tensors.put(KEY_PREFIX + w, model.base().weights().get(w));
-    }
-    ConfigCodec codec = new ConfigCodec(model.registry());
-    Map<String, Object> config = PeftAdapterConfig.toJson(
-        na.factory().name(), spec, paths, fanInFanOut, codec, baseModelNameOrPath);
-    String json = JSON.writeValueAsString(config) + "\n";
+    return tensors;
+  }
 
+  private static void writeDirectory(Path dir, Map<String, INDArray> tensors,
+      Map<String, String> files) throws IOException {
     Path target = dir.toAbsolutePath();
     if (Files.exists(target)) {
       if (!Files.isDirectory(target)) {
         throw new IllegalArgumentException(target + " exists and is not a directory");
       }
-      writeFiles(target, tensors, json);
+      writeFiles(target, tensors, files);
       return;
     }
     Files.createDirectories(target.getParent());
@@ -203,7 +398,7 @@ public final class PeftAdapters {
         + "." + COUNTER.incrementAndGet() + ".tmp");
     Files.createDirectory(temp);
     try {
-      writeFiles(temp, tensors, json);
+      writeFiles(temp, tensors, files);
       Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
     } finally {
       if (Files.exists(temp)) {
@@ -217,10 +412,38 @@ public final class PeftAdapters {
     }
   }
 
-  private static void writeFiles(Path dir, Map<String, INDArray> tensors, String json)
+  private static void writeFiles(Path dir, Map<String, INDArray> tensors, Map<String, String> files)
       throws IOException {
     SafetensorsWriter.write(dir.resolve(WEIGHTS_BASE + ".safetensors"), tensors, Map.of("format", "pt"));
-    AtomicFiles.writeString(dir.resolve(CONFIG_FILE), json);
+    for (Map.Entry<String, String> f : files.entrySet()) {
+      AtomicFiles.writeString(dir.resolve(f.getKey()), f.getValue());
+    }
+    // a PEFT directory rewritten in the own format (or back) must not keep the other's config
+    if (!files.containsKey(CONFIG_FILE)) {
+      Files.deleteIfExists(dir.resolve(CONFIG_FILE));
+    }
+  }
+
+  /** {@link PeftCodec.TensorReader} over an open adapter file. */
+  private record Reader(TensorSource file, Path dir, Set<String> unused) implements PeftCodec.TensorReader {
+    @Override
+    public boolean contains(String key) {
+      return file.contains(key);
+    }
+
+    @Override
+    public long[] shape(String key) {
+      if (!file.contains(key)) {
+        throw new IllegalArgumentException(
+            dir.resolve(WEIGHTS_BASE + ".safetensors") + " has no tensor '" + key + "'");
+      }
+      return file.info(key).shape();
+    }
+
+    @Override
+    public INDArray read(String key, long... expectedShape) {
+      return PeftAdapters.read(file, key, expectedShape, dir, unused);
+    }
   }
 
   // ------------------------------------------------------------------ internals
@@ -239,16 +462,22 @@ public final class PeftAdapters {
   /** The file's values for {@code key}, checked against {@code target}'s shape. */
   private static INDArray read(TensorSource file, String key, INDArray target, Path dir,
       Set<String> unused) {
+    return read(file, key, target.shape(), dir, unused);
+  }
+
+  /** The file's values for {@code key}, checked against {@code expected} (size-1 dimensions aside). */
+  private static INDArray read(TensorSource file, String key, long[] expected, Path dir,
+      Set<String> unused) {
     if (!file.contains(key)) {
       throw new IllegalArgumentException(
           dir.resolve(WEIGHTS_BASE + ".safetensors") + " has no tensor '" + key + "' (expected shape "
-              + Arrays.toString(target.shape()) + ")");
+              + Arrays.toString(expected) + ")");
     }
     long[] shape = file.info(key).shape();
-    if (!Arrays.equals(shape, target.shape()) && !Arrays.equals(squeeze(shape), squeeze(target.shape()))) {
+    if (!Arrays.equals(shape, expected) && !Arrays.equals(squeeze(shape), squeeze(expected))) {
       throw new IllegalArgumentException(
           dir.resolve(WEIGHTS_BASE + ".safetensors") + ": tensor '" + key + "' has shape "
-              + Arrays.toString(shape) + ", the adapter expects " + Arrays.toString(target.shape()));
+              + Arrays.toString(shape) + ", the adapter expects " + Arrays.toString(expected));
     }
     unused.remove(key);
     return file.getFloat(key);
@@ -335,7 +564,29 @@ public final class PeftAdapters {
   }
 
   /** Creation context of a loaded adapter: its values are overwritten from the file. */
-  private record LoadInit(PeftModel model, String adapterName, LinearSite site) implements SiteInit {
+  private record LoadInit(PeftModel model, String adapterName, LinearSite site,
+      Map<Class<?>, Object> sharedState, Map<LinearSite, QuantizedWeight> quantize)
+      implements SiteInit {
+    /**
+     * A quantizing variant (QLoRA, LoftQ, QPiSSA) quantizes the base as when it was created;
+     * applied once the whole file has been read and checked.
+     */
+    @Override
+    public void rewriteBase(QuantizedWeight weight) {
+      quantize.put(site, weight);
+    }
+
+    @Override
+    public <T> T shared(Class<T> type, java.util.function.Supplier<? extends T> create) {
+      return type.cast(sharedState.computeIfAbsent(type, k -> create.get()));
+    }
+
+    @Override
+    public Optional<Adapter> otherAdapter(String name) {
+      return model.adapterNames().contains(name)
+          ? Optional.ofNullable(model.adapter(name).sites().get(site.path())) : Optional.empty();
+    }
+
     @Override
     public INDArray baseWeight() {
       return model.torchLayout(site);

@@ -1,12 +1,17 @@
 package dev.loraj.variants.adalora;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.loraj.core.adapter.Adapter;
+import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
+import dev.loraj.core.adapter.ConfigCodec;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.checkpoint.PeftCodec;
 import dev.loraj.core.lora.Fill;
 import dev.loraj.core.model.LinearSite;
 import dev.loraj.core.model.PeftModel;
 import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * AdaLoRA (Zhang et al. 2023, arXiv 2303.10512): {@code h = W x + (alpha / init_r) P Lambda Q x}
@@ -22,7 +27,7 @@ import java.util.Map;
  * the model is unchanged at init. After training, {@link #rankPattern} gives the final rank per
  * module and {@link #exportAsLora} the equivalent plain LoRA weights per module.
  */
-public final class AdaLora implements AdapterFactory<AdaLoraConfig> {
+public final class AdaLora implements AdapterFactory<AdaLoraConfig>, PeftCodec {
 
   /** PEFT's {@code nn.init.normal_(std=0.02)} for A and B. */
   static final double INIT_STD = 0.02;
@@ -64,6 +69,32 @@ public final class AdaLora implements AdapterFactory<AdaLoraConfig> {
     adapter.e().assign(0); // [r, 1]: delta = 0 at init
     allocator.register(adapter);
     return adapter;
+  }
+
+  /** PEFT's {@code ADALORA} format, see {@link AdaLoraPeft}. */
+  @Override
+  public String peftType() {
+    return AdaLoraPeft.TYPE;
+  }
+
+  @Override
+  public Map<String, Object> peftConfigFields(PeftModel.NamedAdapter adapter) {
+    return AdaLoraPeft.configFields(adapter);
+  }
+
+  @Override
+  public Map<String, INDArray> peftTensors(PeftModel.NamedAdapter adapter) {
+    return AdaLoraPeft.tensors(adapter);
+  }
+
+  @Override
+  public AdapterConfig configFromPeft(JsonNode root, ConfigCodec codec, String source) {
+    return AdaLoraPeft.config(root, source);
+  }
+
+  @Override
+  public void readPeftTensors(Map<String, Adapter> sites, JsonNode root, TensorReader file) {
+    AdaLoraPeft.read(sites, root, file);
   }
 
   /** A [r, in] + B [out, r] + E [r, 1]: {@code r (in + out) + r}. */

@@ -5,6 +5,7 @@ import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.checkpoint.NoPeftForm;
 import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.lora.LoraInit;
@@ -45,7 +46,13 @@ import org.nd4j.linalg.factory.Nd4j;
  * must be a {@link LoraAdapter} (of an AM-LoRA adapter only its own, task-specific LoRA is taken),
  * copied into frozen buffers. The caller keeps only the newest AM-LoRA adapter active.
  */
-public final class AttentionalMixtureLora implements AdapterFactory<AttentionalMixtureLora.Config> {
+public final class AttentionalMixtureLora implements AdapterFactory<AttentionalMixtureLora.Config>, NoPeftForm {
+
+  @Override
+  public String noPeftFormReason() {
+    return "AM-LoRA's output is a learned, input-dependent mixture over several tasks'"
+        + " LoRAs, which PEFT has no type for";
+  }
 
   public static final String QUERY = "am_query";
   public static final String BIAS = "am_bias";

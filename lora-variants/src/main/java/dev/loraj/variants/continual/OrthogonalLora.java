@@ -5,6 +5,7 @@ import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.checkpoint.NoPeftForm;
 import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.lora.LoraInit;
@@ -43,7 +44,13 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * penalty is the paper's squared form; dropout 0 here (official 0.1) so training is
  * deterministic unless asked.
  */
-public final class OrthogonalLora implements AdapterFactory<OrthogonalLora.Config> {
+public final class OrthogonalLora implements AdapterFactory<OrthogonalLora.Config>, NoPeftForm {
+
+  @Override
+  public String noPeftFormReason() {
+    return "O-LoRA is defined against the earlier tasks' adapters of the same model (its"
+        + " orthogonality constraint on their subspaces), which PEFT has no type for";
+  }
 
   /** Buffer key of the stacked earlier A's. */
   public static final String PREVIOUS_A = "olora_previous_A";

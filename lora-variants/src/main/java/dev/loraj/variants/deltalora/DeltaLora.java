@@ -6,6 +6,7 @@ import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
 import dev.loraj.core.adapter.StepContext;
+import dev.loraj.core.checkpoint.NoPeftForm;
 import dev.loraj.core.lora.DenseDeltaLoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.lora.LoraInit;
@@ -37,7 +38,14 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>The delta uses the scaled product {@code s B A} (the update the model actually applies), so
  * lambda means the same at any alpha/r.
  */
-public final class DeltaLora implements AdapterFactory<DeltaLora.Config> {
+public final class DeltaLora implements AdapterFactory<DeltaLora.Config>, NoPeftForm {
+
+  @Override
+  public String noPeftFormReason() {
+    return "Delta-LoRA also changes the base weight (by the difference of successive A B"
+        + " products, held here as a dense update per site), and PEFT's adapter types have"
+        + " no field for a dense weight update";
+  }
 
   /** Buffer key of the accumulated weight update D [out, in] (torch layout). */
   public static final String WEIGHT_DELTA = "delta_lora.weight_delta";

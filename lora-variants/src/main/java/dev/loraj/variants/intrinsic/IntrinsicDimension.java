@@ -7,6 +7,7 @@ import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.checkpoint.NoPeftForm;
 import dev.loraj.core.model.LinearSite;
 import java.util.List;
 import java.util.Locale;
@@ -43,7 +44,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>P is never stored: it is redrawn from {@code seed} (and D) when the adapter is created.
  * PEFT-style key: {@code intrinsic_theta_d} (saved once per site, equal values).
  */
-public final class IntrinsicDimension implements AdapterFactory<IntrinsicDimension.Config> {
+public final class IntrinsicDimension implements AdapterFactory<IntrinsicDimension.Config>, NoPeftForm {
+
+  @Override
+  public String noPeftFormReason() {
+    return "the intrinsic-dimension method trains one d-dimensional vector mapped into every"
+        + " weight by a random projection, which PEFT has no type for";
+  }
 
   public static final String THETA = "intrinsic_theta_d";
 

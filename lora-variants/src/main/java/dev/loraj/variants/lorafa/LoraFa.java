@@ -6,6 +6,7 @@ import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.checkpoint.PeftExportable;
 import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.lora.LoraInit;
@@ -42,7 +43,7 @@ public final class LoraFa implements AdapterFactory<LoraFa.Config> {
    * @param bias which base biases train with the adapter
    */
   public record Config(int rank, double alpha, double dropout, boolean useRslora,
-      LoraConfig.Init init, BiasMode bias) implements AdapterConfig {
+      LoraConfig.Init init, BiasMode bias) implements AdapterConfig, PeftExportable {
 
     public Config {
       LoraConfig checked = new LoraConfig(rank, alpha, dropout, useRslora, init, bias);
@@ -57,6 +58,15 @@ public final class LoraFa implements AdapterFactory<LoraFa.Config> {
     @Override
     public Config withRankAndAlpha(int rank, double alpha) {
       return new Config(rank, alpha, dropout, useRslora, init, bias);
+    }
+
+    /**
+     * Nothing beyond LoRA's fields: A is saved as {@code lora_A.weight}; that it stays frozen is
+     * a training setting (PEFT's {@code create_lorafa_optimizer}).
+     */
+    @Override
+    public Map<String, Object> peftConfigFields() {
+      return Map.of();
     }
 
     public LoraConfig lora() {

@@ -5,6 +5,7 @@ import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.checkpoint.PeftExportable;
 import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.lora.LoraInit;
@@ -40,7 +41,7 @@ public final class LoraPlus implements AdapterFactory<LoraPlus.Config> {
    *     recommendation for most tasks
    */
   public record Config(int rank, double alpha, double dropout, boolean useRslora,
-      LoraConfig.Init init, BiasMode bias, double lrRatio) implements AdapterConfig {
+      LoraConfig.Init init, BiasMode bias, double lrRatio) implements AdapterConfig, PeftExportable {
 
     public Config {
       LoraConfig checked = new LoraConfig(rank, alpha, dropout, useRslora, init, bias);
@@ -64,6 +65,15 @@ public final class LoraPlus implements AdapterFactory<LoraPlus.Config> {
 
     public Config withLrRatio(double ratio) {
       return new Config(rank, alpha, dropout, useRslora, init, bias, ratio);
+    }
+
+    /**
+     * Nothing beyond LoRA's fields: the ratio is a training setting (PEFT's
+     * {@code create_loraplus_optimizer}), kept in the framework's variant record.
+     */
+    @Override
+    public Map<String, Object> peftConfigFields() {
+      return Map.of();
     }
 
     /** The LoRA model underneath. */

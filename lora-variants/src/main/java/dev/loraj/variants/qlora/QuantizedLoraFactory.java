@@ -3,6 +3,7 @@ package dev.loraj.variants.qlora;
 import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.checkpoint.NoPeftForm;
 import dev.loraj.core.linalg.SvdResult;
 import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.model.LinearSite;
@@ -20,7 +21,16 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * and QPiSSA shrink), so {@link #identityAtInit} is false; merging into the quantized base
  * requantizes (see {@code PeftModel}).
  */
-abstract class QuantizedLoraFactory<C extends QuantizedLoraConfig> implements AdapterFactory<C> {
+abstract class QuantizedLoraFactory<C extends QuantizedLoraConfig>
+    implements AdapterFactory<C>, NoPeftForm {
+
+  @Override
+  public String noPeftFormReason() {
+    return "the adapter belongs to the NF4-quantized base it was trained over (" + name()
+        + " quantizes the base here); PEFT would apply it to a bitsandbytes 4-bit base, whose"
+        + " quantization is not reproduced bit for bit, and over the original base its output"
+        + " differs";
+  }
 
   /**
    * Fills {@code adapter}'s A [r, in] and B [out, r] in place and returns the quantized base.

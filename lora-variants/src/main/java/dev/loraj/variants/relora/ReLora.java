@@ -8,8 +8,9 @@ import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
 import dev.loraj.core.adapter.StepContext;
-import dev.loraj.core.lora.Fill;
+import dev.loraj.core.checkpoint.NoPeftForm;
 import dev.loraj.core.lora.DenseDeltaLoraAdapter;
+import dev.loraj.core.lora.Fill;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.model.LinearSite;
 import java.util.Locale;
@@ -47,7 +48,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * PyTorch where only the moment tensors are pruned. The jagged rate uses
  * {@link Adapter#learningRateScale(long)}.
  */
-public final class ReLora implements AdapterFactory<ReLora.Config> {
+public final class ReLora implements AdapterFactory<ReLora.Config>, NoPeftForm {
+
+  @Override
+  public String noPeftFormReason() {
+    return "ReLoRA merges its factors into a dense update at every restart; PEFT has no"
+        + " ReLoRA type and a LoRA file would hold only the factors since the last restart";
+  }
 
   /** Buffer key of the merged updates D [out, in] (torch layout). */
   public static final String MERGED = "relora.merged_delta";

@@ -5,6 +5,7 @@ import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.checkpoint.PeftExportable;
 import dev.loraj.core.lora.Lora;
 import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
@@ -35,7 +36,7 @@ public final class RsLora implements AdapterFactory<RsLora.Config> {
    * @param bias which base biases train with the adapter
    */
   public record Config(int rank, double alpha, double dropout, LoraConfig.Init init, BiasMode bias)
-      implements AdapterConfig {
+      implements AdapterConfig, PeftExportable {
 
     public Config {
       LoraConfig checked = new LoraConfig(rank, alpha, dropout, true, init, bias);
@@ -55,6 +56,12 @@ public final class RsLora implements AdapterFactory<RsLora.Config> {
     /** The equivalent plain LoRA config ({@code use_rslora = true}). */
     public LoraConfig lora() {
       return new LoraConfig(rank, alpha, dropout, true, init, bias);
+    }
+
+    /** PEFT's LoRA with {@code use_rslora}. */
+    @Override
+    public java.util.Map<String, Object> peftConfigFields() {
+      return java.util.Map.of("use_rslora", true);
     }
 
     /** {@code alpha / sqrt(r)}. */

@@ -1,15 +1,19 @@
 package dev.loraj.variants.vera;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.BiasMode;
+import dev.loraj.core.adapter.ConfigCodec;
 import dev.loraj.core.adapter.SiteInit;
+import dev.loraj.core.checkpoint.PeftCodec;
 import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.lora.Fill;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.model.LinearSite;
+import dev.loraj.core.model.PeftModel;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -34,10 +38,14 @@ import org.nd4j.linalg.factory.Nd4j;
  * at init; {@code d = d_initial} (0.1, PEFT's default; the paper tunes it per task).
  *
  * <p>Sharing. PEFT draws one A [r, max_in] and one B [max_out, r] for the whole model and slices
- * them per layer, which needs every layer's shape before the first one is created. Here each
- * site draws its own from a stream keyed by (seed, r, in) for A and (seed, r, out) for B: every
- * site with the same input width gets the identical A, every site with the same output width the
- * identical B (values shared, storage per site). Numbers differ from PEFT's, the method does not.
+ * them per layer ({@code A[:, :in]}, {@code B[:out, :]}). Here each site draws its own from one
+ * stream per matrix keyed by (seed, r): B's rows in order (so a narrower B is the first rows of a
+ * wider one), A's columns in order, scaled by {@code 1/sqrt(in)} (so a narrower A is a multiple of
+ * the first columns of a wider one). Every site with the same input width gets the identical A,
+ * every site with the same output width the identical B (values shared, storage per site), and
+ * the adapter has PEFT's form: {@link VeraPeft} writes the widest projections as PEFT's shared
+ * ones and folds the scale of A into {@code lambda_d}. Numbers differ from PEFT's (another
+ * generator), the method does not.
  *
  * <p>Rank. VeRA's r is the width of the random projections, not a bound on what is learned (the
  * trainable count is r + out), and the paper uses r larger than the layer (r = 1024 on
@@ -49,7 +57,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * PEFT keys: {@code vera_lambda_b}, {@code vera_lambda_d}; buffers {@code vera_A},
  * {@code vera_B}.
  */
-public final class Vera implements AdapterFactory<Vera.Config> {
+public final class Vera implements AdapterFactory<Vera.Config>, PeftCodec {
 
   public static final String LAMBDA_B = "vera_lambda_b";
   public static final String LAMBDA_D = "vera_lambda_d";
@@ -120,11 +128,39 @@ public final class Vera implements AdapterFactory<Vera.Config> {
     LinearSite site = init.site();
     int r = config.rank();
     long key = config.projectionPrngKey();
-    INDArray a = kaimingUniform(r, site.in(), projectionStream(key, 'A', r, site.in())); // [r, in]
-    INDArray b = kaimingUniform(site.out(), r, projectionStream(key, 'B', r, site.out())); // [out, r]
+    // A drawn column by column as [in, r], transposed: column j is the same for every width
+    INDArray a = kaimingUniform(site.in(), r, site.in(), projectionStream(key, 'A', r))
+        .transpose().dup('c'); // [r, in]
+    INDArray b = kaimingUniform(site.out(), r, r, projectionStream(key, 'B', r)); // [out, r]
     INDArray lambdaD = Nd4j.valueArrayOf(new long[] {r}, config.dInitial(), DataType.FLOAT);
     INDArray lambdaB = Nd4j.zeros(DataType.FLOAT, site.out());
     return new VeraAdapter(site, config, a, b, lambdaD, lambdaB);
+  }
+
+  /** PEFT's {@code VERA} format, see {@link VeraPeft}. */
+  @Override
+  public String peftType() {
+    return VeraPeft.TYPE;
+  }
+
+  @Override
+  public Map<String, Object> peftConfigFields(PeftModel.NamedAdapter adapter) {
+    return VeraPeft.configFields(adapter);
+  }
+
+  @Override
+  public Map<String, INDArray> peftTensors(PeftModel.NamedAdapter adapter) {
+    return VeraPeft.tensors(adapter);
+  }
+
+  @Override
+  public AdapterConfig configFromPeft(JsonNode root, ConfigCodec codec, String source) {
+    return VeraPeft.config(root, source);
+  }
+
+  @Override
+  public void readPeftTensors(Map<String, Adapter> sites, JsonNode root, TensorReader file) {
+    VeraPeft.read(sites, root, file);
   }
 
   /** r + out: the two scaling vectors. */
@@ -139,18 +175,23 @@ public final class Vera implements AdapterFactory<Vera.Config> {
     return sites.stream().mapToLong(s -> (long) config.rank() * (s.in() + s.out())).sum();
   }
 
-  /** The stream of one projection: depends on the key, the matrix and its shape only. */
-  static SplittableRandom projectionStream(long key, char which, int rank, int width) {
+  /**
+   * The stream of one projection: depends on the key, the matrix and the rank only, so that
+   * projections of different widths are slices of each other.
+   */
+  static SplittableRandom projectionStream(long key, char which, int rank) {
     long seed = key;
     seed = seed * 0x9E3779B97F4A7C15L + which;
     seed = seed * 0x9E3779B97F4A7C15L + rank;
-    seed = seed * 0x9E3779B97F4A7C15L + width;
     return new SplittableRandom(seed);
   }
 
-  /** torch's {@code kaiming_uniform_(a = sqrt 5)} on [rows, fanIn]: U(-1/sqrt(fanIn), 1/sqrt(fanIn)). */
-  static INDArray kaimingUniform(int rows, int fanIn, SplittableRandom rnd) {
-    INDArray m = Nd4j.create(DataType.FLOAT, rows, fanIn);
+  /**
+   * torch's {@code kaiming_uniform_(a = sqrt 5)}: U(-1/sqrt(fanIn), 1/sqrt(fanIn)) on
+   * [rows, cols], filled row by row.
+   */
+  static INDArray kaimingUniform(int rows, int cols, int fanIn, SplittableRandom rnd) {
+    INDArray m = Nd4j.create(DataType.FLOAT, rows, cols);
     double bound = 1.0 / Math.sqrt(fanIn);
     Fill.uniform(m, -bound, bound, rnd);
     return m;
