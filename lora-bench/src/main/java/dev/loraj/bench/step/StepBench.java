@@ -204,12 +204,7 @@ public final class StepBench {
     int b = spec.batch();
     int s = spec.seq();
     int vocab = spec.arch().isBert() ? StepShapes.bert(spec.arch()).vocabSize() : StepShapes.llama().vocabSize();
-    long[][] ids = new long[b][s];
-    for (long[] row : ids) {
-      for (int t = 0; t < s; t++) {
-        row[t] = rnd.nextInt(vocab);
-      }
-    }
+    long[][] ids = randomTokens(b, s, vocab, rnd);
     Map<String, INDArray> m = new LinkedHashMap<>();
     m.put("input_ids", Nd4j.createFromArray(ids));
     if (spec.arch().isBert()) {
@@ -225,16 +220,38 @@ public final class StepBench {
       }
       m.put("labels", labels);
     } else {
-      float[] onehot = new float[Math.multiplyExact(b * s, vocab)];
-      for (int i = 0; i < b; i++) {
-        for (int t = 0; t < s; t++) {
-          long next = t + 1 < s ? ids[i][t + 1] : rnd.nextInt(vocab);
-          onehot[(int) ((long) (i * s + t) * vocab + next)] = 1f;
-        }
-      }
-      m.put("labels", Nd4j.create(onehot, new long[] {(long) b * s, vocab}, 'c'));
+      m.put("labels", nextTokenLabels(ids, vocab, rnd));
     }
     return m;
+  }
+
+  /** Uniform random token ids [batch, seq] below {@code vocab}. */
+  public static long[][] randomTokens(int batch, int seq, int vocab, SplittableRandom rnd) {
+    long[][] ids = new long[batch][seq];
+    for (long[] row : ids) {
+      for (int t = 0; t < seq; t++) {
+        row[t] = rnd.nextInt(vocab);
+      }
+    }
+    return ids;
+  }
+
+  /**
+   * One-hot next-token labels [batch * seq, vocab] for token rows {@code ids} (row
+   * {@code b * seq + t} is token {@code t + 1}; the last position's target is a random token):
+   * the causal-LM loss as {@link Objective#classification()} reads it.
+   */
+  public static INDArray nextTokenLabels(long[][] ids, int vocab, SplittableRandom rnd) {
+    int b = ids.length;
+    int s = ids[0].length;
+    INDArray labels = Nd4j.zeros(DataType.FLOAT, (long) b * s, vocab);
+    for (int i = 0; i < b; i++) {
+      for (int t = 0; t < s; t++) {
+        long next = t + 1 < s ? ids[i][t + 1] : rnd.nextInt(vocab);
+        labels.putScalar((long) i * s + t, next, 1f);
+      }
+    }
+    return labels;
   }
 
   /**

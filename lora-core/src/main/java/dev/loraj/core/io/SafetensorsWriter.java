@@ -112,6 +112,43 @@ public final class SafetensorsWriter {
     return entries;
   }
 
+  /**
+   * A tensor whose bytes are produced while the file is written: {@code body} must write exactly
+   * {@code dtype.byteSize()} times the element count, in C order, little-endian.
+   */
+  public record Streamed(String name, SafetensorsDtype dtype, long[] shape, IOConsumer<OutputStream> body) {
+    public Streamed {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(dtype, () -> "tensor '" + name + "': dtype is null");
+      Objects.requireNonNull(body, () -> "tensor '" + name + "': body is null");
+      shape = shape.clone();
+      for (long d : shape) {
+        if (d < 0) {
+          throw new IllegalArgumentException("tensor '" + name + "': shape " + Arrays.toString(shape)
+              + " has a negative dimension");
+        }
+      }
+    }
+
+    /** Bytes of the encoded tensor. */
+    public long byteLength() {
+      return SafetensorsWriter.byteLength(dtype, shape);
+    }
+  }
+
+  /**
+   * Writes tensors whose bytes are generated or read one at a time (a checkpoint larger than
+   * memory): nothing but the tensor being written is held. {@code metadata} may be null.
+   */
+  public static void writeStreamed(Path file, List<Streamed> tensors, Map<String, String> metadata)
+      throws IOException {
+    List<Entry> entries = new ArrayList<>(tensors.size());
+    for (Streamed t : tensors) {
+      entries.add(new Entry(t.name(), t.dtype(), t.shape(), t.byteLength(), t.body()));
+    }
+    writeEntries(file, entries, metadata);
+  }
+
   private static void writeEntries(Path file, List<Entry> entries, Map<String, String> metadata)
       throws IOException {
     // validate and build the header before the target is touched

@@ -1,0 +1,86 @@
+package dev.loraj.bench.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loraj.core.io.SafetensorsDtype;
+import dev.loraj.core.model.ArchitectureCards;
+import dev.loraj.core.model.SyntheticCheckpoint;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code lora memory --measure} on a decoder directory written by the synthetic-checkpoint writer. */
+class MemoryMeasureTest {
+
+  @TempDir static Path tmp;
+  static Path f32;
+
+  /** Qwen2's structure (grouped-query attention, q/k/v biases, tied head) at a tiny size. */
+  static final ArchitectureCards.Card TINY =
+      new ArchitectureCards.Card("tiny-qwen", "llama", 2, 64, 128, 4, 320, 2, 16, true, true);
+
+  @BeforeAll
+  static void writeModel() throws Exception {
+    f32 = tmp.resolve("f32");
+    SyntheticCheckpoint.write(SyntheticCheckpoint.config(TINY, SyntheticCheckpoint.Release.QWEN_2_5,
+        SafetensorsDtype.F32), SafetensorsDtype.F32, f32, 1, SyntheticCheckpoint.DEFAULT_SHARD_BYTES);
+  }
+
+  @Test
+  void measuresLoraQloraAndFullFineTuningOfADecoder() throws Exception {
+    String out = CliTest.run("memory", "--model", f32.toString(), "--variant", "lora,qlora,full", "--rank", "4",
+        "--targets", "all-linear", "--batch", "1", "--seq", "8", "--steps", "3", "--measure", "--in-process", "--json");
+    JsonNode rows = new ObjectMapper().readTree(out);
+    assertThat(rows).hasSize(3);
+    JsonNode lora = rows.get(0);
+    JsonNode qlora = rows.get(1);
+    JsonNode full = rows.get(2);
+    assertThat(lora.path("base_dtype").asText()).isEqualTo("f32");
+    for (JsonNode r : rows) {
+      JsonNode m = r.path("measured");
+      assertThat(m.path("total").asLong()).isPositive();
+      assertThat(m.path("peak_rss").asLong()).isGreaterThanOrEqualTo(m.path("rss_after_load").asLong());
+      assertThat(m.path("peak_rss_over_loaded").asLong())
+          .isEqualTo(m.path("peak_rss").asLong() - m.path("rss_after_load").asLong());
+      assertThat(r.path("step_seconds")).hasSize(3);
+      assertThat(r.path("estimate").path("total").asLong()).isPositive();
+    }
+    // the NF4 base replaces the dense linear weights; full fine-tuning holds Adam's moments of everything
+    assertThat(qlora.path("measured").path("quantized").asLong()).isPositive();
+    assertThat(qlora.path("measured").path("frozen").asLong()).isLessThan(lora.path("measured").path("frozen").asLong());
+    assertThat(full.path("measured").path("optimizer").asLong())
+        .isGreaterThan(10 * lora.path("measured").path("optimizer").asLong());
+    assertThat(full.path("trainable_params").asLong()).isGreaterThan(lora.path("trainable_params").asLong());
+  }
+
+  @Test
+  void textOutputNamesTheBaseDtypeAndStepTime() {
+    String out = CliTest.run("memory", "--model", f32.toString(), "--variant", "lora", "--rank", "2",
+        "--batch", "1", "--seq", "4", "--steps", "1", "--measure", "--base-dtype", "f32");
+    assertThat(out).contains("lora r=2", "base f32", "peak RSS over the loaded model", "step ");
+  }
+
+  @Test
+  void checkpointingIsRefusedWhileTheTrainerCannotDoIt() {
+    StringWriter err = new StringWriter();
+    CommandLine cl = LoraCli.commandLine();
+    cl.setErr(new PrintWriter(err));
+    PrintStream old = System.out;
+    System.setOut(new PrintStream(new ByteArrayOutputStream()));
+    try {
+      int rc = cl.execute("memory", "--model", f32.toString(), "--measure", "--checkpointing", "--in-process");
+      assertThat(rc).isEqualTo(2);
+    } finally {
+      System.setOut(old);
+    }
+    assertThat(err.toString()).contains("--checkpointing", "not supported yet");
+  }
+}
