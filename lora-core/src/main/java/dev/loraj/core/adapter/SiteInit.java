@@ -24,6 +24,14 @@ public interface SiteInit {
    */
   INDArray baseWeight();
 
+  /**
+   * The frozen weight as the base holds it when that is not a float array: quantized (a base
+   * quantized while it was loaded) or 16-bit; empty for a dense float weight.
+   */
+  default Optional<QuantizedWeight> heldBase() {
+    return Optional.empty();
+  }
+
   /** Deterministic per (seed, adapter name, site path). */
   SplittableRandom random();
 

@@ -21,8 +21,9 @@ import java.util.stream.Collectors;
  *
  * <p>Mapping: a buffer of up to 2 GiB is mapped once and the channel is closed right away, so
  * an open {@code SafetensorsFile} holds no file descriptor. A larger buffer is mapped per
- * tensor on request (each tensor at most 2 GiB) and the channel stays open until {@link
- * #close()}. Java cannot unmap safely; mappings are released when their buffers become
+ * tensor on request and the channel stays open until {@link #close()}; a tensor over 2 GiB is
+ * read in pieces ({@link #bytes(String, long, int)}, which {@link #getFloat} and {@link #getRaw}
+ * use). Java cannot unmap safely; mappings are released when their buffers become
  * unreachable. Modifying or truncating the file while it is open is undefined behaviour for
  * any mmap reader.
  */
@@ -161,11 +162,39 @@ public final class SafetensorsFile implements TensorSource {
     return region.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
   }
 
+  @Override
+  public ByteBuffer bytes(String name, long offset, int length) {
+    TensorInfo info = info(name);
+    TensorSource.checkRange(info, offset, length);
+    if (closed) {
+      throw new IllegalStateException(file + " is closed");
+    }
+    ByteBuffer region;
+    if (whole != null) {
+      region = whole.slice((int) (info.begin() + offset), length);
+    } else {
+      region = mapRange(info, info.begin() + offset, length);
+    }
+    return region.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  private synchronized ByteBuffer mapRange(TensorInfo info, long begin, int length) {
+    if (length == 0) {
+      return ByteBuffer.allocate(0);
+    }
+    try {
+      return channel.map(FileChannel.MapMode.READ_ONLY, bufferStart + begin, length);
+    } catch (IOException e) {
+      throw new UncheckedIOException(file + ": mapping bytes of tensor '" + info.name() + "'", e);
+    }
+  }
+
   private synchronized ByteBuffer mapOne(TensorInfo info) {
     if (info.byteLength() > Integer.MAX_VALUE) {
       throw new UnsupportedOperationException(
           file + ": tensor '" + info.name() + "' has " + info.byteLength() + " bytes; a"
-              + " single tensor over 2 GiB cannot be mapped into one ByteBuffer");
+              + " single tensor over 2 GiB cannot be mapped into one ByteBuffer; read it in"
+              + " pieces with bytes(name, offset, length) or getFloat");
     }
     if (info.byteLength() == 0) {
       return ByteBuffer.allocate(0);

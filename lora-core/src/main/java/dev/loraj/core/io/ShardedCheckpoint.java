@@ -212,6 +212,11 @@ public final class ShardedCheckpoint implements TensorSource {
   }
 
   @Override
+  public ByteBuffer bytes(String name, long offset, int length) {
+    return shardOf(name).bytes(name, offset, length);
+  }
+
+  @Override
   public void close() {
     RuntimeException first = null;
     for (SafetensorsFile f : shards) {

@@ -6,7 +6,6 @@ import java.io.UncheckedIOException;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
 import java.util.Arrays;
 import org.bytedeco.javacpp.BytePointer;
@@ -34,7 +33,7 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 final class TensorCodec {
   /** Bytes streamed per chunk: big enough for throughput, small next to any heap. */
-  private static final int CHUNK_BYTES = 1 << 20;
+  static final int CHUNK_BYTES = 1 << 20;
 
   private TensorCodec() {}
 
@@ -182,8 +181,11 @@ final class TensorCodec {
     }
   }
 
-  /** An ND4J array of the ND4J type matching {@code info.dtype()}, holding the same bits. */
-  static INDArray decodeRaw(ByteBuffer bytes, TensorInfo info) {
+  /**
+   * An ND4J array of the ND4J type matching {@code info.dtype()}, holding the same bits, copied
+   * from {@code source} {@code chunkBytes} at a time (no size limit).
+   */
+  static INDArray decodeRaw(TensorSource source, TensorInfo info, int chunkBytes) {
     DataType type =
         info.dtype()
             .nd4jType()
@@ -192,16 +194,37 @@ final class TensorCodec {
                     new UnsupportedOperationException(
                         "tensor '" + info.name() + "' has dtype " + info.dtype()
                             + ", which ND4J cannot hold; read it with bytes()"));
-    return copyInto(Nd4j.create(type, info.shape(), 'c'), bytes, info);
+    INDArray out = Nd4j.create(type, info.shape(), 'c');
+    if (out.isEmpty() || info.byteLength() == 0) {
+      return out;
+    }
+    requireLittleEndianPlatform();
+    try {
+      BytePointer dst = new BytePointer(out.data().addressPointer());
+      long total = info.byteLength();
+      int step = alignedChunk(chunkBytes, info.dtype().byteSize());
+      byte[] chunk = new byte[(int) Math.min(step, total)];
+      for (long pos = 0; pos < total; pos += step) {
+        int n = (int) Math.min(step, total - pos);
+        source.bytes(info.name(), pos, n).get(chunk, 0, n);
+        dst.position(pos).put(chunk, 0, n);
+      }
+    } finally {
+      Reference.reachabilityFence(out); // dst is a raw view of out's native buffer
+    }
+    return out;
   }
 
-  /** A FLOAT array of the values of a F16/BF16/F32/F64 tensor (widening is exact). */
-  static INDArray decodeFloat(ByteBuffer bytes, TensorInfo info) {
+  /**
+   * A FLOAT array of the values of a F16/BF16/F32/F64 tensor (widening is exact), read from
+   * {@code source} {@code chunkBytes} at a time, so a tensor may exceed 2 GiB.
+   */
+  static INDArray decodeFloat(TensorSource source, TensorInfo info, int chunkBytes) {
     switch (info.dtype()) {
       case F32:
-        return decodeRaw(bytes, info);
+        return decodeRaw(source, info, chunkBytes);
       case F64:
-        return decodeRaw(bytes, info).castTo(DataType.FLOAT);
+        return decodeRaw(source, info, chunkBytes).castTo(DataType.FLOAT);
       case F16:
       case BF16:
         {
@@ -210,15 +233,19 @@ final class TensorCodec {
             return out;
           }
           requireLittleEndianPlatform();
-          checkSize(info, info.numElements() * 4);
-          ShortBuffer src = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
-          FloatBuffer dst = out.data().asNio().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-          boolean half = info.dtype() == SafetensorsDtype.F16;
-          while (src.hasRemaining()) {
-            short s = src.get();
-            dst.put(half ? HalfPrecision.halfToFloat(s) : HalfPrecision.bfloat16ToFloat(s));
+          try {
+            FloatPointer dst = new FloatPointer(out.data().addressPointer());
+            long count = info.numElements();
+            int step = alignedChunk(chunkBytes, 2) / 2;
+            float[] floats = new float[(int) Math.min(step, count)];
+            for (long pos = 0; pos < count; pos += step) {
+              int n = (int) Math.min(step, count - pos);
+              readFloats(source, info, pos, n, floats);
+              dst.position(pos).put(floats, 0, n);
+            }
+          } finally {
+            Reference.reachabilityFence(out); // dst is a raw view of out's native buffer
           }
-          Reference.reachabilityFence(out); // dst is a raw view of out's native buffer
           return out;
         }
       default:
@@ -228,27 +255,48 @@ final class TensorCodec {
     }
   }
 
-  private static INDArray copyInto(INDArray out, ByteBuffer bytes, TensorInfo info) {
-    if (out.isEmpty() || info.byteLength() == 0) {
-      return out;
+  /**
+   * Elements {@code [start, start + count)} of a F16/BF16/F32/F64 tensor as float into
+   * {@code out[0, count)} (widening exact, F64 rounded to nearest).
+   */
+  static void readFloats(TensorSource source, TensorInfo info, long start, int count,
+      float[] out) {
+    SafetensorsDtype dtype = info.dtype();
+    if (!dtype.isFloatingPoint()) {
+      throw new IllegalArgumentException("tensor '" + info.name() + "' has dtype " + dtype
+          + "; expected F16, BF16, F32 or F64");
     }
-    requireLittleEndianPlatform();
-    checkSize(info, info.byteLength());
-    ByteBuffer dst = out.data().asNio();
-    dst.position(0);
-    ByteBuffer src = bytes.duplicate();
-    src.position(0).limit((int) info.byteLength());
-    dst.put(src);
-    Reference.reachabilityFence(out); // dst is a raw view of out's native buffer
-    return out;
+    int size = dtype.byteSize();
+    ByteBuffer bytes = source.bytes(info.name(), start * size, Math.multiplyExact(count, size));
+    switch (dtype) {
+      case F32 -> bytes.asFloatBuffer().get(out, 0, count);
+      case F64 -> {
+        java.nio.DoubleBuffer d = bytes.asDoubleBuffer();
+        for (int i = 0; i < count; i++) {
+          out[i] = (float) d.get(i);
+        }
+      }
+      case F16 -> {
+        ShortBuffer h = bytes.asShortBuffer();
+        for (int i = 0; i < count; i++) {
+          out[i] = HalfPrecision.halfToFloat(h.get(i));
+        }
+      }
+      default -> {
+        ShortBuffer h = bytes.asShortBuffer();
+        for (int i = 0; i < count; i++) {
+          out[i] = HalfPrecision.bfloat16ToFloat(h.get(i));
+        }
+      }
+    }
   }
 
-  private static void checkSize(TensorInfo info, long bytes) {
-    if (bytes > Integer.MAX_VALUE - 8) {
-      throw new UnsupportedOperationException(
-          "tensor '" + info.name() + "' needs " + bytes + " bytes as an ND4J array; tensors"
-              + " over 2 GiB are not supported, read slices of bytes() instead");
+  /** {@code chunkBytes} rounded down to whole elements (at least one). */
+  private static int alignedChunk(int chunkBytes, int elementBytes) {
+    if (chunkBytes < 1) {
+      throw new IllegalArgumentException("chunkBytes: " + chunkBytes + ", expected >= 1");
     }
+    return Math.max(elementBytes, chunkBytes - chunkBytes % elementBytes);
   }
 
   private static void requireLittleEndianPlatform() {

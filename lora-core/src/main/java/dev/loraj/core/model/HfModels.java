@@ -1,6 +1,8 @@
 package dev.loraj.core.model;
 
+import dev.loraj.core.io.SafetensorsDtype;
 import dev.loraj.core.io.ShardedCheckpoint;
+import dev.loraj.core.io.TensorElements;
 import dev.loraj.core.io.TensorInfo;
 import dev.loraj.core.io.TensorSource;
 import dev.loraj.core.model.bert.BertCheckpoint;
@@ -8,6 +10,8 @@ import dev.loraj.core.model.bert.BertConfig;
 import dev.loraj.core.model.bert.BertModel;
 import dev.loraj.core.model.gpt2.Gpt2Model;
 import dev.loraj.core.model.llama.LlamaModel;
+import dev.loraj.core.quant.QuantFormat;
+import dev.loraj.core.quant.QuantizedWeight;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -25,7 +29,18 @@ import org.slf4j.LoggerFactory;
  * sharded {@code model.safetensors.index.json}. {@code model_type} picks the family:
  * {@code gpt2}; {@code llama}, {@code mistral}, {@code qwen2} (one graph, {@link LlamaModel});
  * {@code bert} ({@link BertModel}, see {@link #BERT_CLASSIFIER_SEED} for its head).
- * F16/BF16/F64 tensors become F32.
+ * Frozen linear weights are held as {@link BaseDtype} says: {@link #load(Path)} widens
+ * F16/BF16/F64 to float32 (as it always has); {@link #load(Path, BaseDtype)} with
+ * {@link BaseDtype#AUTO} keeps a bfloat16 or float16 checkpoint's linear weights in 16 bits
+ * (2 bytes a parameter, computed in float32 a block of rows at a time), and
+ * {@link #load(Path, BaseDtype, QuantizeOnLoad)} quantizes the selected ones (QLoRA's NF4 base)
+ * as they are read. Embeddings, norms and biases are float32 in every case.
+ *
+ * <p><b>Streaming.</b> For decoders (gpt2, llama, mistral, qwen2) a 16-bit or quantized weight
+ * goes from the memory-mapped file to its held form a window at a time
+ * ({@link TensorElements}), so no float32 copy of it, let alone of the model, is made (GPT-2's
+ * Conv1D weights, stored transposed, pass through one float32 copy of that one tensor). A BERT
+ * checkpoint is read in float32 and its weights converted one by one after loading.
  *
  * <p>Only the tensors the family needs are read; extra ones (a tied {@code lm_head.weight},
  * GPT-2's causal-mask buffers {@code attn.bias}) are skipped. A missing tensor is an error naming
@@ -45,8 +60,27 @@ public final class HfModels {
    */
   public static final long BERT_CLASSIFIER_SEED = 0;
 
-  /** Reads the model in {@code dir}. */
+  /** Reads the model in {@code dir} with every weight in float32 ({@link BaseDtype#F32}). */
   public static BaseModel load(Path dir) throws IOException {
+    return load(dir, BaseDtype.F32);
+  }
+
+  /**
+   * Reads the model in {@code dir}, holding its frozen linear weights as {@code dtype} says
+   * ({@link BaseDtype#AUTO}: the checkpoint's own dtype).
+   */
+  public static BaseModel load(Path dir, BaseDtype dtype) throws IOException {
+    return load(dir, dtype, null);
+  }
+
+  /**
+   * Reads the model in {@code dir}: the linear weights {@code quantize} selects are quantized as
+   * they are read (none when it is null), the other frozen linear weights are held as
+   * {@code dtype} says.
+   */
+  public static BaseModel load(Path dir, BaseDtype dtype, QuantizeOnLoad quantize)
+      throws IOException {
+    java.util.Objects.requireNonNull(dtype, "dtype");
     HfConfig config = HfConfig.read(dir);
     String type = checkType(config);
     try (ShardedCheckpoint source = ShardedCheckpoint.open(dir)) {
@@ -56,14 +90,111 @@ public final class HfModels {
           // checkpoints saved from GPT2Model (the original "gpt2") lack the "transformer." prefix
           String prefix = !source.contains("transformer.wte.weight") && source.contains("wte.weight")
               ? "transformer." : "";
-          yield new Gpt2Model(c, read(dir, source, Gpt2Model.expectedWeights(c), prefix));
+          Held held = new Held(dtype, quantize, Gpt2Model.sites(c));
+          Map<String, INDArray> w = read(dir, source, Gpt2Model.expectedWeights(c), prefix, held);
+          yield new Gpt2Model(c, w, held.weights);
         }
-        case "bert" -> loadBert(dir, config, source);
+        case "bert" -> {
+          BaseModel m = loadBert(dir, config, source);
+          new Held(dtype, quantize, m.linearSites()).convert(m, source);
+          yield m;
+        }
         default -> {
           LlamaModel.Config c = LlamaModel.Config.from(config);
-          yield new LlamaModel(c, read(dir, source, LlamaModel.expectedWeights(c), ""));
+          Held held = new Held(dtype, quantize, LlamaModel.sites(c));
+          Map<String, INDArray> w = read(dir, source, LlamaModel.expectedWeights(c), "", held);
+          yield new LlamaModel(c, w, held.weights);
         }
       };
+    }
+  }
+
+  /**
+   * Which frozen linear weights are held quantized or in 16 bits, and those read so far. The
+   * output head counts as frozen here; it is only trained when a caller makes it trainable,
+   * which {@link PeftModel#addTrainableBase} refuses for a held weight (load it in float32).
+   */
+  private static final class Held {
+    private final BaseDtype dtype;
+    private final QuantizeOnLoad quantize;
+    private final Map<String, LinearSite> sites = new LinkedHashMap<>();
+    private final Set<String> quantized = new java.util.HashSet<>();
+    final Map<String, QuantizedWeight> weights = new LinkedHashMap<>();
+
+    Held(BaseDtype dtype, QuantizeOnLoad quantize, List<LinearSite> all) {
+      this.dtype = dtype;
+      this.quantize = quantize;
+      all.forEach(s -> sites.put(s.weightName(), s));
+      if (quantize != null) {
+        quantize.targets().resolve(all).forEach(s -> quantized.add(s.weightName()));
+      }
+    }
+
+    /**
+     * The held form of weight {@code name} read from {@code key} of {@code source}, or null
+     * when it stays a float32 array.
+     */
+    QuantizedWeight read(String name, TensorSource source, String key) {
+      LinearSite site = sites.get(name);
+      if (site == null) {
+        return null;
+      }
+      TensorInfo info = source.info(key);
+      QuantizedWeight q;
+      if (quantized.contains(name)) {
+        q = convert(site, source, key, quantize.format(), quantize.blockSize(),
+            quantize.doubleQuant());
+      } else {
+        QuantFormat f = dtype.heldFormat(info.dtype()).orElse(null);
+        if (f == null) {
+          return null;
+        }
+        q = convert(site, source, key, f, QuantizedWeight.DEFAULT_BLOCK_SIZE, false);
+      }
+      weights.put(name, q);
+      return q;
+    }
+
+    private static QuantizedWeight convert(LinearSite site, TensorSource source, String key,
+        QuantFormat format, int blockSize, boolean doubleQuant) {
+      if (site.fanInFanOut()) { // stored [in, out]: one float copy of this tensor, transposed
+        INDArray stored = source.getFloat(key);
+        INDArray w = stored.transpose().dup('c');
+        stored.close();
+        QuantizedWeight q = QuantizedWeight.quantize(w, format, blockSize, doubleQuant);
+        w.close();
+        return q;
+      }
+      TensorElements elements = new TensorElements(source, key);
+      return QuantizedWeight.quantize(site.out(), site.in(), elements::read, format, blockSize,
+          doubleQuant);
+    }
+
+    /** Converts the selected weights of a model already read in float32, one at a time. */
+    void convert(BaseModel m, TensorSource source) {
+      for (LinearSite site : m.linearSites()) {
+        String name = site.weightName();
+        boolean q = quantized.contains(name);
+        QuantFormat f = q ? quantize.format() : null;
+        if (!q) {
+          String key = source.contains(name) ? name : null;
+          SafetensorsDtype stored = key == null ? SafetensorsDtype.F32 : source.info(key).dtype();
+          f = dtype.heldFormat(stored).orElse(null);
+        }
+        if (f == null) {
+          continue;
+        }
+        INDArray dense = m.weights().get(name);
+        INDArray w = site.fanInFanOut() ? dense.transpose().dup('c') : dense;
+        m.quantizedWeights().put(name, QuantizedWeight.quantize(w,
+            f, q ? quantize.blockSize() : QuantizedWeight.DEFAULT_BLOCK_SIZE,
+            q && quantize.doubleQuant()));
+        m.weights().remove(name);
+        if (w != dense) {
+          w.close();
+        }
+        dense.close();
+      }
     }
   }
 
@@ -166,6 +297,12 @@ public final class HfModels {
    */
   static Map<String, INDArray> read(Path dir, TensorSource source, WeightShapes expected,
       String strip) {
+    return read(dir, source, expected, strip, null);
+  }
+
+  /** As above; weights {@code held} takes are held by it instead of returned. */
+  private static Map<String, INDArray> read(Path dir, TensorSource source, WeightShapes expected,
+      String strip, Held held) {
     Map<String, INDArray> out = new LinkedHashMap<>();
     Set<String> unused = new TreeSet<>(source.names());
     for (Map.Entry<String, long[]> e : expected.shapes().entrySet()) {
@@ -183,7 +320,9 @@ public final class HfModels {
             dir + ": tensor '" + key + "' has shape " + Arrays.toString(info.shape())
                 + ", but config.json implies " + Arrays.toString(e.getValue()));
       }
-      out.put(name, source.getFloat(key));
+      if (held == null || held.read(name, source, key) == null) {
+        out.put(name, source.getFloat(key));
+      }
       unused.remove(key);
     }
     if (!unused.isEmpty()) {

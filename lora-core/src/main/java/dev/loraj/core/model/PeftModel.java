@@ -175,7 +175,14 @@ public final class PeftModel {
       originals.forEach(this::restoreFrozen);
       throw e;
     }
-    Set<String> extra = new LinkedHashSet<>(spec.targets().resolveModulesToSave(base.weights().keySet()));
+    Set<String> candidates = new LinkedHashSet<>(base.weights().keySet());
+    base.quantizedWeights().forEach((w, q) -> {
+      if (!q.format().blockwise()) {
+        candidates.add(w);
+      }
+    });
+    Set<String> extra = new LinkedHashSet<>(spec.targets().resolveModulesToSave(candidates));
+    extra.forEach(this::widenIfHalf); // trained weights are float32
     BiasMode bias = spec.config().bias();
     for (LinearSite s : base.linearSites()) {
       boolean take = bias == BiasMode.ALL || (bias == BiasMode.LORA_ONLY && created.containsKey(s.path()));
@@ -270,6 +277,7 @@ public final class PeftModel {
   public void addTrainableBase(Set<String> weightNames) {
     version++;
     for (String w : weightNames) {
+      widenIfHalf(w);
       if (base.quantizedWeights().containsKey(w)) {
         throw new IllegalArgumentException("base weight '" + w + "' is quantized and cannot be"
             + " trained; store a float copy (storeTorchLayout) first");
@@ -346,6 +354,8 @@ public final class PeftModel {
         continue;
       }
       Map<String, INDArray> mergedWeights = new LinkedHashMap<>();
+      // held sites are rounded to their format at once, so the float merges never pile up
+      Map<String, QuantizedWeight> mergedHeld = new LinkedHashMap<>();
       Map<String, QuantizedWeight> before = new LinkedHashMap<>();
       for (Adapter ad : a.sites.values()) {
         QuantizedWeight q = quantized(ad.site());
@@ -359,14 +369,30 @@ public final class PeftModel {
               "safe merge of adapter '" + n + "' refused: merged weight of '" + ad.site().path()
                   + "' has non-finite values; the base is unchanged");
         }
-        mergedWeights.put(ad.site().path(), m);
+        if (q != null) {
+          mergedHeld.put(ad.site().path(),
+              QuantizedWeight.quantize(m, q.format(), q.blockSize(), q.doubleQuantized()));
+          if (m != w) {
+            w.close();
+          }
+          m.close();
+        } else {
+          mergedWeights.put(ad.site().path(), m);
+        }
       }
-      if (!before.isEmpty()) {
+      long blockwise = before.values().stream().filter(q -> q.format().blockwise()).count();
+      if (blockwise > 0) {
         log.warn("merging adapter '{}' into {} quantized base weight(s): dequantize, add, requantize;"
             + " rounding makes the merged output differ from the unmerged one (mergeAndUnload()"
-            + " exports exact float weights instead)", n, before.size());
+            + " exports exact float weights instead)", n, blockwise);
+      }
+      if (before.size() > blockwise) {
+        log.info("merging adapter '{}' into {} 16-bit base weight(s): added in float32, rounded"
+            + " to the base's dtype (as PEFT merges into a bfloat16 model)", n,
+            before.size() - blockwise);
       }
       mergedWeights.forEach((path, m) -> store(site(path), m, false));
+      mergedHeld.forEach((path, q) -> base.quantizedWeights().put(site(path).weightName(), q));
       a.requantized.clear();
       before.forEach((path, q) -> a.requantized.put(path, new QuantizedWeight[] {q, quantized(site(path))}));
       a.merged = true;
@@ -463,7 +489,7 @@ public final class PeftModel {
     }
     QuantizedWeight q = quantized(site);
     if (q != null) {
-      if (warnRequantize) {
+      if (warnRequantize && q.format().blockwise()) {
         log.warn("requantizing '{}' ({}): rounding changes the stored weight", site.weightName(), q);
       }
       base.quantizedWeights().put(site.weightName(),
@@ -472,6 +498,27 @@ public final class PeftModel {
     }
     INDArray stored = site.fanInFanOut() ? w.transpose().dup('c') : w.dup('c');
     base.weights().put(site.weightName(), stored.castTo(DataType.FLOAT));
+  }
+
+  /**
+   * Holds weight {@code name} as a float32 array again when the base holds it in 16 bits (exact:
+   * widening loses nothing), so it can be trained; anything else is left as it is.
+   */
+  private void widenIfHalf(String name) {
+    QuantizedWeight q = base.quantizedWeights().get(name);
+    if (q == null || q.format().blockwise()) {
+      return;
+    }
+    for (LinearSite s : base.linearSites()) {
+      if (s.weightName().equals(name)) {
+        INDArray w = q.dequantize();
+        base.weights().put(name, s.fanInFanOut() ? w.transpose().dup('c') : w);
+        base.quantizedWeights().remove(name);
+        version++;
+        log.info("'{}' is trained: held in float32 instead of {}", name, q.format().json());
+        return;
+      }
+    }
   }
 
   /** The site's quantized frozen weight ([out, in]), or {@code null} when it is dense. */
@@ -758,6 +805,11 @@ public final class PeftModel {
     @Override
     public INDArray baseWeight() {
       return torchLayout(site);
+    }
+
+    @Override
+    public Optional<QuantizedWeight> heldBase() {
+      return Optional.ofNullable(quantized(site));
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.loraj.core.model;
 
 import dev.loraj.core.lora.Fill;
+import dev.loraj.core.quant.QuantizedWeight;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -35,7 +36,25 @@ public final class WeightShapes {
 
   /** Throws naming the first missing key or the first shape mismatch (both shapes). */
   public void check(Map<String, INDArray> weights) {
+    check(weights, Map.of());
+  }
+
+  /**
+   * As {@link #check(Map)}, where a weight may instead be held in {@code held} (quantized or
+   * 16-bit, [out, in] whatever the stored layout, so only its element count is compared).
+   */
+  public void check(Map<String, INDArray> weights, Map<String, QuantizedWeight> held) {
     for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+      QuantizedWeight q = held.get(e.getKey());
+      if (q != null) {
+        long expected = Arrays.stream(e.getValue()).reduce(1, Math::multiplyExact);
+        if (e.getValue().length != 2 || (long) q.rows() * q.cols() != expected) {
+          throw new IllegalArgumentException(
+              family + " weight '" + e.getKey() + "' is held as " + q + ", the config implies "
+                  + Arrays.toString(e.getValue()));
+        }
+        continue;
+      }
       INDArray a = weights.get(e.getKey());
       if (a == null) {
         throw new IllegalArgumentException(

@@ -34,6 +34,10 @@ public final class DequantOps {
 
   /** deq(W) [out, in] (float32) as graph ops on constants. */
   public static SDVariable dequantize(SameDiff sd, QuantizedWeight w) {
+    if (!w.format().blockwise()) {
+      // a 16-bit weight widened on the host: widening is exact, so ops would add nothing
+      return sd.constant(w.dequantize());
+    }
     long n = (long) w.rows() * w.cols();
     int bs = w.blockSize();
     int blocks = w.blockCount();

@@ -31,19 +31,34 @@ package dev.loraj.core.quant;
  *
  * <p>4-bit codes are packed two per byte, the element with the lower flat index in the HIGH
  * nibble (bitsandbytes' layout).
+ *
+ * <p>Two further formats are not block-wise at all: {@link #BF16} and {@link #F16} store each
+ * element as its 16-bit float (round to nearest even), with no blocks and no scales. They are
+ * how a frozen base keeps a bfloat16 or float16 checkpoint's weights at 2 bytes a parameter
+ * while computing in float32: the same chunked matmuls upcast a block of rows at a time. They
+ * have no level table and are not accepted as a quantization setting ({@link #parse}).
  */
 public enum QuantFormat {
   NF4(4, nf4Table(), allUsable(16)),
   FP4(4, fp4Table(), fp4Usable()),
   INT4(4, intTable(4), intUsable(4)),
-  INT8(8, intTable(8), intUsable(8));
+  INT8(8, intTable(8), intUsable(8)),
+  /** bfloat16 elements (the upper half of a float32), no blocks. */
+  BF16(16, null, null),
+  /** IEEE 754 binary16 elements, no blocks. */
+  F16(16, null, null);
 
   private final int bits;
   private final Codebook codebook;
 
   QuantFormat(int bits, float[] table, boolean[] usable) {
     this.bits = bits;
-    this.codebook = new Codebook(table, usable);
+    this.codebook = table == null ? null : new Codebook(table, usable);
+  }
+
+  /** Whether this is a block-wise absmax format with a level table (not BF16 or F16). */
+  public boolean blockwise() {
+    return codebook != null;
   }
 
   /** The name in config files: {@code nf4}, {@code fp4}, {@code int4}, {@code int8}. */
@@ -56,20 +71,28 @@ public enum QuantFormat {
   @com.fasterxml.jackson.annotation.JsonCreator
   public static QuantFormat parse(String s) {
     for (QuantFormat f : values()) {
-      if (f.json().equalsIgnoreCase(s)) {
+      if (f.blockwise() && f.json().equalsIgnoreCase(s)) {
         return f;
       }
     }
     throw new IllegalArgumentException("format = '" + s + "': accepted nf4, fp4, int4, int8");
   }
 
-  /** Bits per stored code: 4 (two codes per byte) or 8. */
+  /** Bits per stored code: 4 (two codes per byte), 8, or 16 for {@link #BF16} and {@link #F16}. */
   public int bits() {
     return bits;
   }
 
-  /** A copy of the level table, indexed by code (16 or 256 entries). */
+  /**
+   * A copy of the level table, indexed by code (16 or 256 entries).
+   *
+   * @throws UnsupportedOperationException for {@link #BF16} and {@link #F16}, which have none
+   */
   public float[] levels() {
+    if (codebook == null) {
+      throw new UnsupportedOperationException("format " + json() + " stores 16-bit floats and has"
+          + " no level table");
+    }
     return codebook.values();
   }
 

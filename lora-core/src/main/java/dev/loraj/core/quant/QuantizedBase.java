@@ -4,6 +4,7 @@ import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.linalg.Svd;
+import dev.loraj.core.model.BaseDtype;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.LinearSite;
 import dev.loraj.core.model.MlpModel;
@@ -47,7 +48,8 @@ public final class QuantizedBase {
   /**
    * Replaces the dense weights of the sites {@code which} selects by quantized ones; the float
    * arrays leave the model's weights. Sites already held quantized are left as they are
-   * (requantizing their dequantized values would add rounding).
+   * (requantizing their dequantized values would add rounding); sites held in 16 bits are
+   * quantized from their 16-bit values, a block at a time.
    *
    * @return the paths quantized by this call
    * @throws IllegalStateException if an adapter is merged into the base
@@ -63,12 +65,48 @@ public final class QuantizedBase {
     }
     List<String> done = new ArrayList<>();
     for (LinearSite site : which.resolve(model.base().linearSites())) {
-      if (model.quantized(site) != null) {
-        log.info("'{}' is already quantized ({}); left as it is", site.path(), model.quantized(site));
+      QuantizedWeight held = model.quantized(site);
+      if (held != null && held.format().blockwise()) {
+        log.info("'{}' is already quantized ({}); left as it is", site.path(), held);
+        continue;
+      }
+      if (held != null) {
+        model.storeQuantized(site, QuantizedWeight.quantize(held.rows(), held.cols(),
+            held::readElements, format, blockSize, doubleQuant));
+        done.add(site.path());
         continue;
       }
       INDArray w = model.torchLayout(site); // [out, in]
       model.storeQuantized(site, QuantizedWeight.quantize(w, format, blockSize, doubleQuant));
+      w.close();
+      done.add(site.path());
+    }
+    return done;
+  }
+
+  /**
+   * Holds every frozen dense linear weight of {@code model} in the 16-bit type {@code dtype}
+   * names ({@link BaseDtype#heldFormat()}: nothing for {@code auto} and {@code f32}, whose
+   * in-memory weights are float32), one weight at a time. Trainable base weights (heads,
+   * modules to save, full fine-tuning) and weights already quantized are left as they are. For
+   * models built in memory; a checkpoint is better read that way ({@code HfModels.load}).
+   *
+   * @return the paths now held in 16 bits
+   */
+  public static List<String> holdFrozen(PeftModel model, BaseDtype dtype) {
+    QuantFormat format = dtype.heldFormat().orElse(null);
+    List<String> done = new ArrayList<>();
+    if (format == null) {
+      return done;
+    }
+    for (LinearSite site : model.base().linearSites()) {
+      if (model.quantized(site) != null || model.trainableBase().contains(site.weightName())
+          || !model.base().weights().containsKey(site.weightName())) {
+        continue;
+      }
+      INDArray w = model.torchLayout(site); // [out, in]
+      model.storeQuantized(site, QuantizedWeight.quantize(w, format, QuantizedWeight.DEFAULT_BLOCK_SIZE,
+          false));
       w.close();
       done.add(site.path());
     }

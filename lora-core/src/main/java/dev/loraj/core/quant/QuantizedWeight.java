@@ -1,6 +1,7 @@
 package dev.loraj.core.quant;
 
 import dev.loraj.core.engine.MemoryLedger;
+import dev.loraj.core.io.HalfPrecision;
 import java.util.Arrays;
 import java.util.Objects;
 import org.bytedeco.javacpp.FloatPointer;
@@ -35,6 +36,13 @@ import org.nd4j.linalg.factory.Nd4j;
  * constants and not counted. NF4 with block 64: 4 + 32/64 = 4.5 bits per parameter; with double
  * quantization 4 + 8/64 + 32/(64*256) ~= 4.127 (plus 32 bits of offset per tensor).
  *
+ * <p><b>16-bit formats.</b> With {@link QuantFormat#BF16} or {@link QuantFormat#F16} each element
+ * is stored as its 16-bit float (round to nearest even; exact for values read from a checkpoint
+ * of that dtype): 2 bytes a parameter, no blocks, no scales, counted by the memory ledger as
+ * {@link MemoryLedger.Category#FROZEN} (a dense frozen weight in a narrower type). The matmuls
+ * below upcast a chunk of rows at a time, so the frozen base of a bfloat16 checkpoint computes
+ * in float32 without a float32 copy of any weight.
+ *
  * <p><b>Matmuls.</b> {@link #matmulTransposed(INDArray)} ({@code x @ deq(W)^T}, the forward of a
  * linear layer) and {@link #matmul(INDArray)} ({@code dY @ deq(W)}, its input gradient)
  * dequantize a chunk of rows at a time into a reused buffer ({@link DequantBuffer}) and call
@@ -56,7 +64,8 @@ public final class QuantizedWeight {
   private final byte[] absmaxCodes;    // double quant: dynamic-map code per block
   private final float[] absmaxScales;  // double quant: fp32 scale per 256 blocks
   private final float absmaxOffset;    // double quant: mean of the fp32 absmax values
-  private final float[] table;         // format levels, indexed by code
+  private final float[] table;         // format levels, indexed by code (null for 16-bit)
+  private final short[] halves;        // 16-bit formats: the elements' bits, row-major
 
   private QuantizedWeight(QuantFormat format, int rows, int cols, int blockSize, byte[] codes,
       float[] absmax, byte[] absmaxCodes, float[] absmaxScales, float absmaxOffset) {
@@ -69,7 +78,28 @@ public final class QuantizedWeight {
     this.absmaxCodes = absmaxCodes;
     this.absmaxScales = absmaxScales;
     this.absmaxOffset = absmaxOffset;
-    this.table = format.levels();
+    this.table = format.blockwise() ? format.levels() : null;
+    this.halves = null;
+  }
+
+  private QuantizedWeight(QuantFormat format, int rows, int cols, short[] halves) {
+    this.format = format;
+    this.rows = rows;
+    this.cols = cols;
+    this.blockSize = cols;
+    this.codes = null;
+    this.absmax = null;
+    this.absmaxCodes = null;
+    this.absmaxScales = null;
+    this.absmaxOffset = 0f;
+    this.table = null;
+    this.halves = halves;
+  }
+
+  /** Reads elements {@code [start, start + len)} of a row-major weight into {@code out[0, len)}. */
+  @FunctionalInterface
+  public interface ElementReader {
+    void read(long start, int len, float[] out);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -98,20 +128,49 @@ public final class QuantizedWeight {
     }
     int rows = Math.toIntExact(w.size(0));
     int cols = Math.toIntExact(w.size(1));
+    checkCodeCapacity(format, (long) rows * cols);
+    float[] data = toFloats(w);
+    return quantize(rows, cols, (start, len, out) -> System.arraycopy(data, (int) start, out, 0, len),
+        format, blockSize, doubleQuant);
+  }
+
+  /**
+   * Quantizes a weight [rows, cols] whose elements {@code reader} supplies block by block (from
+   * a memory-mapped checkpoint, say), so no float copy of the whole weight is ever made: the
+   * result is bit-identical to quantizing the same values held in an array. For the 16-bit
+   * formats {@code blockSize} and {@code doubleQuant} are ignored.
+   *
+   * @throws IllegalArgumentException if a block-wise format meets a NaN or infinite element, or
+   *     {@code rows}, {@code cols} or {@code blockSize} is below 1
+   */
+  public static QuantizedWeight quantize(int rows, int cols, ElementReader reader,
+      QuantFormat format, int blockSize, boolean doubleQuant) {
+    Objects.requireNonNull(reader, "reader");
+    Objects.requireNonNull(format, "format");
+    if (rows < 1 || cols < 1) {
+      throw new IllegalArgumentException("shape: [" + rows + ", " + cols + "], expected positive");
+    }
+    if (blockSize < 1) {
+      throw new IllegalArgumentException("blockSize: " + blockSize + ", expected >= 1");
+    }
     long n = (long) rows * cols;
     checkCodeCapacity(format, n);
-    float[] data = toFloats(w);
+    if (!format.blockwise()) {
+      return roundTo16(rows, cols, reader, format);
+    }
     int blocks = Math.toIntExact(ceilDiv(n, blockSize));
     float[] amax = new float[blocks];
     byte[] codes = new byte[codeBytes(format, n)];
     Codebook cb = format.codebook();
     boolean packed = format.bits() == 4;
+    float[] data = new float[blockSize];
     for (int b = 0; b < blocks; b++) {
       int start = b * blockSize;
       int end = (int) Math.min((long) start + blockSize, n);
+      reader.read(start, end - start, data);
       float a = 0f;
       for (int e = start; e < end; e++) {
-        float v = data[e];
+        float v = data[e - start];
         if (!Float.isFinite(v)) {
           throw new IllegalArgumentException("w[" + (e / cols) + ", " + (e % cols) + "] = " + v
               + ": quantization accepts only finite weights");
@@ -121,7 +180,7 @@ public final class QuantizedWeight {
       amax[b] = a;
       float inv = 1f / a;  // bitsandbytes multiplies by the reciprocal of the absmax
       for (int e = start; e < end; e++) {
-        int c = a == 0f ? cb.zeroCode() : cb.nearest(data[e] * inv);
+        int c = a == 0f ? cb.zeroCode() : cb.nearest(data[e - start] * inv);
         if (packed) {
           codes[e >> 1] |= (byte) ((e & 1) == 0 ? c << 4 : c);
         } else {
@@ -133,6 +192,55 @@ public final class QuantizedWeight {
       return new QuantizedWeight(format, rows, cols, blockSize, codes, amax, null, null, 0f);
     }
     return doubleQuantize(format, rows, cols, blockSize, codes, amax);
+  }
+
+  /** Rounds every element to the 16-bit {@code format}, a chunk at a time. */
+  private static QuantizedWeight roundTo16(int rows, int cols, ElementReader reader,
+      QuantFormat format) {
+    int n = rows * cols; // checkCodeCapacity bounds it
+    short[] bits = new short[n];
+    float[] chunk = new float[Math.min(n, HALF_CHUNK)];
+    boolean bf16 = format == QuantFormat.BF16;
+    for (int start = 0; start < n; start += chunk.length) {
+      int len = Math.min(chunk.length, n - start);
+      reader.read(start, len, chunk);
+      for (int i = 0; i < len; i++) {
+        bits[start + i] = bf16 ? HalfPrecision.floatToBfloat16(chunk[i])
+            : HalfPrecision.floatToHalf(chunk[i]);
+      }
+    }
+    return new QuantizedWeight(format, rows, cols, bits);
+  }
+
+  private static final int HALF_CHUNK = 1 << 16;
+
+  /**
+   * A 16-bit weight [out, in] from the raw bits of its elements, row-major ({@code bits} is
+   * read from its position to its limit and copied): a bfloat16 or float16 tensor of a
+   * checkpoint, kept bit for bit.
+   *
+   * @throws IllegalArgumentException if {@code format} is not BF16 or F16, or the element count
+   *     is not out * in
+   */
+  public static QuantizedWeight ofHalves(QuantFormat format, int out, int in,
+      java.nio.ShortBuffer bits) {
+    Objects.requireNonNull(format, "format");
+    Objects.requireNonNull(bits, "bits");
+    if (format.blockwise()) {
+      throw new IllegalArgumentException("format: " + format.json() + ", expected bf16 or f16");
+    }
+    if (out < 1 || in < 1) {
+      throw new IllegalArgumentException("shape: [" + out + ", " + in + "], expected positive");
+    }
+    long n = (long) out * in;
+    checkCodeCapacity(format, n);
+    if (bits.remaining() != n) {
+      throw new IllegalArgumentException("bits: " + bits.remaining() + " elements, expected "
+          + n + " (" + out + " x " + in + ")");
+    }
+    short[] copy = new short[(int) n];
+    bits.duplicate().get(copy);
+    return new QuantizedWeight(format, out, in, copy);
   }
 
   /** Same as {@link #quantize(INDArray, QuantFormat, int, boolean)} with block size 64. */
@@ -231,6 +339,19 @@ public final class QuantizedWeight {
   }
 
   private void dequantizeFlat(long start, int len, float[] out) {
+    if (halves != null) {
+      int s = (int) start;
+      if (format == QuantFormat.BF16) {
+        for (int i = 0; i < len; i++) {
+          out[i] = Float.intBitsToFloat((halves[s + i] & 0xffff) << 16); // exact widening
+        }
+      } else {
+        for (int i = 0; i < len; i++) {
+          out[i] = HalfPrecision.halfToFloat(halves[s + i]);
+        }
+      }
+      return;
+    }
     long end = start + len;
     float[] scaled = new float[16];
     long e = start;
@@ -269,8 +390,23 @@ public final class QuantizedWeight {
     }
   }
 
+  /**
+   * Elements {@code [start, start + len)} of deq(W), flat row-major indices, into
+   * {@code out[0, len)}: a {@link ElementReader} over this weight (to quantize it to another
+   * format without a float copy of the whole).
+   */
+  public void readElements(long start, int len, float[] out) {
+    long n = (long) rows * cols;
+    if (start < 0 || len < 0 || start + len > n || out.length < len) {
+      throw new IndexOutOfBoundsException("elements [" + start + ", " + (start + len)
+          + ") outside [0, " + n + ") or longer than out (" + out.length + ")");
+    }
+    dequantizeFlat(start, len, out);
+  }
+
   /** The absmax that dequantization uses for block {@code b} (after double quantization). */
   public float blockAbsmax(int b) {
+    requireBlockwise("blockAbsmax");
     if (absmax != null) {
       return absmax[b];
     }
@@ -419,16 +555,28 @@ public final class QuantizedWeight {
   }
 
   public boolean doubleQuantized() {
-    return absmax == null;
+    return absmaxCodes != null;
   }
 
-  /** A copy of the packed codes (4-bit: two per byte, first element in the high nibble). */
+  /**
+   * A copy of the packed codes (4-bit: two per byte, first element in the high nibble); for the
+   * 16-bit formats, the elements' bits as little-endian byte pairs (the safetensors layout).
+   */
   public byte[] codes() {
+    if (halves != null) {
+      byte[] out = new byte[2 * halves.length];
+      for (int i = 0; i < halves.length; i++) {
+        out[2 * i] = (byte) halves[i];
+        out[2 * i + 1] = (byte) (halves[i] >>> 8);
+      }
+      return out;
+    }
     return codes.clone();
   }
 
   /** A copy of the fp32 absmax per block; only without double quantization. */
   public float[] absmax() {
+    requireBlockwise("absmax");
     requireDoubleQuant(false, "absmax");
     return absmax.clone();
   }
@@ -458,6 +606,9 @@ public final class QuantizedWeight {
   public static long storageBytes(QuantFormat format, long rows, long cols, int blockSize,
       boolean doubleQuant) {
     long n = rows * cols;
+    if (!format.blockwise()) {
+      return 2 * n;
+    }
     long blocks = ceilDiv(n, blockSize);
     long codes = format.bits() == 4 ? ceilDiv(n, 2) : n;
     return codes + (doubleQuant
@@ -467,9 +618,14 @@ public final class QuantizedWeight {
 
   /**
    * Adds the arrays this weight holds (codes, scales, double-quantization state; on the Java
-   * heap) to {@code ledger} as {@link MemoryLedger.Category#QUANTIZED}.
+   * heap) to {@code ledger} as {@link MemoryLedger.Category#QUANTIZED}; a 16-bit weight's
+   * elements as {@link MemoryLedger.Category#FROZEN}.
    */
   public void addTo(MemoryLedger ledger) {
+    if (halves != null) { // a dense frozen weight in a 16-bit type
+      ledger.addHeap(MemoryLedger.Category.FROZEN, halves, 2L * halves.length);
+      return;
+    }
     MemoryLedger.Category q = MemoryLedger.Category.QUANTIZED;
     ledger.addHeap(q, codes, codes.length);
     if (absmax != null) {
@@ -482,6 +638,9 @@ public final class QuantizedWeight {
 
   /** Bytes of codes + first-level scales + second-level scales and offset. */
   public long storageBytes() {
+    if (halves != null) {
+      return 2L * halves.length;
+    }
     long bytes = codes.length;
     if (absmax != null) {
       bytes += 4L * absmax.length;
@@ -498,6 +657,9 @@ public final class QuantizedWeight {
 
   @Override
   public String toString() {
+    if (halves != null) {
+      return "QuantizedWeight[" + format + ", [" + rows + ", " + cols + "], 16 bits/param]";
+    }
     return "QuantizedWeight[" + format + ", [" + rows + ", " + cols + "], block " + blockSize
         + (absmax == null ? ", double-quantized" : "") + ", "
         + String.format(java.util.Locale.ROOT, "%.4f", bitsPerParameter()) + " bits/param]";
@@ -507,9 +669,16 @@ public final class QuantizedWeight {
   // Helpers
 
   private void requireDoubleQuant(boolean wanted, String field) {
-    if (wanted != (absmax == null)) {
+    if (wanted != doubleQuantized()) {
       throw new IllegalStateException(field + ": this weight is "
-          + (absmax == null ? "" : "not ") + "double-quantized");
+          + (doubleQuantized() ? "" : "not ") + "double-quantized");
+    }
+  }
+
+  private void requireBlockwise(String field) {
+    if (halves != null) {
+      throw new IllegalStateException(field + ": this weight stores " + format.json()
+          + " elements, without blocks or scales");
     }
   }
 
@@ -560,7 +729,7 @@ public final class QuantizedWeight {
   }
 
   private static void checkCodeCapacity(QuantFormat format, long n) {
-    long bytes = format.bits() == 4 ? (n + 1) / 2 : n;
+    long bytes = format.bits() == 4 ? (n + 1) / 2 : n; // 16-bit formats: n shorts
     if (bytes > Integer.MAX_VALUE - 8 || n > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException("weight with " + n
           + " elements is too large: at most " + (Integer.MAX_VALUE - 8) + " supported");

@@ -41,7 +41,7 @@ class CodebookTest {
   @Test
   void nearestMatchesTheDefinitionOnRandomValuesAndMidpoints() {
     Random rnd = new Random(17);
-    for (QuantFormat f : QuantFormat.values()) {
+    for (QuantFormat f : java.util.Arrays.stream(QuantFormat.values()).filter(QuantFormat::blockwise).toList()) {
       float[] table = f.levels();
       boolean[] usable = usable(f);
       List<Float> xs = new ArrayList<>();

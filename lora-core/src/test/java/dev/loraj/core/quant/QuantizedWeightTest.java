@@ -161,7 +161,7 @@ class QuantizedWeightTest {
     double nf4 = 0;
     double fp4 = 0;
     double int4 = 0;
-    for (QuantFormat f : QuantFormat.values()) {
+    for (QuantFormat f : java.util.Arrays.stream(QuantFormat.values()).filter(QuantFormat::blockwise).toList()) {
       QuantizedWeight q = QuantizedWeight.quantize(w, f, 64, false);
       QuantizationError.Summary e = QuantizationError.measure(w, q);
       System.out.printf("N(0,1) 256x512 block 64 %-5s relFro %.5f  fro %.3f  maxAbs %.4f%n",
@@ -266,7 +266,7 @@ class QuantizedWeightTest {
   @Test
   void dequantizeRowsReusesTheCallersBufferAtOddOffsets() {
     INDArray w = gaussian(5, 7, 11, 1.0);  // rows start at odd flat indices: split bytes
-    for (QuantFormat f : QuantFormat.values()) {
+    for (QuantFormat f : java.util.Arrays.stream(QuantFormat.values()).filter(QuantFormat::blockwise).toList()) {
       QuantizedWeight q = QuantizedWeight.quantize(w, f, 4, f == QuantFormat.NF4);
       float[] all = floats(q.dequantize());
       float[] buf = new float[100];
@@ -288,7 +288,7 @@ class QuantizedWeightTest {
     INDArray w = gaussian(4, 64, 5, 1.0);
     w.getRow(1).assign(0);
     w.getRow(3).assign(0);
-    for (QuantFormat f : QuantFormat.values()) {
+    for (QuantFormat f : java.util.Arrays.stream(QuantFormat.values()).filter(QuantFormat::blockwise).toList()) {
       for (boolean dq : new boolean[] {false, true}) {
         QuantizedWeight q = QuantizedWeight.quantize(w, f, 64, dq);
         float[] deq = floats(q.dequantize());
@@ -359,7 +359,7 @@ class QuantizedWeightTest {
   void matmulTransposedEqualsDenseProduct() {
     INDArray w = gaussian(600, 96, 21, 0.05);   // 3 chunks of 256 rows, the last partial
     INDArray x = gaussian(5, 96, 22, 1.0);
-    for (QuantFormat f : QuantFormat.values()) {
+    for (QuantFormat f : java.util.Arrays.stream(QuantFormat.values()).filter(QuantFormat::blockwise).toList()) {
       QuantizedWeight q = QuantizedWeight.quantize(w, f, 64, true);
       INDArray expected = x.mmul(q.dequantize().transpose());   // [5, 96] x [96, 600]
       INDArray actual = q.matmulTransposed(x);

@@ -15,7 +15,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * alpha = 16.
  *
  * <p>At each adapted site, {@link #create} quantizes the current base weight (dequantized first
- * if it is already quantized) and draws A like LoRA with B = 0, so the output at init equals the
+ * if it is already quantized with other settings; kept as it is when it was quantized with these
+ * settings, as {@code HfModels.load} with a {@code QuantizeOnLoad} does) and draws A like LoRA with B = 0, so the output at init equals the
  * quantized base's output exactly, not the original model's. The base can also be quantized on
  * its own ({@code QuantizedBase.quantize}) and combined with any adapter: this variant is that
  * composition, packaged as one config.
@@ -44,8 +45,23 @@ public final class QLora extends QuantizedLoraFactory<QLoraConfig> {
 
   @Override
   protected QuantizedWeight initialize(QLoraConfig config, INDArray w, LoraAdapter adapter, SiteInit init) {
+    initializeFactors(config, adapter, init);
+    return quantize(config, w);
+  }
+
+  /** A base quantized with this config's settings (while it was loaded) is kept, not requantized. */
+  @Override
+  protected boolean keepHeld(QLoraConfig config, QuantizedWeight held, LoraAdapter adapter,
+      SiteInit init) {
+    if (!sameSettings(config, held)) {
+      return false;
+    }
+    initializeFactors(config, adapter, init);
+    return true;
+  }
+
+  private static void initializeFactors(QLoraConfig config, LoraAdapter adapter, SiteInit init) {
     LoraInit strategy = config.init() == LoraConfig.Init.GAUSSIAN ? LoraInit.GAUSSIAN : LoraInit.KAIMING;
     strategy.initialize(adapter.a(), adapter.b(), adapter.scaling(), init);
-    return quantize(config, w);
   }
 }

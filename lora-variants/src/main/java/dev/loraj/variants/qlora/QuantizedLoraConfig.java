@@ -29,14 +29,32 @@ public interface QuantizedLoraConfig extends AdapterConfig {
     return LoraConfig.scaling(rank(), alpha(), useRslora());
   }
 
+  /**
+   * How to read a checkpoint for an adapter of {@code spec}: a {@code qlora} adapter's sites are
+   * quantized while they are read ({@code HfModels.load(dir, dtype, quantizeOnLoad)}), so the
+   * float32 model never exists and the adapter keeps those weights. Empty for every other
+   * adapter, {@code loftq} and {@code qpissa} included: they initialise from the unquantized
+   * weight, which they read from the base one site at a time (a 16-bit base keeps that at 2
+   * bytes a parameter).
+   */
+  static java.util.Optional<dev.loraj.core.model.QuantizeOnLoad> quantizeOnLoad(
+      dev.loraj.core.adapter.AdapterSpec spec) {
+    if (spec.config() instanceof QLoraConfig q) {
+      return java.util.Optional.of(new dev.loraj.core.model.QuantizeOnLoad(spec.targets(),
+          q.format(), q.blockSize(), q.doubleQuant()));
+    }
+    return java.util.Optional.empty();
+  }
+
   /** The checks every quantized-base config runs in its compact constructor. */
   static void check(int rank, double alpha, double dropout, QuantFormat format, int blockSize) {
     LoraConfig.checkRankAlpha(rank, alpha);
     if (!(dropout >= 0 && dropout < 1)) {
       throw new IllegalArgumentException("dropout = " + dropout + ": must be in [0, 1)");
     }
-    if (format == null) {
-      throw new IllegalArgumentException("format = null: accepted nf4, fp4, int4, int8");
+    if (format == null || !format.blockwise()) {
+      throw new IllegalArgumentException("format = " + (format == null ? "null" : format.json())
+          + ": accepted nf4, fp4, int4, int8");
     }
     if (blockSize < 1) {
       throw new IllegalArgumentException("block_size = " + blockSize

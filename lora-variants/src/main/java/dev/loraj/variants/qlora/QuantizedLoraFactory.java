@@ -29,9 +29,28 @@ abstract class QuantizedLoraFactory<C extends QuantizedLoraConfig> implements Ad
    */
   protected abstract QuantizedWeight initialize(C config, INDArray w, LoraAdapter adapter, SiteInit init);
 
+  /**
+   * Fills {@code adapter}'s A and B for a base already held quantized as {@code held} and
+   * returns true when the variant keeps that base as it is; false (the default) makes
+   * {@link #create} quantize the dequantized weight as usual.
+   */
+  protected boolean keepHeld(C config, QuantizedWeight held, LoraAdapter adapter, SiteInit init) {
+    return false;
+  }
+
+  /** Whether {@code w} was quantized with {@code config}'s format, block size and double quantization. */
+  static boolean sameSettings(QuantizedLoraConfig config, QuantizedWeight w) {
+    return w.format() == config.format() && w.blockSize() == config.blockSize()
+        && w.doubleQuantized() == config.doubleQuant();
+  }
+
   @Override
   public final Adapter create(C config, SiteInit init) {
     LoraAdapter adapter = new LoraAdapter(init.site(), config, config.scaling(), config.dropout());
+    QuantizedWeight held = init.heldBase().orElse(null);
+    if (held != null && keepHeld(config, held, adapter, init)) {
+      return adapter; // quantized as it was loaded: no float copy, no second rounding
+    }
     INDArray w = init.baseWeight(); // [out, in]
     QuantizedWeight base = initialize(config, w, adapter, init);
     init.rewriteBase(base);

@@ -81,10 +81,20 @@ public final class Gpt2Model implements BaseModel {
   private final List<LinearSite> sites;
 
   public Gpt2Model(Config config, Map<String, INDArray> weights) {
+    this(config, weights, Map.of());
+  }
+
+  /**
+   * A model whose frozen linear weights in {@code held} are quantized or 16-bit ([out, in], see
+   * {@link #quantizedWeights()}) and absent from {@code weights}.
+   */
+  public Gpt2Model(Config config, Map<String, INDArray> weights,
+      Map<String, dev.loraj.core.quant.QuantizedWeight> held) {
     this.config = config;
     this.weights = new LinkedHashMap<>(weights);
+    this.quantized.putAll(held);
     this.sites = sites(config);
-    expectedWeights(config).check(this.weights);
+    expectedWeights(config).check(this.weights, this.quantized);
   }
 
   public Config config() {

@@ -101,10 +101,20 @@ public final class LlamaModel implements BaseModel {
   private final List<LinearSite> sites;
 
   public LlamaModel(Config config, Map<String, INDArray> weights) {
+    this(config, weights, Map.of());
+  }
+
+  /**
+   * A model whose frozen linear weights in {@code held} are quantized or 16-bit ([out, in], see
+   * {@link #quantizedWeights()}) and absent from {@code weights}.
+   */
+  public LlamaModel(Config config, Map<String, INDArray> weights,
+      Map<String, dev.loraj.core.quant.QuantizedWeight> held) {
     this.config = config;
     this.weights = new LinkedHashMap<>(weights);
+    this.quantized.putAll(held);
     this.sites = sites(config);
-    expectedWeights(config).check(this.weights);
+    expectedWeights(config).check(this.weights, this.quantized);
   }
 
   public Config config() {
