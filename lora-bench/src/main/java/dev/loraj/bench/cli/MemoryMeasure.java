@@ -11,9 +11,11 @@ import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.engine.MemoryMonitor;
 import dev.loraj.core.model.ArchitectureCards;
+import dev.loraj.core.model.BaseDtype;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.HfModels;
 import dev.loraj.core.model.PeftModel;
+import dev.loraj.core.model.QuantizeOnLoad;
 import dev.loraj.core.model.Targets;
 import dev.loraj.bench.step.StepBench;
 import dev.loraj.core.io.ShardedCheckpoint;
@@ -28,6 +30,8 @@ import dev.loraj.eval.memory.MemoryBreakdown;
 import dev.loraj.eval.memory.MemoryEstimator;
 import dev.loraj.eval.memory.MemorySettings;
 import dev.loraj.eval.memory.ModelShape;
+import dev.loraj.variants.qlora.QuantizedLoraConfig;
+import dev.loraj.eval.memory.Precision;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
@@ -71,10 +75,18 @@ final class MemoryMeasure {
    * ({@link #BASE_DTYPES}; {@code auto}: the checkpoint's).
    */
   static BaseModel model(String model, String baseDtype) throws IOException {
+    return model(model, baseDtype, null);
+  }
+
+  /**
+   * As {@link #model(String, String)}, the weights {@code quantize} selects quantized while the
+   * checkpoint is read (null: none).
+   */
+  static BaseModel model(String model, String baseDtype, QuantizeOnLoad quantize) throws IOException {
     if (model.equalsIgnoreCase("minilm")) {
       return BertModel.of(MiniLm.loadEmbedded(), BertModel.Pooling.MEAN, LABELS, 17);
     }
-    BaseModel m = load(Path.of(model), baseDtype);
+    BaseModel m = HfModels.load(Path.of(model), BaseDtype.parse(baseDtype), quantize);
     if (!(m instanceof BertModel) && !(m instanceof LlamaModel)) {
       throw new IllegalArgumentException("--measure: model '" + model + "' is a " + m.family()
           + " model; measured runs support minilm, BERT-family and Llama-family (llama, mistral, qwen2)"
@@ -104,15 +116,6 @@ final class MemoryMeasure {
     }
   }
 
-  /** Loads {@code dir} with its frozen weights in {@code baseDtype} (resolved: bf16, f16 or f32). */
-  private static BaseModel load(Path dir, String baseDtype) throws IOException {
-    if (!baseDtype.equals("f32")) {
-      throw new IllegalArgumentException("--base-dtype " + baseDtype + " (16-bit frozen weights) is not supported"
-          + " yet by this build; use --base-dtype f32");
-    }
-    return HfModels.load(dir);
-  }
-
   /**
    * One variant in this JVM: {@code {"variant", "model", "base_dtype", "estimate": {category:
    * bytes, total}, "measured": {category: bytes, total, peak_rss, peak_rss_delta,
@@ -127,12 +130,21 @@ final class MemoryMeasure {
     long sampledStart = MemoryMonitor.rssBytes();
     boolean full = s.variant().equals("full");
     String storage = model.equalsIgnoreCase("minilm") || full ? "f32" : resolveBaseDtype(Path.of(model), baseDtype);
+    AdapterRegistry registry = AdapterRegistry.discover();
+    QuantizeOnLoad quantize = null;
+    if (s.variant().equals("qlora") && !model.equalsIgnoreCase("minilm")) {
+      // QLoRA's base is quantized as the checkpoint is read; the adapter keeps it
+      AdapterFactory<?> f = registry.get(s.variant());
+      if (f.defaultConfig() instanceof QuantizedLoraConfig q) {
+        quantize = new QuantizeOnLoad(ArchitectureCards.targets(targetNames(s), HfModels.sites(Path.of(model))),
+            q.format(), q.blockSize(), q.doubleQuant());
+      }
+    }
     long t0 = System.nanoTime();
-    BaseModel base = model(model, storage);
+    BaseModel base = model(model, storage, quantize);
     double loadSeconds = (System.nanoTime() - t0) / 1e9;
     long afterLoad = MemoryMonitor.settledRssBytes();
     boolean decoder = base instanceof LlamaModel;
-    AdapterRegistry registry = AdapterRegistry.discover();
     PeftModel pm = new PeftModel(base, registry);
     ModelShape shape = decoder ? ModelShape.of(model) : ModelShape.of(base);
     Set<String> head = new LinkedHashSet<>();
@@ -152,13 +164,16 @@ final class MemoryMeasure {
       pm.addTrainableBase(head);
     } else {
       AdapterFactory<?> f = registry.get(s.variant());
-      List<String> names = s.targets() != null ? s.targets()
-          : s.quantized() ? List.of(Targets.ALL_LINEAR) : List.of("query", "value");
-      targets = ArchitectureCards.targets(names, base.linearSites());
+      targets = ArchitectureCards.targets(targetNames(s), base.linearSites());
       cfg = f.defaultConfig().withRankAndAlpha(s.rank(), f.defaultConfig().alpha());
       pm.addAdapter("default", new AdapterSpec(cfg, decoder ? targets : targets.withModulesToSave("classifier")), 1);
     }
-    MemoryBreakdown est = new MemoryEstimator(registry).estimate(shape, s, trainedBase, cfg, targets);
+    Precision frozen = switch (storage) {
+      case "bf16" -> Precision.BF16;
+      case "f16" -> Precision.FP16;
+      default -> Precision.FP32;
+    };
+    MemoryBreakdown est = new MemoryEstimator(registry).estimate(shape, s, trainedBase, cfg, targets, frozen);
     long afterSetup = MemoryMonitor.settledRssBytes();
     long setupPeak = hwm ? MemoryMonitor.peakRssBytes() : Math.max(sampledStart, afterSetup);
     boolean hwmTrain = hwm && MemoryMonitor.resetPeakRss();
@@ -207,6 +222,11 @@ final class MemoryMeasure {
         ? stepSeconds.subList(2, stepSeconds.size()) : stepSeconds));
     out.put("threads", System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"));
     return out;
+  }
+
+  /** The settings' targets, or the variant's default: all-linear for quantized variants, query,value otherwise. */
+  private static List<String> targetNames(MemorySettings s) {
+    return s.targets() != null ? s.targets() : s.quantized() ? List.of(Targets.ALL_LINEAR) : List.of("query", "value");
   }
 
   /** Random tokens [batch, seq] and one-hot next-token labels [batch * seq, vocab]. */

@@ -27,11 +27,36 @@ class MemoryMeasureTest {
   static final ArchitectureCards.Card TINY =
       new ArchitectureCards.Card("tiny-qwen", "llama", 2, 64, 128, 4, 320, 2, 16, true, true);
 
+  static Path bf16;
+
   @BeforeAll
-  static void writeModel() throws Exception {
+  static void writeModels() throws Exception {
     f32 = tmp.resolve("f32");
-    SyntheticCheckpoint.write(SyntheticCheckpoint.config(TINY, SyntheticCheckpoint.Release.QWEN_2_5,
-        SafetensorsDtype.F32), SafetensorsDtype.F32, f32, 1, SyntheticCheckpoint.DEFAULT_SHARD_BYTES);
+    bf16 = tmp.resolve("bf16");
+    for (Path p : new Path[] {f32, bf16}) {
+      SafetensorsDtype d = p == f32 ? SafetensorsDtype.F32 : SafetensorsDtype.BF16;
+      SyntheticCheckpoint.write(SyntheticCheckpoint.config(TINY, SyntheticCheckpoint.Release.QWEN_2_5, d), d, p, 1,
+          SyntheticCheckpoint.DEFAULT_SHARD_BYTES);
+    }
+  }
+
+  @Test
+  void aBf16CheckpointKeepsItsLinearWeightsIn16BitsUnlessAskedForF32() throws Exception {
+    String out = CliTest.run("memory", "--model", bf16.toString(), "--variant", "lora", "--base-dtype", "auto,f32",
+        "--rank", "2", "--targets", "all-linear", "--batch", "1", "--seq", "4", "--steps", "1", "--measure",
+        "--in-process", "--json");
+    JsonNode rows = new ObjectMapper().readTree(out);
+    assertThat(rows).hasSize(2);
+    assertThat(rows.get(0).path("base_dtype").asText()).isEqualTo("bf16");
+    assertThat(rows.get(1).path("base_dtype").asText()).isEqualTo("f32");
+    long linear = TINY.sites().stream().mapToLong(s -> (long) s.in() * s.out()).sum();
+    // the 16-bit linear weights are held as codes (2 bytes a parameter), the rest stays float32
+    JsonNode held = rows.get(0).path("measured");
+    JsonNode wide = rows.get(1).path("measured");
+    assertThat(held.path("frozen").asLong() + held.path("quantized").asLong())
+        .isEqualTo(wide.path("frozen").asLong() + wide.path("quantized").asLong() - 2 * linear);
+    assertThat(rows.get(0).path("estimate").path("frozen").asLong())
+        .isEqualTo(rows.get(1).path("estimate").path("frozen").asLong() - 2 * linear);
   }
 
   @Test
