@@ -20,7 +20,8 @@ reused every step; AdamW(lr 1e-4); torch.set_num_threads(--threads).
 
 Per case it prints, from /proc/self/status: the resident set after the model is loaded
 (`rss_after_load`), the whole-run peak (VmHWM at the end, `peak_rss`) and the peak over the loaded
-model (`peak_rss - rss_after_load`), and the median step time of the steps after the first.
+model (`peak_rss - rss_after_load`), the median step time of the steps after the first, and the
+CPU time of every step (all threads; on a loaded machine the wall time measures the load too).
 
 Usage (from the repository root; needs torch, transformers, peft):
     /work/venv/bin/python scripts/bench/peft_memory.py                      # all three cases
@@ -95,9 +96,10 @@ def run_case(args):
     model.train()
     g = torch.Generator().manual_seed(2)
     ids = torch.randint(0, QWEN25_05B["vocab_size"], (args.batch, args.seq), generator=g)
-    times = []
+    times, cpu_times = [], []
     for _ in range(args.steps):
         t = time.perf_counter()
+        c = time.process_time()
         if args.case == "lora-bf16":
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 loss = model(input_ids=ids, labels=ids).loss
@@ -107,12 +109,14 @@ def run_case(args):
         opt.step()
         opt.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - t)
+        cpu_times.append(time.process_time() - c)
     peak = status("VmHWM")
     return dict(case=args.case, model=args.model or "qwen2.5-0.5b shape, random init", rank=args.rank,
                 batch=args.batch, seq=args.seq, threads=args.threads, trainable_params=trainable,
                 trainable_dtypes=trainable_dtypes, rss_after_load=rss_after_load, peak_rss=peak,
                 peak_rss_over_loaded=peak - rss_after_load, load_seconds=load_s, step_seconds=times,
                 step_seconds_median=statistics.median(times[1:] if len(times) > 1 else times),
+                step_cpu_seconds=cpu_times,
                 loss=float(loss), torch=torch.__version__)
 
 
@@ -141,10 +145,11 @@ def main():
         out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
     gb = 1e9
-    print(f"{'case':<10} {'trainable':>12} {'loaded GB':>10} {'peak GB':>8} {'over loaded GB':>15} {'step s':>7}")
+    print(f"{'case':<10} {'trainable':>12} {'loaded GB':>10} {'peak GB':>8} {'over loaded GB':>15} {'step s':>7}"
+          f" {'step CPU s':>10}")
     for r in rows:
         print(f"{r['case']:<10} {r['trainable_params']:>12,} {r['rss_after_load'] / gb:>10.2f} "
-              f"{r['peak_rss'] / gb:>8.2f} {r['peak_rss_over_loaded'] / gb:>15.2f} {r['step_seconds_median']:>7.2f}")
+              f"{r['peak_rss'] / gb:>8.2f} {r['peak_rss_over_loaded'] / gb:>15.2f} {r['step_seconds_median']:>7.2f} {r['step_cpu_seconds'][-1]:>10.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)

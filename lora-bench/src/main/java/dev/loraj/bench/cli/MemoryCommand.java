@@ -223,10 +223,11 @@ final class MemoryCommand implements Callable<Integer> {
           r.path("measured").path("peak_rss_delta").asLong() / 1048576.0,
           r.path("measured").path("peak_rss_source").asText());
       System.out.printf(java.util.Locale.ROOT, "  peak RSS over the loaded model %.1f MiB (loaded: %.1f MiB in %.1f s);"
-          + " step %.2f s (median of the replayed steps; OMP_NUM_THREADS=%s)%n",
+          + " step %.2f s (median of the replayed steps; CPU time of the last %.2f s; OMP_NUM_THREADS=%s)%n",
           r.path("measured").path("peak_rss_over_loaded").asLong() / 1048576.0,
           r.path("measured").path("rss_after_load").asLong() / 1048576.0, r.path("load_seconds").asDouble(),
-          r.path("step_seconds_median").asDouble(), r.path("threads").asText());
+          r.path("step_seconds_median").asDouble(), r.path("step_cpu_seconds").path(r.path("step_cpu_seconds").size() - 1)
+              .asDouble(), r.path("threads").asText());
     }
     return 0;
   }

@@ -180,14 +180,17 @@ final class MemoryMeasure {
     MemoryLedger ledger = new MemoryLedger();
     long trainPeak;
     List<Double> stepSeconds = new ArrayList<>();
+    List<Double> stepCpuSeconds = new ArrayList<>();
     try (MemoryMonitor mon = MemoryMonitor.start();
         Trainer.Session session = new Trainer(TrainConfig.of(steps, 1e-4, 1)).start(pm, Objective.classification())) {
       int vocab = decoder ? ((LlamaModel) base).config().vocabSize() : ((BertModel) base).config().vocabSize();
       for (int step = 1; step <= steps; step++) {
         long ts = System.nanoTime();
+        long cpu = processCpuNanos();
         session.step(step, (st, micro) -> decoder ? decoderBatch(st, (int) s.batch(), (int) s.seq(), vocab)
             : batch(st, (int) s.batch(), (int) s.seq(), vocab));
         stepSeconds.add((System.nanoTime() - ts) / 1e9);
+        stepCpuSeconds.add((processCpuNanos() - cpu) / 1e9);
         mon.sample();
       }
       pm.addTo(ledger);
@@ -220,8 +223,17 @@ final class MemoryMeasure {
     // from the third step on, the replayed steady state (the first two build and record the plan)
     out.put("step_seconds_median", StepBench.median(stepSeconds.size() > 2
         ? stepSeconds.subList(2, stepSeconds.size()) : stepSeconds));
+    // CPU time of the whole process per step: on a loaded machine, wall time measures the load too
+    ArrayNode cpuTimes = out.putArray("step_cpu_seconds");
+    stepCpuSeconds.forEach(cpuTimes::add);
     out.put("threads", System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"));
     return out;
+  }
+
+  /** CPU time of this process so far (every thread), or 0 where the platform does not say. */
+  private static long processCpuNanos() {
+    return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+        ? Math.max(0, os.getProcessCpuTime()) : 0;
   }
 
   /** The settings' targets, or the variant's default: all-linear for quantized variants, query,value otherwise. */
