@@ -163,10 +163,6 @@ final class MemoryCommand implements Callable<Integer> {
           + " (frozen weights per --base-dtype): drop --dtype " + dtype + " / --optimizer " + optimizer
           + " / --master-weights");
     }
-    if (checkpointing) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--measure --checkpointing: gradient"
-          + " checkpointing is not supported yet by this build's trainer; drop --checkpointing");
-    }
     ObjectMapper om = new ObjectMapper();
     com.fasterxml.jackson.databind.node.ArrayNode rows = om.createArrayNode();
     List<String[]> runs = new ArrayList<>();
@@ -222,6 +218,10 @@ final class MemoryCommand implements Callable<Integer> {
           + " set-up, %s)%n", r.path("measured").path("peak_rss").asLong() / 1048576.0,
           r.path("measured").path("peak_rss_delta").asLong() / 1048576.0,
           r.path("measured").path("peak_rss_source").asText());
+      if (r.path("measured").path("peak_rss_replayed_steps").asLong() > 0) {
+        System.out.printf(java.util.Locale.ROOT, "  peak RSS of the replayed steps %.1f MiB (%d blocks recomputed)%n",
+            r.path("measured").path("peak_rss_replayed_steps").asLong() / 1048576.0, r.path("recomputed_blocks").asInt());
+      }
       System.out.printf(java.util.Locale.ROOT, "  peak RSS over the loaded model %.1f MiB (loaded: %.1f MiB in %.1f s);"
           + " step %.2f s (median of the replayed steps; CPU time of the last %.2f s; OMP_NUM_THREADS=%s)%n",
           r.path("measured").path("peak_rss_over_loaded").asLong() / 1048576.0,

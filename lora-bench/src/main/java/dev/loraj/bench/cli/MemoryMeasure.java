@@ -61,7 +61,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * its start: loading, quantizing, adding the adapter, training); {@code rss_after_load} the
  * settled resident set once the base model is loaded; {@code peak_rss_over_loaded} the
  * difference, which is what fine-tuning costs on top of holding the model; and
- * {@code peak_rss_delta} the training steps' peak above the settled set-up (model and adapter).
+ * {@code peak_rss_delta} the training steps' peak above the settled set-up (model and adapter);
+ * {@code peak_rss_replayed_steps} the peak of the replayed steps alone (from the third on, VmHWM
+ * reset before it; whatever the first two left resident included), which is where gradient
+ * checkpointing ({@code --checkpointing}) acts: the first two steps run through SameDiff's
+ * session, which holds every activation, so they set the whole-run peak either way.
  */
 final class MemoryMeasure {
 
@@ -179,12 +183,20 @@ final class MemoryMeasure {
     boolean hwmTrain = hwm && MemoryMonitor.resetPeakRss();
     MemoryLedger ledger = new MemoryLedger();
     long trainPeak;
+    long firstStepsPeak = -1; // VmHWM of the steps before the replayed ones
+    long steadyPeak;
+    int recomputed;
     List<Double> stepSeconds = new ArrayList<>();
     List<Double> stepCpuSeconds = new ArrayList<>();
     try (MemoryMonitor mon = MemoryMonitor.start();
-        Trainer.Session session = new Trainer(TrainConfig.of(steps, 1e-4, 1)).start(pm, Objective.classification())) {
+        Trainer.Session session = new Trainer(TrainConfig.of(steps, 1e-4, 1)).checkpointing(s.checkpointing())
+            .start(pm, Objective.classification())) {
       int vocab = decoder ? ((LlamaModel) base).config().vocabSize() : ((BertModel) base).config().vocabSize();
       for (int step = 1; step <= steps; step++) {
+        if (step == STEADY_FROM && hwmTrain) {
+          firstStepsPeak = MemoryMonitor.peakRssBytes();
+          MemoryMonitor.resetPeakRss();
+        }
         long ts = System.nanoTime();
         long cpu = processCpuNanos();
         session.step(step, (st, micro) -> decoder ? decoderBatch(st, (int) s.batch(), (int) s.seq(), vocab)
@@ -196,13 +208,17 @@ final class MemoryMeasure {
       pm.addTo(ledger);
       session.addTo(ledger);
       mon.sample();
-      trainPeak = hwmTrain ? MemoryMonitor.peakRssBytes() : mon.sampledPeakRssBytes();
+      long endPeak = hwmTrain ? MemoryMonitor.peakRssBytes() : mon.sampledPeakRssBytes();
+      trainPeak = Math.max(firstStepsPeak, endPeak);
+      steadyPeak = firstStepsPeak >= 0 ? endPeak : -1;
+      recomputed = session.recomputedBlocks();
     }
     ObjectNode out = json.createObjectNode();
     out.put("variant", s.variant());
     out.put("model", model);
     out.put("base_dtype", storage);
     out.put("checkpointing", s.checkpointing());
+    out.put("recomputed_blocks", recomputed);
     out.put("trainable_params", est.trainableParams());
     ObjectNode e = out.putObject("estimate");
     est.byCategory().forEach(e::put);
@@ -217,12 +233,13 @@ final class MemoryMeasure {
     m.put("peak_rss_delta", Math.max(0, trainPeak - afterSetup));
     m.put("rss_after_setup", afterSetup);
     m.put("peak_rss_source", hwmTrain ? "VmHWM" : "sampled");
+    m.put("peak_rss_replayed_steps", steadyPeak);
     out.put("load_seconds", loadSeconds);
     ArrayNode times = out.putArray("step_seconds");
     stepSeconds.forEach(times::add);
     // from the third step on, the replayed steady state (the first two build and record the plan)
-    out.put("step_seconds_median", StepBench.median(stepSeconds.size() > 2
-        ? stepSeconds.subList(2, stepSeconds.size()) : stepSeconds));
+    out.put("step_seconds_median", StepBench.median(stepSeconds.size() >= STEADY_FROM
+        ? stepSeconds.subList(STEADY_FROM - 1, stepSeconds.size()) : stepSeconds));
     // CPU time of the whole process per step: on a loaded machine, wall time measures the load too
     ArrayNode cpuTimes = out.putArray("step_cpu_seconds");
     stepCpuSeconds.forEach(cpuTimes::add);
@@ -250,6 +267,12 @@ final class MemoryMeasure {
     m.put("labels", StepBench.nextTokenLabels(ids, vocab, rnd));
     return m;
   }
+
+  /**
+   * The first step the trainer replays (the first two build the graph and record the plan, and
+   * hold every activation as SameDiff's session does; gradient checkpointing acts from here on).
+   */
+  static final int STEADY_FROM = 3;
 
   /** Random tokens (every position attended) and one-hot labels: [batch, seq]. */
   static Map<String, INDArray> batch(long step, int batch, int seq, int vocab) {

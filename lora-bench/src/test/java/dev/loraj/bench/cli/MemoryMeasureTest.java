@@ -7,15 +7,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loraj.core.io.SafetensorsDtype;
 import dev.loraj.core.model.ArchitectureCards;
 import dev.loraj.core.model.SyntheticCheckpoint;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code lora memory --measure} on a decoder directory written by the synthetic-checkpoint writer. */
 class MemoryMeasureTest {
@@ -94,18 +89,20 @@ class MemoryMeasureTest {
   }
 
   @Test
-  void checkpointingIsRefusedWhileTheTrainerCannotDoIt() {
-    StringWriter err = new StringWriter();
-    CommandLine cl = LoraCli.commandLine();
-    cl.setErr(new PrintWriter(err));
-    PrintStream old = System.out;
-    System.setOut(new PrintStream(new ByteArrayOutputStream()));
-    try {
-      int rc = cl.execute("memory", "--model", f32.toString(), "--measure", "--checkpointing", "--in-process");
-      assertThat(rc).isEqualTo(2);
-    } finally {
-      System.setOut(old);
+  void checkpointingRecomputesEveryBlockAndHoldsFewerActivations() throws Exception {
+    JsonNode[] rows = new JsonNode[2];
+    for (int i = 0; i < 2; i++) {
+      String out = CliTest.run(i == 0 ? new String[] {"memory", "--model", f32.toString(), "--variant", "lora", "--rank",
+          "2", "--batch", "1", "--seq", "16", "--steps", "3", "--measure", "--json"}
+          : new String[] {"memory", "--model", f32.toString(), "--variant", "lora", "--rank", "2", "--batch", "1",
+              "--seq", "16", "--steps", "3", "--measure", "--json", "--checkpointing"});
+      rows[i] = new ObjectMapper().readTree(out).get(0);
     }
-    assertThat(err.toString()).contains("--checkpointing", "not supported yet");
+    assertThat(rows[0].path("recomputed_blocks").asInt()).isZero();
+    assertThat(rows[1].path("recomputed_blocks").asInt()).isEqualTo(TINY.layers());
+    assertThat(rows[1].path("checkpointing").asBoolean()).isTrue();
+    assertThat(rows[1].path("measured").path("activations").asLong())
+        .isLessThan(rows[0].path("measured").path("activations").asLong());
+    assertThat(rows[1].path("measured").path("peak_rss_replayed_steps").asLong()).isPositive();
   }
 }
