@@ -186,6 +186,7 @@ final class MemoryMeasure {
     long firstStepsPeak = -1; // VmHWM of the steps before the replayed ones
     long steadyPeak;
     int recomputed;
+    long heapPeak;
     List<Double> stepSeconds = new ArrayList<>();
     List<Double> stepCpuSeconds = new ArrayList<>();
     try (MemoryMonitor mon = MemoryMonitor.start();
@@ -212,6 +213,7 @@ final class MemoryMeasure {
       trainPeak = Math.max(firstStepsPeak, endPeak);
       steadyPeak = firstStepsPeak >= 0 ? endPeak : -1;
       recomputed = session.recomputedBlocks();
+      heapPeak = mon.peaks().heapBytes();
     }
     ObjectNode out = json.createObjectNode();
     out.put("variant", s.variant());
@@ -234,6 +236,9 @@ final class MemoryMeasure {
     m.put("rss_after_setup", afterSetup);
     m.put("peak_rss_source", hwmTrain ? "VmHWM" : "sampled");
     m.put("peak_rss_replayed_steps", steadyPeak);
+    // the JVM heap is part of the resident set: quantized and 16-bit weights hold their codes there
+    m.put("peak_heap_used", heapPeak);
+    m.put("heap_committed", Runtime.getRuntime().totalMemory());
     out.put("load_seconds", loadSeconds);
     ArrayNode times = out.putArray("step_seconds");
     stepSeconds.forEach(times::add);
