@@ -41,9 +41,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * measured 3.3-3.7x without dropout and 2.4-2.7x with LoRA dropout (its masks are kept for the
  * backward pass); the ratio grows with the number of blocks, towards {@code A / h}.
  */
-class BlockRecomputeTest {
-  static final AdapterRegistry REGISTRY = AdapterRegistry.discover();
-  static final int LAYERS = 6;
+public class BlockRecomputeTest {
+  public static final AdapterRegistry REGISTRY = AdapterRegistry.discover();
+  public static final int LAYERS = 6;
 
   /** Checkpointing rewrites the replayed step; an engine that does not replay has nothing to rewrite. */
   @org.junit.jupiter.api.BeforeEach
@@ -54,7 +54,7 @@ class BlockRecomputeTest {
   static final int STEPS = 4;
 
   /** Six layers, 64 wide: the blocks' activations dominate the step's, as in a real model. */
-  static PeftModel llama() {
+  public static PeftModel llama() {
     return llama(LAYERS);
   }
 
@@ -64,12 +64,12 @@ class BlockRecomputeTest {
     return new PeftModel(LlamaModel.random(c, 3), REGISTRY);
   }
 
-  static PeftModel bert() {
+  public static PeftModel bert() {
     BertConfig c = new BertConfig(48, 64, LAYERS, 4, 192, "gelu", 64, 2, 1e-12, 0.1, 0.1);
     return new PeftModel(BertModel.random(c, BertModel.Pooling.MEAN, 3, 7), REGISTRY);
   }
 
-  static Map<String, INDArray> llamaBatch(long step) {
+  public static Map<String, INDArray> llamaBatch(long step) {
     int batch = 2;
     int seq = 32;
     long[][] ids = new long[batch][seq];
@@ -83,7 +83,7 @@ class BlockRecomputeTest {
     return Map.of("input_ids", Nd4j.createFromArray(ids), "labels", labels);
   }
 
-  static Map<String, INDArray> bertBatch(long step) {
+  public static Map<String, INDArray> bertBatch(long step) {
     int batch = 2;
     int seq = 32;
     long[][] ids = new long[batch][seq];
@@ -129,8 +129,12 @@ class BlockRecomputeTest {
     }
   }
 
-  /** Trains with and without checkpointing; returns the activation bytes without / with it. */
-  static double sameTraining(String what, Supplier<PeftModel> fresh, Consumer<PeftModel> method,
+  /**
+   * Trains with and without checkpointing, checks that losses and trained arrays are
+   * bit-identical and that every block was recomputed; returns the activation bytes without /
+   * with it.
+   */
+  public static double sameTraining(String what, Supplier<PeftModel> fresh, Consumer<PeftModel> method,
       java.util.function.LongFunction<Map<String, INDArray>> batches) {
     Run plain = train(fresh, method, batches, false);
     Run ckpt = train(fresh, method, batches, true);
