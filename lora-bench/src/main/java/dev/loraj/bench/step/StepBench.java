@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
+import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.PeftModel;
@@ -71,10 +72,12 @@ public final class StepBench {
    *     empty heap a step's temporaries pile up (RSS 6-8 GB for the BERT LoRA step at batch 8,
    *     seq 128), so every step pays for fresh pages; PyTorch frees them by reference counting
    * @param fusedLoss the loss as one fused op ({@link #objective(boolean)})
+   * @param checkpointing gradient checkpointing per block ({@link Trainer#checkpointing}): it
+   *     applies from the third step on (replayed steps), so time it after a warm-up of 2 or more
    */
   public record Spec(Arch arch, Mode mode, int batch, int seq, int rank, int threads, int steps,
       int warmup, long seed, boolean profile, boolean gcBetweenSteps,
-      boolean fusedLoss) {
+      boolean fusedLoss, boolean checkpointing) {
     public Spec {
       positive("batch", batch);
       positive("seq", seq);
@@ -101,10 +104,12 @@ public final class StepBench {
 
   /**
    * Step times in ms (timed steps only, in order) and their median; with {@link Spec#profile()}
-   * the per-op times of the timed steps (null otherwise).
+   * the per-op times of the timed steps (null otherwise). A training step also reports the
+   * activation bytes its session held after the last step (the memory ledger's
+   * {@code activations} category) and the blocks it recomputed (0 without checkpointing).
    */
   public record Result(Spec spec, List<Double> stepMs, double medianMs, long trainableParameters,
-      Threads.Settings threads, OpProfile profile) {}
+      Threads.Settings threads, OpProfile profile, long activationBytes, int recomputedBlocks) {}
 
   private StepBench() {}
 
@@ -114,6 +119,8 @@ public final class StepBench {
     Map<String, INDArray> batch = batch(spec);
     List<Double> ms = new ArrayList<>();
     long trainable = 0;
+    long activations = 0;
+    int recomputed = 0;
     OpProfile profile = spec.profile() ? new OpProfile() : null;
     if (spec.mode() == Mode.FORWARD) {
       Map<String, INDArray> in = new LinkedHashMap<>(batch);
@@ -129,7 +136,8 @@ public final class StepBench {
     } else {
       int total = spec.warmup() + spec.steps();
       TrainConfig cfg = TrainConfig.of(total, 1e-4, spec.seed()).withWeightDecay(0.01);
-      Trainer.Session session = new Trainer(cfg).start(model, objective(spec.fusedLoss()));
+      Trainer.Session session = new Trainer(cfg).checkpointing(spec.checkpointing())
+          .start(model, objective(spec.fusedLoss()));
       trainable = session.trainableParameters();
       Batches batches = (step, micro) -> batch;
       for (int i = 0; i < total; i++) {
@@ -147,8 +155,14 @@ public final class StepBench {
         session.step(i + 1, batches);
         record(ms, i, spec, t0);
       }
+      MemoryLedger ledger = new MemoryLedger();
+      model.addTo(ledger);
+      session.addTo(ledger);
+      activations = ledger.bytes(MemoryLedger.Category.ACTIVATIONS);
+      recomputed = session.recomputedBlocks();
     }
-    return new Result(spec, List.copyOf(ms), median(ms), trainable, threads, profile);
+    return new Result(spec, List.copyOf(ms), median(ms), trainable, threads, profile, activations,
+        recomputed);
   }
 
   private static void collect(Spec spec) {
@@ -315,6 +329,9 @@ public final class StepBench {
     n.put("trainable_params", r.trainableParameters());
     n.put("gc_between_steps", s.gcBetweenSteps());
     n.put("fused_loss", s.fusedLoss());
+    n.put("checkpointing", s.checkpointing());
+    n.put("recomputed_blocks", r.recomputedBlocks());
+    n.put("activation_bytes", r.activationBytes());
     try {
       return om.writeValueAsString(n);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

@@ -25,7 +25,8 @@ import org.nd4j.linalg.api.ops.impl.transforms.gradient.GradientBackwardsMarker;
  * block that created it, or (an op that only the gradient function has, computed from forward
  * values, e.g. a shape) to the one block whose values it reads. Of a block's outputs, those that
  * forward ops outside the block read (the block's output, the next block's input) or that the
- * caller requested are kept; the others that gradient ops read are recomputed: a copy of the
+ * caller requested are kept, and so are values computed from parameters only (no data: a
+ * regularizer's terms); the others that gradient ops read are recomputed: a copy of the
  * block's forward ops that produce them (and only those) writes them under new names just before
  * their first gradient reader, and every gradient op reads the copies. The original activations
  * then die inside the forward pass, and the plan's buffer pooling (lifetimes that do not overlap
@@ -54,9 +55,10 @@ final class BlockRecompute {
    * @param blocks op names of each block of the forward graph, in model order
    * @param forwardOps names of every op of the forward graph (the loss included)
    * @param requested the run's requested outputs (never renamed, never dropped)
+   * @param placeholders the run's placeholder names (the data)
    */
   static Result rewrite(List<GradientReplay.Recorded> ops, List<Set<String>> blocks,
-      Set<String> forwardOps, List<String> requested) {
+      Set<String> forwardOps, List<String> requested, Set<String> placeholders) {
     int n = ops.size();
     Map<String, Integer> producer = new HashMap<>();
     for (int i = 0; i < n; i++) {
@@ -71,6 +73,7 @@ final class BlockRecompute {
       }
     }
     boolean[] grad = new boolean[n];
+    boolean[] data = new boolean[n];
     int[] block = new int[n];
     Arrays.fill(block, -1);
     for (int i = 0; i < n; i++) {
@@ -81,6 +84,7 @@ final class BlockRecompute {
       for (String in : r.ins()) {
         Integer p = producer.get(in);
         grad[i] |= p != null && p < i && grad[p];
+        data[i] |= placeholders.contains(in) || (p != null && p < i && data[p]);
       }
       if (grad[i]) {
         continue;
@@ -116,7 +120,9 @@ final class BlockRecompute {
     }
     firstGradRead.forEach((v, j) -> {
       int p = producer.get(v);
-      if (!keep.contains(v) && recomputable(ops.get(p))) {
+      // a value computed from parameters only (a regularizer's P^T P) is small, and its gradient
+      // ops run first in the backward pass: recomputing it there would recompute the block early
+      if (!keep.contains(v) && data[p] && recomputable(ops.get(p))) {
         redirected.get(block[p]).add(v);
         at[block[p]] = Math.min(at[block[p]], j);
       }
@@ -142,7 +148,7 @@ final class BlockRecompute {
           if (q == null || segment.contains(q)) {
             continue;
           }
-          if (block[q] == b && !keep.contains(in) && recomputable(ops.get(q))) {
+          if (block[q] == b && !keep.contains(in) && data[q] && recomputable(ops.get(q))) {
             todo.add(in);
           } else {
             feasible = q < at[b]; // the kept original must exist where the copy runs

@@ -94,7 +94,8 @@ public final class Graphs {
       List<GradientReplay.Recorded> ops = recorder.ops;
       List<Set<String>> blocks = replay.blocks();
       if (forward != null && blocks != null) {
-        BlockRecompute.Result r = BlockRecompute.rewrite(ops, blocks, forward.getOps().keySet(), names);
+        BlockRecompute.Result r = BlockRecompute.rewrite(ops, blocks, forward.getOps().keySet(), names,
+            placeholders.keySet());
         ops = r.ops();
         replay.recomputed(r.blocks(), r.recomputedOps());
         if (r.blocks() == 0) {
