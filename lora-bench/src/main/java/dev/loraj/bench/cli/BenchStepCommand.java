@@ -68,6 +68,12 @@ final class BenchStepCommand implements Callable<Integer> {
           + " (default: ${DEFAULT-VALUE}).")
   String baseDtype;
 
+  @Option(names = "--checkpointing", defaultValue = "false",
+      description = "Gradient checkpointing per transformer block: keep only the blocks' inputs in"
+          + " the forward pass and recompute each block's forward in the backward pass (from the"
+          + " third step on; keep --warmup >= 2). Prints the activation bytes the step held.")
+  boolean checkpointing;
+
   @Option(names = "--json", description = "Print one JSON object: step_ms_median, step_ms, arch, mode, batch, seq, rank, threads, ...")
   boolean json;
 
@@ -135,7 +141,7 @@ final class BenchStepCommand implements Callable<Integer> {
   private Integer runOnce() {
     StepBench.Spec s = new StepBench.Spec(parse("--arch", arch, StepBench.Arch.class),
         parse("--mode", mode, StepBench.Mode.class), batch, seq, rank, threads, steps, warmup, seed, profile, gc,
-        fusedLoss, parse("--base-dtype", baseDtype, dev.loraj.core.model.BaseDtype.class));
+        fusedLoss, parse("--base-dtype", baseDtype, dev.loraj.core.model.BaseDtype.class), checkpointing);
     StepBench.Result r = StepBench.run(s);
     lastSteps = r.stepMs();
     if (threads > 0 && !r.threads().consistent(threads)) {
@@ -155,6 +161,11 @@ final class BenchStepCommand implements Callable<Integer> {
       out.printf(Locale.ROOT, "%s %s batch %d seq %d rank %d threads %d: median %.1f ms over %d steps"
               + " (after %d warm-up), trainable %d%n", arch, mode, batch, seq, rank, r.threads().omp(),
           r.medianMs(), r.stepMs().size(), warmup, r.trainableParameters());
+      if (!"forward".equalsIgnoreCase(mode)) {
+        out.printf(Locale.ROOT, "activations %.1f MiB held by the step (ledger), checkpointing %s"
+            + " (%d blocks recomputed)%n", r.activationBytes() / 1048576.0, checkpointing ? "on" : "off",
+            r.recomputedBlocks());
+      }
     }
     out.flush();
     return 0;

@@ -69,11 +69,18 @@ final class MemoryCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print JSON.")
   boolean json;
 
-  @Option(names = "--measure", description = "Also build the model (minilm or a BERT model directory), add the"
-      + " variant, run --steps real training steps at --batch x --seq and print the measured memory ledger"
-      + " (frozen, quantized, trainable, gradients, optimizer, activations, other) and peak RSS beside the"
-      + " estimate; several variants run in a JVM each.")
+  @Option(names = "--measure", description = "Also build the model (minilm, a BERT directory, or a Llama/Mistral/Qwen2"
+      + " directory such as one from init-model), add the variant, run --steps real training steps at --batch x --seq"
+      + " and print the measured memory ledger (frozen, quantized, trainable, gradients, optimizer, activations, other),"
+      + " peak RSS (whole run, and over the loaded model) and step time beside the estimate; several variants run in a"
+      + " JVM each.")
   boolean measure;
+
+  @Option(names = "--base-dtype", split = ",", defaultValue = "auto",
+      description = "--measure: storage of the frozen base weights: auto (the checkpoint's), bf16, f16, f32;"
+          + " a list measures each adapter variant at each (full fine-tuning trains fp32 weights: once)"
+          + " (default: ${DEFAULT-VALUE}).")
+  List<String> baseDtypes;
 
   @Option(names = "--steps", defaultValue = "4",
       description = "--measure: training steps (from the third on the replayed steady state; default: ${DEFAULT-VALUE}).")
@@ -90,10 +97,20 @@ final class MemoryCommand implements Callable<Integer> {
     Usage.range(spec, "--rank", rank, 1, 1 << 20);
     Usage.range(spec, "--batch", batch, 1, 1L << 32);
     Usage.range(spec, "--seq", seq, 1, 1L << 32);
+    for (String d : baseDtypes) {
+      if (!MemoryMeasure.BASE_DTYPES.contains(d)) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--base-dtype = '" + d + "'; accepted: "
+            + MemoryMeasure.BASE_DTYPES);
+      }
+    }
     if (measure) {
       return measured();
     }
-    ModelShape shape = model.equalsIgnoreCase("minilm") ? ModelShape.of(MemoryMeasure.model(model))
+    if (!baseDtypes.equals(List.of("auto"))) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--base-dtype applies to --measure; the"
+          + " estimate's weights dtype is --dtype");
+    }
+    ModelShape shape = model.equalsIgnoreCase("minilm") ? ModelShape.of(MemoryMeasure.model(model, "f32"))
         : ModelShape.of(model);
     MemoryEstimator est = new MemoryEstimator();
     List<MemoryBreakdown> out = new ArrayList<>();
@@ -141,27 +158,36 @@ final class MemoryCommand implements Callable<Integer> {
 
   /** {@code --measure}: estimate and measured ledger per variant, side by side. */
   private int measured() throws Exception {
-    if (Precision.parse(dtype) != Precision.FP32 || !optimizer.equalsIgnoreCase("adamw") || checkpointing
-        || masterWeights) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--measure trains in fp32 with AdamW and"
-          + " no checkpointing: drop --dtype " + dtype + " / --optimizer " + optimizer
-          + " / --checkpointing / --master-weights");
+    if (Precision.parse(dtype) != Precision.FP32 || !optimizer.equalsIgnoreCase("adamw") || masterWeights) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--measure trains in fp32 with AdamW"
+          + " (frozen weights per --base-dtype): drop --dtype " + dtype + " / --optimizer " + optimizer
+          + " / --master-weights");
     }
     ObjectMapper om = new ObjectMapper();
     com.fasterxml.jackson.databind.node.ArrayNode rows = om.createArrayNode();
+    List<String[]> runs = new ArrayList<>();
     for (String v : variants) {
-      if (inProcess || variants.size() == 1) {
-        rows.add(MemoryMeasure.measure(om, model, settings(v), steps));
+      for (String d : v.equalsIgnoreCase("full") ? List.of("f32") : baseDtypes) {
+        runs.add(new String[] {v, d});
+      }
+    }
+    for (String[] run : runs) {
+      String v = run[0];
+      if (inProcess || runs.size() == 1) {
+        rows.add(MemoryMeasure.measure(om, model, settings(v), steps, run[1]));
       } else {
         List<String> args = new ArrayList<>(List.of("--model", model, "--variant", v, "--rank", Integer.toString(rank),
             "--batch", Long.toString(batch), "--seq", Long.toString(seq), "--steps", Integer.toString(steps),
-            "--measure", "--in-process", "--json"));
+            "--base-dtype", run[1], "--measure", "--in-process", "--json"));
         if (targets != null) {
           args.add("--targets");
           args.add(String.join(",", targets));
         }
         if (noDoubleQuant) {
           args.add("--no-double-quant");
+        }
+        if (checkpointing) {
+          args.add("--checkpointing");
         }
         rows.add(MemoryMeasure.inChild(om, args));
       }
@@ -175,8 +201,9 @@ final class MemoryCommand implements Callable<Integer> {
       if (i > 0) {
         System.out.println();
       }
-      System.out.printf(java.util.Locale.ROOT, "%s, %s r=%d, batch %d x seq %d, fp32, adamw, %d steps%n",
-          r.path("model").asText(), r.path("variant").asText(), rank, batch, seq, steps);
+      System.out.printf(java.util.Locale.ROOT, "%s, %s r=%d, batch %d x seq %d, base %s, fp32 compute, adamw,"
+          + " %d steps%s%n", r.path("model").asText(), r.path("variant").asText(), rank, batch, seq,
+          r.path("base_dtype").asText(), steps, r.path("checkpointing").asBoolean() ? ", checkpointing" : "");
       System.out.printf(java.util.Locale.ROOT, "  %-14s %14s %14s %10s%n", "category", "estimate MiB", "measured MiB",
           "measured/estimate");
       for (String c : List.of("frozen", "quantized", "trainable", "gradients", "optimizer", "activations", "other",
@@ -191,6 +218,16 @@ final class MemoryCommand implements Callable<Integer> {
           + " set-up, %s)%n", r.path("measured").path("peak_rss").asLong() / 1048576.0,
           r.path("measured").path("peak_rss_delta").asLong() / 1048576.0,
           r.path("measured").path("peak_rss_source").asText());
+      if (r.path("measured").path("peak_rss_replayed_steps").asLong() > 0) {
+        System.out.printf(java.util.Locale.ROOT, "  peak RSS of the replayed steps %.1f MiB (%d blocks recomputed)%n",
+            r.path("measured").path("peak_rss_replayed_steps").asLong() / 1048576.0, r.path("recomputed_blocks").asInt());
+      }
+      System.out.printf(java.util.Locale.ROOT, "  peak RSS over the loaded model %.1f MiB (loaded: %.1f MiB in %.1f s);"
+          + " step %.2f s (median of the replayed steps; CPU time of the last %.2f s; OMP_NUM_THREADS=%s)%n",
+          r.path("measured").path("peak_rss_over_loaded").asLong() / 1048576.0,
+          r.path("measured").path("rss_after_load").asLong() / 1048576.0, r.path("load_seconds").asDouble(),
+          r.path("step_seconds_median").asDouble(), r.path("step_cpu_seconds").path(r.path("step_cpu_seconds").size() - 1)
+              .asDouble(), r.path("threads").asText());
     }
     return 0;
   }

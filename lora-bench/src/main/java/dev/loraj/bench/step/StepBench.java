@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
+import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.PeftModel;
@@ -71,18 +72,12 @@ public final class StepBench {
    *     empty heap a step's temporaries pile up (RSS 6-8 GB for the BERT LoRA step at batch 8,
    *     seq 128), so every step pays for fresh pages; PyTorch frees them by reference counting
    * @param fusedLoss the loss as one fused op ({@link #objective(boolean)})
+   * @param checkpointing gradient checkpointing per block ({@link Trainer#checkpointing}): it
+   *     applies from the third step on (replayed steps), so time it after a warm-up of 2 or more
    */
   public record Spec(Arch arch, Mode mode, int batch, int seq, int rank, int threads, int steps,
       int warmup, long seed, boolean profile, boolean gcBetweenSteps,
-      boolean fusedLoss, dev.loraj.core.model.BaseDtype baseDtype) {
-
-    /** A spec whose frozen weights are float32. */
-    public Spec(Arch arch, Mode mode, int batch, int seq, int rank, int threads, int steps,
-        int warmup, long seed, boolean profile, boolean gcBetweenSteps, boolean fusedLoss) {
-      this(arch, mode, batch, seq, rank, threads, steps, warmup, seed, profile, gcBetweenSteps,
-          fusedLoss, dev.loraj.core.model.BaseDtype.F32);
-    }
-
+      boolean fusedLoss, dev.loraj.core.model.BaseDtype baseDtype, boolean checkpointing) {
     public Spec {
       java.util.Objects.requireNonNull(baseDtype, "baseDtype");
       positive("batch", batch);
@@ -110,10 +105,12 @@ public final class StepBench {
 
   /**
    * Step times in ms (timed steps only, in order) and their median; with {@link Spec#profile()}
-   * the per-op times of the timed steps (null otherwise).
+   * the per-op times of the timed steps (null otherwise). A training step also reports the
+   * activation bytes its session held after the last step (the memory ledger's
+   * {@code activations} category) and the blocks it recomputed (0 without checkpointing).
    */
   public record Result(Spec spec, List<Double> stepMs, double medianMs, long trainableParameters,
-      Threads.Settings threads, OpProfile profile) {}
+      Threads.Settings threads, OpProfile profile, long activationBytes, int recomputedBlocks) {}
 
   private StepBench() {}
 
@@ -123,6 +120,8 @@ public final class StepBench {
     Map<String, INDArray> batch = batch(spec);
     List<Double> ms = new ArrayList<>();
     long trainable = 0;
+    long activations = 0;
+    int recomputed = 0;
     OpProfile profile = spec.profile() ? new OpProfile() : null;
     if (spec.mode() == Mode.FORWARD) {
       Map<String, INDArray> in = new LinkedHashMap<>(batch);
@@ -138,7 +137,8 @@ public final class StepBench {
     } else {
       int total = spec.warmup() + spec.steps();
       TrainConfig cfg = TrainConfig.of(total, 1e-4, spec.seed()).withWeightDecay(0.01);
-      Trainer.Session session = new Trainer(cfg).start(model, objective(spec.fusedLoss()));
+      Trainer.Session session = new Trainer(cfg).checkpointing(spec.checkpointing())
+          .start(model, objective(spec.fusedLoss()));
       trainable = session.trainableParameters();
       Batches batches = (step, micro) -> batch;
       for (int i = 0; i < total; i++) {
@@ -156,8 +156,14 @@ public final class StepBench {
         session.step(i + 1, batches);
         record(ms, i, spec, t0);
       }
+      MemoryLedger ledger = new MemoryLedger();
+      model.addTo(ledger);
+      session.addTo(ledger);
+      activations = ledger.bytes(MemoryLedger.Category.ACTIVATIONS);
+      recomputed = session.recomputedBlocks();
     }
-    return new Result(spec, List.copyOf(ms), median(ms), trainable, threads, profile);
+    return new Result(spec, List.copyOf(ms), median(ms), trainable, threads, profile, activations,
+        recomputed);
   }
 
   private static void collect(Spec spec) {
@@ -215,12 +221,7 @@ public final class StepBench {
     int b = spec.batch();
     int s = spec.seq();
     int vocab = spec.arch().isBert() ? StepShapes.bert(spec.arch()).vocabSize() : StepShapes.llama().vocabSize();
-    long[][] ids = new long[b][s];
-    for (long[] row : ids) {
-      for (int t = 0; t < s; t++) {
-        row[t] = rnd.nextInt(vocab);
-      }
-    }
+    long[][] ids = randomTokens(b, s, vocab, rnd);
     Map<String, INDArray> m = new LinkedHashMap<>();
     m.put("input_ids", Nd4j.createFromArray(ids));
     if (spec.arch().isBert()) {
@@ -236,16 +237,38 @@ public final class StepBench {
       }
       m.put("labels", labels);
     } else {
-      float[] onehot = new float[Math.multiplyExact(b * s, vocab)];
-      for (int i = 0; i < b; i++) {
-        for (int t = 0; t < s; t++) {
-          long next = t + 1 < s ? ids[i][t + 1] : rnd.nextInt(vocab);
-          onehot[(int) ((long) (i * s + t) * vocab + next)] = 1f;
-        }
-      }
-      m.put("labels", Nd4j.create(onehot, new long[] {(long) b * s, vocab}, 'c'));
+      m.put("labels", nextTokenLabels(ids, vocab, rnd));
     }
     return m;
+  }
+
+  /** Uniform random token ids [batch, seq] below {@code vocab}. */
+  public static long[][] randomTokens(int batch, int seq, int vocab, SplittableRandom rnd) {
+    long[][] ids = new long[batch][seq];
+    for (long[] row : ids) {
+      for (int t = 0; t < seq; t++) {
+        row[t] = rnd.nextInt(vocab);
+      }
+    }
+    return ids;
+  }
+
+  /**
+   * One-hot next-token labels [batch * seq, vocab] for token rows {@code ids} (row
+   * {@code b * seq + t} is token {@code t + 1}; the last position's target is a random token):
+   * the causal-LM loss as {@link Objective#classification()} reads it.
+   */
+  public static INDArray nextTokenLabels(long[][] ids, int vocab, SplittableRandom rnd) {
+    int b = ids.length;
+    int s = ids[0].length;
+    INDArray labels = Nd4j.zeros(DataType.FLOAT, (long) b * s, vocab);
+    for (int i = 0; i < b; i++) {
+      for (int t = 0; t < s; t++) {
+        long next = t + 1 < s ? ids[i][t + 1] : rnd.nextInt(vocab);
+        labels.putScalar((long) i * s + t, next, 1f);
+      }
+    }
+    return labels;
   }
 
   /**
@@ -310,6 +333,9 @@ public final class StepBench {
     n.put("gc_between_steps", s.gcBetweenSteps());
     n.put("fused_loss", s.fusedLoss());
     n.put("base_dtype", s.baseDtype().json());
+    n.put("checkpointing", s.checkpointing());
+    n.put("recomputed_blocks", r.recomputedBlocks());
+    n.put("activation_bytes", r.activationBytes());
     try {
       return om.writeValueAsString(n);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

@@ -94,13 +94,20 @@ public record SweepConfig(
 
   static final List<String> TRAIN_KEYS = List.of(
       "steps", "batch_size", "learning_rate", "weight_decay", "warmup_steps", "schedule",
-      "max_grad_norm", "accumulation", "checkpoint_every");
+      "max_grad_norm", "accumulation", "checkpoint_every", "checkpointing");
 
   /**
    * Train key that changes how a trial survives a kill, never its result: left out of trial ids
    * and of the comparison of a rerun's definition with the directory's.
    */
   public static final String CHECKPOINT_EVERY = "checkpoint_every";
+
+  /**
+   * Train key for gradient checkpointing per transformer block ({@code Trainer#checkpointing}):
+   * the same losses and parameters, less activation memory, a longer step. Part of a trial's
+   * id, as its memory and time are part of its record.
+   */
+  public static final String CHECKPOINTING = "checkpointing";
 
   /** Target selection keys ({@link Targets}' JSON form). */
   static final List<String> TARGET_KEYS = List.of(
@@ -289,6 +296,7 @@ public record SweepConfig(
     t.number("max_grad_norm", 0, 0, false, Double.MAX_VALUE);
     t.integer("accumulation", 1, 1, MAX_BATCH);
     t.integer(CHECKPOINT_EVERY, 0, 0, steps);
+    t.bool(CHECKPOINTING, false);
   }
 
   /** {@code learning_rate} of an entry: a number > 0 or a non-empty list of them (a grid axis). */

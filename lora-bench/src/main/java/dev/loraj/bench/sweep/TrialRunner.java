@@ -130,7 +130,8 @@ public final class TrialRunner {
           ledger[0] = l;
         }
       };
-      Trainer trainer = new Trainer(spec.train()).listen(listener);
+      Trainer trainer = new Trainer(spec.train()).listen(listener)
+          .checkpointing(spec.specJson().path("train").path(SweepConfig.CHECKPOINTING).asBoolean(false));
       int every = spec.specJson().path("train").path(SweepConfig.CHECKPOINT_EVERY).asInt(0);
       Path checkpoints = every > 0 && adapterDir != null
           ? adapterDir.resolveSibling(CHECKPOINTS_DIR).resolve(spec.id()) : null;

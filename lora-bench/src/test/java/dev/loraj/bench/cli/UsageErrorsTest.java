@@ -173,6 +173,14 @@ class UsageErrorsTest {
         row("memory: --batch 0", List.of("memory", "--model", "llama-65b", "--batch", "0"), "--batch = 0"),
         row("memory: --seq -1", List.of("memory", "--model", "llama-65b", "--seq", "-1"), "--seq = -1"),
         row("memory: --seq 1.5", List.of("memory", "--model", "llama-65b", "--seq", "1.5"), "Invalid value", "--seq"),
+        row("memory: --base-dtype fp8", List.of("memory", "--model", "llama-65b", "--base-dtype", "fp8"), "--base-dtype = 'fp8'", "bf16"),
+        row("memory: --base-dtype without --measure", List.of("memory", "--model", "llama-65b", "--base-dtype", "bf16"), "--base-dtype applies to --measure"),
+        // lora init-model
+        row("init-model: an encoder card", List.of("init-model", "--card", "roberta-base", "--out", f("new-model")), "--card = 'roberta-base'", "qwen2.5-0.5b"),
+        row("init-model: --dtype int8", List.of("init-model", "--card", "qwen2.5-0.5b", "--dtype", "int8", "--out", f("new-model")), "--dtype = 'int8'", "bf16"),
+        row("init-model: --shard-size 2TB", List.of("init-model", "--card", "qwen2.5-0.5b", "--shard-size", "2TB", "--out", f("new-model")), "--shard-size = '2TB'"),
+        row("init-model: --out is a file", List.of("init-model", "--card", "qwen2.5-0.5b", "--out", f("a-file")), "--out", "is a file"),
+        row("init-model: --out not empty", List.of("init-model", "--card", "qwen2.5-0.5b", "--out", dir.toString()), "not empty"),
         // lora quant-error
         row("quant-error: --block 0", List.of("quant-error", "--block", "0"), "--block = 0"),
         row("quant-error: --rows 0", List.of("quant-error", "--rows", "0"), "--rows = 0"),

@@ -58,6 +58,17 @@ public class SweepRunnerTest {
   }
 
   @Test
+  void checkpointingIsABooleanTrainKeyOfTheTrialsIdentity() throws Exception {
+    String on = YAML.replace("learning_rate: 1.0e-2}", "learning_rate: 1.0e-2, checkpointing: true}");
+    assertThat(on).contains("checkpointing: true");
+    List<String> idsOn = SweepPlan.of(SweepConfig.parse(on), registry).trials().stream().map(TrialSpec::id).toList();
+    List<String> idsOff = SweepPlan.of(SweepConfig.parse(YAML), registry).trials().stream().map(TrialSpec::id).toList();
+    assertThat(idsOn).hasSize(6).doesNotContainAnyElementsOf(idsOff);
+    assertThatThrownBy(() -> SweepConfig.parse(on.replace("checkpointing: true", "checkpointing: 1")))
+        .hasMessageContaining("checkpointing").hasMessageContaining("true or false");
+  }
+
+  @Test
   void badSweepsFailBeforeAnyTrialRuns() {
     assertThatThrownBy(() -> SweepPlan.of(SweepConfig.parse(YAML.replace("type: lora", "type: lorax")), registry))
         .hasMessageContaining("unknown variant 'lorax'");

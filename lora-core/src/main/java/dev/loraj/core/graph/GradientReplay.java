@@ -98,7 +98,10 @@ final class GradientReplay {
     @Override
     public void opExecution(SameDiff sd, At at, MultiDataSet batch, SameDiffOp op, OpContext oc,
         INDArray[] outputs) {
-      ops.add(new Recorded(op, oc == null ? List.of() : new ArrayList<>(oc.getInputArrays()),
+      ops.add(new Recorded(op,
+          op.getInputsToOp() == null ? List.of() : List.copyOf(op.getInputsToOp()),
+          op.getOutputsOfOp() == null ? List.of() : List.copyOf(op.getOutputsOfOp()),
+          oc == null ? List.of() : new ArrayList<>(oc.getInputArrays()),
           outputs == null ? new INDArray[0] : outputs.clone(),
           oc == null ? List.of() : new ArrayList<>(oc.getIArguments()),
           oc == null ? List.of() : new ArrayList<>(oc.getTArguments()),
@@ -107,8 +110,20 @@ final class GradientReplay {
     }
   }
 
-  record Recorded(SameDiffOp op, List<INDArray> inputs, INDArray[] outputs, List<Long> iArgs,
-      List<Double> tArgs, List<Boolean> bArgs, List<DataType> dArgs) {}
+  /**
+   * One executed op: {@code ins} and {@code outs} are the variables it read and wrote (the op's
+   * own, or renamed ones in a recomputed copy, see {@link BlockRecompute}), {@code inputs} and
+   * {@code outputs} the arrays the recorded run passed.
+   */
+  record Recorded(SameDiffOp op, List<String> ins, List<String> outs, List<INDArray> inputs,
+      INDArray[] outputs, List<Long> iArgs, List<Double> tArgs, List<Boolean> bArgs,
+      List<DataType> dArgs) {
+
+    /** The same execution reading {@code newIns} and writing {@code newOuts}. */
+    Recorded renamed(List<String> newIns, List<String> newOuts) {
+      return new Recorded(op, newIns, newOuts, inputs, outputs, iArgs, tArgs, bArgs, dArgs);
+    }
+  }
 
   /** Why a recorded run cannot become a plan. */
   static final class Unsupported extends Exception {
@@ -234,8 +249,8 @@ final class GradientReplay {
       for (int i = 0; i < ops.size(); i++) {
         Recorded r = ops.get(i);
         DifferentialFunction op = r.op().getOp();
-        List<String> ins = r.op().getInputsToOp() == null ? List.of() : r.op().getInputsToOp();
-        List<String> outs = r.op().getOutputsOfOp();
+        List<String> ins = r.ins();
+        List<String> outs = r.outs();
         check(!(op instanceof BaseTensorOp || op instanceof Assign
             || op.getClass().getName().startsWith("org.nd4j.linalg.api.ops.impl.controlflow")
             || op.getClass().getSimpleName().equals("Assert")

@@ -75,7 +75,7 @@ public final class Graphs {
       } finally {
         sd.setListeners(List.of());
       }
-      store(replay, key, sd, recorder, placeholders, List.of(output));
+      store(replay, key, sd, null, recorder, placeholders, List.of(output));
     } else {
       out = sd.output(placeholders, output).get(output);
     }
@@ -83,11 +83,26 @@ public final class Graphs {
     return out;
   }
 
-  /** Builds the plan of a recorded run and keeps it (or why not) in {@code replay}. */
-  private static void store(ReplayCache replay, GradientReplay.Key key, SameDiff fn,
+  /**
+   * Builds the plan of a recorded run and keeps it (or why not) in {@code replay}; the run of a
+   * gradient function ({@code forward}: its forward graph) recomputes the blocks
+   * {@link ReplayCache#recomputeBlocks} names.
+   */
+  private static void store(ReplayCache replay, GradientReplay.Key key, SameDiff fn, SameDiff forward,
       GradientReplay.Recorder recorder, Map<String, INDArray> placeholders, List<String> names) {
     try {
-      replay.store(key, GradientReplay.build(fn, recorder.ops, placeholders, names), null);
+      List<GradientReplay.Recorded> ops = recorder.ops;
+      List<Set<String>> blocks = replay.blocks();
+      if (forward != null && blocks != null) {
+        BlockRecompute.Result r = BlockRecompute.rewrite(ops, blocks, forward.getOps().keySet(), names,
+            placeholders.keySet());
+        ops = r.ops();
+        replay.recomputed(r.blocks(), r.recomputedOps());
+        if (r.blocks() == 0) {
+          log.warn("gradient checkpointing: none of the {} blocks can be recomputed", blocks.size());
+        }
+      }
+      replay.store(key, GradientReplay.build(fn, ops, placeholders, names), null);
       dropSessionCache(fn);
     } catch (GradientReplay.Unsupported e) {
       log.info("runs of this graph go through SameDiff's session: {}", e.getMessage());
@@ -278,7 +293,7 @@ public final class Graphs {
       } finally {
         gradFn.setListeners(sd.getListeners());
       }
-      store(replay, key, gradFn, recorder, placeholders, names);
+      store(replay, key, gradFn, sd, recorder, placeholders, names);
     } else {
       gradFn.setListeners(sd.getListeners());
       all = runGradientFunction(gradFn, placeholders, names);

@@ -2,7 +2,9 @@ package dev.loraj.core.graph;
 
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.nd4j.autodiff.samediff.SameDiff;
 
 /**
@@ -23,6 +25,43 @@ public final class ReplayCache implements AutoCloseable {
   private SameDiff gradFn;
   private String unsupported;
   private OpTimer timer;
+  /** Op names of each block of the forward graph, when training steps recompute them. */
+  private List<Set<String>> blocks;
+  private int recomputedBlocks;
+  private int recomputedOps;
+
+  /**
+   * Gradient checkpointing ({@link BlockRecompute}): plans recorded from now on keep only the
+   * values that cross the boundaries of these blocks (op names of the forward graph, in model
+   * order) and recompute each block's activations in the backward pass; an empty list or
+   * {@code null} turns it off. Plans recorded before stay as they are.
+   */
+  public synchronized void recomputeBlocks(List<Set<String>> blockOps) {
+    blocks = blockOps == null || blockOps.isEmpty() ? null : List.copyOf(blockOps);
+  }
+
+  synchronized List<Set<String>> blocks() {
+    return blocks;
+  }
+
+  /** Notes what the last plan built recomputes. */
+  synchronized void recomputed(int blockCount, int opCount) {
+    recomputedBlocks = blockCount;
+    recomputedOps = opCount;
+  }
+
+  /**
+   * Blocks the last recorded plan recomputes in its backward pass (0 before a plan exists, without
+   * {@link #recomputeBlocks} or when the graph runs through SameDiff's session).
+   */
+  public synchronized int recomputedBlocks() {
+    return plans.isEmpty() ? 0 : recomputedBlocks;
+  }
+
+  /** Ops the last recorded plan runs again to recompute its blocks (see {@link #recomputedBlocks}). */
+  public synchronized int recomputedOps() {
+    return plans.isEmpty() ? 0 : recomputedOps;
+  }
 
   /** Times every replayed op with {@code t} ({@code null}: no timing, the default). */
   public synchronized void profile(OpTimer t) {

@@ -65,6 +65,61 @@ public final class AtomicFiles {
     forceDirectory(dir);
   }
 
+  /**
+   * Creates the directory {@code target} with what {@code body} writes into the directory it is
+   * given: a temporary sibling ({@code .<name>.<pid>.<counter>.tmp}, which {@link #removeLeftovers}
+   * recognises), renamed to {@code target} when the body returns, so a reader never sees a
+   * half-written directory. {@code target} must not exist, or be an empty directory (then it is
+   * replaced). If the body fails, the temporary directory is deleted and {@code target} is left
+   * as it was. The body writes plain files only (no subdirectories).
+   */
+  public static void writeNewDirectory(Path target, IOConsumer<Path> body) throws IOException {
+    Path absolute = target.toAbsolutePath();
+    if (Files.exists(absolute, LinkOption.NOFOLLOW_LINKS)) {
+      boolean empty;
+      if (!Files.isDirectory(absolute, LinkOption.NOFOLLOW_LINKS)) {
+        throw new FileAlreadyExistsException(absolute.toString(), null, "exists and is not a directory");
+      }
+      try (Stream<Path> s = Files.list(absolute)) {
+        empty = s.findAny().isEmpty();
+      }
+      if (!empty) {
+        throw new FileAlreadyExistsException(absolute.toString(), null,
+            "exists and is not empty; give a new directory");
+      }
+    }
+    Path dir = absolute.getParent();
+    Files.createDirectories(dir);
+    long pid = ProcessHandle.current().pid();
+    Path temp;
+    while (true) {
+      temp = dir.resolve("." + absolute.getFileName() + "." + pid + "." + COUNTER.incrementAndGet() + ".tmp");
+      try {
+        Files.createDirectory(temp);
+        break;
+      } catch (FileAlreadyExistsException e) {
+        // a leftover from a crashed process with our pid: try the next counter value
+      }
+    }
+    boolean moved = false;
+    try {
+      body.accept(temp);
+      Files.deleteIfExists(absolute); // an empty directory (checked above)
+      Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE);
+      moved = true;
+    } finally {
+      if (!moved) {
+        try (Stream<Path> s = Files.list(temp)) {
+          s.forEach(AtomicFiles::deleteQuietly);
+        } catch (IOException | RuntimeException e) {
+          // the body's exception is the one to report
+        }
+        deleteQuietly(temp);
+      }
+    }
+    forceDirectory(dir);
+  }
+
   /** Replaces {@code target} with {@code text} in UTF-8. */
   public static void writeString(Path target, String text) throws IOException {
     byte[] bytes = text.getBytes(StandardCharsets.UTF_8);

@@ -95,6 +95,16 @@ public final class SafetensorsWriter {
       Objects.requireNonNull(dtype, "dtype");
       Objects.requireNonNull(body, "body");
       shape = shape.clone();
+      for (long d : shape) {
+        if (d < 0) {
+          throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has a negative dimension");
+        }
+      }
+    }
+
+    /** Bytes of the encoded tensor. */
+    public long byteLength() {
+      return SafetensorsWriter.byteLength(dtype, shape);
     }
 
     @Override
@@ -150,6 +160,15 @@ public final class SafetensorsWriter {
                   out -> out.write(data.bytesUnsafe())));
         });
     return entries;
+  }
+
+  /**
+   * Writes tensors whose bytes are generated or read one at a time (a checkpoint larger than
+   * memory): nothing but the tensor being written is held. {@code metadata} may be null.
+   */
+  public static void writeStreamed(Path file, Map<String, Streamed> tensors, Map<String, String> metadata)
+      throws IOException {
+    write(file, Map.of(), SafetensorsDtype.F32, tensors, metadata);
   }
 
   private static void writeEntries(Path file, List<Entry> entries, Map<String, String> metadata)

@@ -4,8 +4,13 @@ import dev.loraj.core.graph.FrozenAdd;
 import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.quant.QuantizedLinearOp;
 import dev.loraj.core.quant.QuantizedWeight;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -49,6 +54,9 @@ public final class ModelGraph {
   private final BaseLinear baseLinear;
   private final Map<String, SDVariable> weightVars = new HashMap<>();
   private final Map<String, LinearSite> sites = new LinkedHashMap<>();
+  private final List<Set<String>> blocks = new ArrayList<>();
+  /** Op names that existed when the open block began; null when no block is open. */
+  private Set<String> opsBeforeBlock;
 
   public ModelGraph(
       SameDiff sd,
@@ -122,6 +130,39 @@ public final class ModelGraph {
       }
     }
     return w;
+  }
+
+  /**
+   * Starts a transformer block (closing the open one, if any): the ops added until the next
+   * {@link #beginBlock} or {@link #endBlock} form it. Blocks are the unit of gradient
+   * checkpointing: a training step that recomputes them keeps only the values that cross block
+   * boundaries during its forward pass (see {@code Trainer#checkpointing}). A family marks each
+   * layer of its stack; what it builds outside blocks (embeddings, head, loss) is kept as usual.
+   */
+  public void beginBlock() {
+    endBlock();
+    opsBeforeBlock = new HashSet<>(sd.getOps().keySet());
+  }
+
+  /** Closes the open block (no-op when none is open). */
+  public void endBlock() {
+    if (opsBeforeBlock == null) {
+      return;
+    }
+    Set<String> ops = new LinkedHashSet<>();
+    for (String name : sd.getOps().keySet()) {
+      if (!opsBeforeBlock.contains(name)) {
+        ops.add(name);
+      }
+    }
+    blocks.add(Collections.unmodifiableSet(ops));
+    opsBeforeBlock = null;
+  }
+
+  /** The op names of each block marked so far, in model order (see {@link #beginBlock}). */
+  public List<Set<String>> blocks() {
+    endBlock();
+    return List.copyOf(blocks);
   }
 
   public boolean isTrainable(String weightName) {

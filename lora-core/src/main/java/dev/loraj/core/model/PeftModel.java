@@ -581,9 +581,12 @@ public final class PeftModel {
     }
   }
 
-  /** A forward graph built from the current state. */
+  /**
+   * A forward graph built from the current state; {@code blocks} are the op names of each
+   * transformer block the family marked ({@link ModelGraph#beginBlock}), empty if none.
+   */
   public record Built(SameDiff sd, SDVariable output, List<String> inputs, List<TrainableVar> trainable,
-      List<String> maskInputs, SDVariable regularization) {}
+      List<String> maskInputs, SDVariable regularization, List<Set<String>> blocks) {}
 
   /**
    * Builds the forward graph.
@@ -651,7 +654,7 @@ public final class PeftModel {
       reg = reg == null ? r : reg.add(r);
     }
     return new Built(sd, out.output(), out.inputs(), trainable,
-        masks.keySet().stream().map(k -> "mask/" + k).toList(), reg);
+        masks.keySet().stream().map(k -> "mask/" + k).toList(), reg, mg.blocks());
   }
 
   /** The model output with the active adapters (or the base if disabled). */

@@ -69,6 +69,27 @@ public final class WeightShapes {
     }
   }
 
+  /** How transformers initialises a weight of a fresh model. */
+  public enum Init {
+    /** Biases. */
+    ZERO,
+    /** Norm gains (LayerNorm, RMSNorm). */
+    ONE,
+    /** Linear weights and embeddings: N(0, initializer_range^2). */
+    NORMAL
+  }
+
+  /**
+   * The initialisation of weight {@code name}: every {@code *.bias} 0, every norm gain (a name
+   * containing "norm", any case) 1, everything else normal.
+   */
+  public static Init initOf(String name) {
+    if (name.endsWith(".bias")) {
+      return Init.ZERO;
+    }
+    return name.toLowerCase(Locale.ROOT).contains("norm") ? Init.ONE : Init.NORMAL;
+  }
+
   /**
    * Freshly initialised weights of these shapes, as transformers' {@code _init_weights} does for
    * BERT and Llama: every {@code *.bias} 0, every norm gain (a {@code *.weight} whose name
@@ -86,14 +107,11 @@ public final class WeightShapes {
     Map<String, INDArray> w = new LinkedHashMap<>();
     for (Map.Entry<String, long[]> e : shapes.entrySet()) {
       String name = e.getKey();
-      INDArray a;
-      if (name.endsWith(".bias")) {
-        a = Nd4j.zeros(DataType.FLOAT, e.getValue());
-      } else if (name.toLowerCase(Locale.ROOT).contains("norm")) {
-        a = Nd4j.ones(DataType.FLOAT, e.getValue());
-      } else {
-        a = Fill.normal(e.getValue(), std, rnd);
-      }
+      INDArray a = switch (initOf(name)) {
+        case ZERO -> Nd4j.zeros(DataType.FLOAT, e.getValue());
+        case ONE -> Nd4j.ones(DataType.FLOAT, e.getValue());
+        case NORMAL -> Fill.normal(e.getValue(), std, rnd);
+      };
       w.put(name, a);
     }
     return w;

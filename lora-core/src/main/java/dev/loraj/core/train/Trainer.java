@@ -54,6 +54,7 @@ public final class Trainer {
   private final List<TrainListener> listeners = new ArrayList<>();
   private Path checkpointDir;
   private int checkpointEvery;
+  private boolean recompute;
 
   public Trainer(TrainConfig config) {
     this.config = config;
@@ -77,6 +78,30 @@ public final class Trainer {
     this.checkpointDir = dir;
     this.checkpointEvery = every;
     return this;
+  }
+
+  /**
+   * Gradient checkpointing per transformer block: with {@code on}, a training step keeps only
+   * the values that cross block boundaries during its forward pass and recomputes each block's
+   * forward in the backward pass, right before its gradients (the blocks the model family marks,
+   * {@code ModelGraph#beginBlock}). Gradients, losses and parameters are bit-identical to training
+   * without it; the step's activation memory falls to about one block's plus the boundaries, for
+   * the price of a second forward pass through every block.
+   *
+   * <p>It applies to replayed steps ({@code GradientReplay}): from the third step of each batch
+   * shape on; the first two run through SameDiff's session, which holds every activation, and so
+   * does every step of a graph that is not replayed ({@link Session#replayUnsupported()}, the
+   * portable engine, a profiler attached). {@link Session#recomputedBlocks()} says how many blocks
+   * the replayed step recomputes.
+   */
+  public Trainer checkpointing(boolean on) {
+    this.recompute = on;
+    return this;
+  }
+
+  /** Whether steps recompute block activations ({@link #checkpointing}). */
+  public boolean checkpointing() {
+    return recompute;
   }
 
   /**
@@ -182,6 +207,13 @@ public final class Trainer {
       }
       Graphs.createGradFunction(sd, List.of());
       checkEveryParameterTrains();
+      if (recompute) {
+        if (built.blocks().isEmpty()) {
+          log.warn("gradient checkpointing has no effect: model family '{}' marks no blocks",
+              model.base().family());
+        }
+        replay.recomputeBlocks(built.blocks());
+      }
       names = vars.stream().map(PeftModel.TrainableVar::varName).toList();
       for (PeftModel.TrainableVar v : vars) {
         Adam adam = new Adam(config.learningRate() * v.lrMultiplier(), config.beta1(), config.beta2(), config.epsilon());
@@ -350,6 +382,14 @@ public final class Trainer {
     /** Times every op of the replayed steps from now on (null: stop); see ReplayCache#profile. */
     public void profile(dev.loraj.core.graph.OpTimer timer) {
       replay.profile(timer);
+    }
+
+    /**
+     * Blocks the replayed step recomputes with {@link Trainer#checkpointing} on: 0 without it,
+     * before the third step of a batch shape, or when the step is not replayed.
+     */
+    public int recomputedBlocks() {
+      return replay.recomputedBlocks();
     }
 
     /** Why the session's steps run through SameDiff's session, or {@code null} if replayed. */

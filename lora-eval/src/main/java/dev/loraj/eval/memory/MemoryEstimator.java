@@ -52,6 +52,11 @@ public final class MemoryEstimator {
     return 4 + (doubleQuant ? 8.0 / 64 + 32.0 / (64 * 256) : 32.0 / 64);
   }
 
+  /** Weights (not biases) of every linear site, output heads included. */
+  private static long linearWeights(ModelShape m) {
+    return m.sites().stream().mapToLong(x -> (long) x.in() * x.out()).sum();
+  }
+
   public MemoryBreakdown estimate(ModelShape m, MemorySettings s) {
     return estimate(m, s, 0);
   }
@@ -72,6 +77,17 @@ public final class MemoryEstimator {
    */
   public MemoryBreakdown estimate(ModelShape m, MemorySettings s, long trainedBaseParams, AdapterConfig config,
       Targets targetsGiven) {
+    return estimate(m, s, trainedBaseParams, config, targetsGiven, s.dtype());
+  }
+
+  /**
+   * As {@link #estimate(ModelShape, MemorySettings, long, AdapterConfig, Targets)} with the
+   * frozen dense linear weights stored in {@code frozenDtype} (a bf16 checkpoint kept in 16 bits
+   * while the trainable side computes in the settings' dtype); embeddings, norms, biases and
+   * adapter buffers stay in the settings' dtype, as the loader keeps them.
+   */
+  public MemoryBreakdown estimate(ModelShape m, MemorySettings s, long trainedBaseParams, AdapterConfig config,
+      Targets targetsGiven, Precision frozenDtype) {
     if (trainedBaseParams < 0 || trainedBaseParams > m.totalParams()) {
       throw new IllegalArgumentException("trainedBaseParams: " + trainedBaseParams + ", expected 0.."
           + m.totalParams());
@@ -88,7 +104,8 @@ public final class MemoryEstimator {
       frozen = 0;
     } else if (s.variant().equals(HEAD_ONLY)) {
       trainable = trainedBaseParams;
-      frozen = (m.totalParams() - trainedBaseParams) * e.bytes();
+      long linear = Math.max(0, linearWeights(m) - trainedBaseParams);
+      frozen = linear * frozenDtype.bytes() + (m.totalParams() - trainedBaseParams - linear) * e.bytes();
       notes.add("head only: " + trainedBaseParams + " base parameters trained, the rest frozen");
     } else {
       AdapterFactory<?> f = config != null ? registry.forConfig(config) : registry.get(s.variant());
@@ -101,12 +118,12 @@ public final class MemoryEstimator {
       trainable = ArchitectureCards.trainableParameters(m.sites(), targets, cfg, f) + trainedBaseParams;
       notes.add("targets " + (targetsGiven != null ? targetsGiven : names) + ": " + adapted.size() + " sites");
       long denseFrozen = m.totalParams() - trainedBaseParams;
+      long quantizedParams = 0;
       boolean doubleQuant = cfg instanceof QuantizedLoraConfig q ? q.doubleQuant() && s.doubleQuant() : s.doubleQuant();
       if (s.quantized() || cfg instanceof QuantizedLoraConfig) {
         // the adapted sites' weights are replaced by their quantized form (QuantizedWeight)
         QuantFormat format = cfg instanceof QuantizedLoraConfig q ? q.format() : QuantFormat.NF4;
         int block = cfg instanceof QuantizedLoraConfig q ? q.blockSize() : QuantizedWeight.DEFAULT_BLOCK_SIZE;
-        long quantizedParams = 0;
         long maxSite = 0;
         for (LinearSite x : adapted) {
           quantizedParams += (long) x.in() * x.out();
@@ -124,7 +141,12 @@ public final class MemoryEstimator {
       if (extra > 0) {
         notes.add(f.name() + ": " + extra + " frozen values beside the parameters (buffers)");
       }
-      frozen = (denseFrozen + extra) * e.bytes();
+      long linear = linearWeights(m) - quantizedParams;
+      frozen = linear * frozenDtype.bytes() + (denseFrozen - linear + extra) * e.bytes();
+      if (frozenDtype != e && linear > 0) {
+        notes.add(String.format(java.util.Locale.ROOT, "frozen linear weights (%,d) held in %s, computed in %s",
+            linear, frozenDtype.json(), e.json()));
+      }
       if (s.variant().equals("dora")) {
         workspace += adapted.stream().mapToLong(x -> (long) x.in() * x.out()).max().orElse(0) * e.bytes();
         notes.add("DoRA: one dense W + s B A at a time for the column norm (workspace)");

@@ -279,6 +279,7 @@ public final class BertModel implements BaseModel {
     double scale = 1.0 / Math.sqrt(dh);
 
     for (int l = 0; l < config.numHiddenLayers(); l++) {
+      g.beginBlock();
       String p = prefix + "encoder.layer." + l + ".";
       // q, k, v [B,S,H,dh] (reshaped, not permuted): the products read each head in place
       SDVariable q = sd.reshape(g.linear(p + "attention.self.query", h), headShape);
@@ -297,6 +298,7 @@ public final class BertModel implements BaseModel {
       ff = g.linear(p + "output.dense", ff); // [B*S, d]
       h = layerNorm(g, h.add(ff), p + "output.LayerNorm");
     }
+    g.endBlock();
 
     List<String> inputs = List.of(INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS);
     if (pooling == Pooling.NONE) {

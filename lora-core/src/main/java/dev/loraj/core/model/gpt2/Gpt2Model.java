@@ -180,6 +180,7 @@ public final class Gpt2Model implements BaseModel {
     AttentionShape shape = new AttentionShape(config.heads(), config.heads(), config.headDim());
     int e = config.hidden();
     for (int i = 0; i < config.layers(); i++) {
+      g.beginBlock();
       String p = "transformer.h." + i;
       double divisor = (config.scaleAttnWeights() ? Math.sqrt(config.headDim()) : 1.0)
           * (config.scaleByInverseLayer() ? i + 1 : 1);
@@ -195,6 +196,7 @@ public final class Gpt2Model implements BaseModel {
       m = TransformerOps.activation(sd, config.activation(), g.linear(p + ".mlp.c_fc", m));
       h = h.add(g.linear(p + ".mlp.c_proj", m));
     }
+    g.endBlock();
     h = norm(g, h, "transformer.ln_f");
     SDVariable logits = g.isTrainable("transformer.wte.weight")
         ? sd.mmul(h, wte, false, true, false)

@@ -223,6 +223,7 @@ public final class LlamaModel implements BaseModel {
     AttentionShape shape = new AttentionShape(config.heads(), config.kvHeads(), config.headDim());
     double scaling = Math.pow(config.headDim(), -0.5);
     for (int i = 0; i < config.layers(); i++) {
+      g.beginBlock();
       String p = "model.layers." + i;
       SDVariable x = rms(g, h, p + ".input_layernorm.weight");
       SDVariable att = TransformerOps.causalAttention(seq,
@@ -235,6 +236,7 @@ public final class LlamaModel implements BaseModel {
       SDVariable gate = TransformerOps.activation(sd, config.activation(), g.linear(p + ".mlp.gate_proj", m));
       h = h.add(g.linear(p + ".mlp.down_proj", gate.mul(g.linear(p + ".mlp.up_proj", m))));
     }
+    g.endBlock();
     h = rms(g, h, "model.norm.weight");
     SDVariable logits;
     if (config.tieWordEmbeddings()) {
