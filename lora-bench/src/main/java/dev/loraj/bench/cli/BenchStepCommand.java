@@ -36,8 +36,9 @@ final class BenchStepCommand implements Callable<Integer> {
   int rank;
 
   @Option(names = "--threads", defaultValue = "0",
-      description = "ND4J CPU threads (OpenMP, OpenBLAS, libnd4j; the lora launcher also exports"
-          + " OMP_NUM_THREADS); 0 keeps OMP_NUM_THREADS (default: ${DEFAULT-VALUE}).")
+      description = "CPU threads of the GEMMs (OpenBLAS) and the Vector API kernels; libnd4j's"
+          + " element-wise loops stay on OMP_NUM_THREADS (default 1); 0 keeps the launcher's"
+          + " LORA_THREADS (default: ${DEFAULT-VALUE}).")
   int threads;
 
   @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).")
@@ -132,10 +133,9 @@ final class BenchStepCommand implements Callable<Integer> {
         fusedLoss);
     StepBench.Result r = StepBench.run(s);
     lastSteps = r.stepMs();
-    if (threads > 0 && !r.threads().consistent(threads)) {
+    if (threads > 0 && !r.threads().matches(threads)) {
       spec.commandLine().getErr().println("warning: --threads " + threads + " but ND4J runs with "
-          + r.threads() + "; libnd4j's pool is sized at start: set OMP_NUM_THREADS=" + threads
-          + " before the JVM starts (the lora launcher does)");
+          + r.threads());
     }
     var out = spec.commandLine().getOut();
     if (r.profile() != null) {
@@ -147,7 +147,7 @@ final class BenchStepCommand implements Callable<Integer> {
       out.println(StepBench.json(r));
     } else {
       out.printf(Locale.ROOT, "%s %s batch %d seq %d rank %d threads %d: median %.1f ms over %d steps"
-              + " (after %d warm-up), trainable %d%n", arch, mode, batch, seq, rank, r.threads().omp(),
+              + " (after %d warm-up), trainable %d%n", arch, mode, batch, seq, rank, r.threads().blas(),
           r.medianMs(), r.stepMs().size(), warmup, r.trainableParameters());
     }
     out.flush();

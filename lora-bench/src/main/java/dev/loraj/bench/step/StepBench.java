@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
+import dev.loraj.core.engine.Threads;
 import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.PeftModel;
@@ -64,7 +65,7 @@ public final class StepBench {
   public enum Mode { LORA, FULL, FORWARD }
 
   /**
-   * @param threads ND4J's CPU threads ({@link Threads#set}); 0 leaves them as they are
+   * @param threads ND4J's CPU threads ({@link Threads#configure}); 0 leaves them as they are
    * @param steps timed steps, after {@code warmup} untimed ones
    * @param gcBetweenSteps run {@code System.gc()} before every step, outside the timed region:
    *     ND4J frees native arrays only when their Java objects are collected, and with a nearly
@@ -109,7 +110,7 @@ public final class StepBench {
   private StepBench() {}
 
   public static Result run(Spec spec) {
-    Threads.Settings threads = spec.threads() > 0 ? Threads.set(spec.threads()) : Threads.current();
+    Threads.Settings threads = spec.threads() > 0 ? Threads.configure(spec.threads()) : Threads.current();
     PeftModel model = model(spec);
     Map<String, INDArray> batch = batch(spec);
     List<Double> ms = new ArrayList<>();
@@ -289,10 +290,12 @@ public final class StepBench {
     n.put("seq", s.seq());
     n.put("rank", s.rank());
     n.put("engine", dev.loraj.core.engine.Engine.current().describe());
-    n.put("threads", s.threads() > 0 ? s.threads() : r.threads().omp());
-    n.put("omp_threads", r.threads().omp());
+    n.put("threads", s.threads() > 0 ? s.threads() : r.threads().blas());
     n.put("blas_threads", r.threads().blas());
-    n.put("nd4j_max_threads", r.threads().maxThreads());
+    n.put("kernel_threads", r.threads().kernels());
+    n.put("omp_threads", r.threads().omp());
+    n.put("nd4j_max_threads", r.threads().nd4jMaxThreads());
+    n.put("nd4j_master_threads", r.threads().nd4jMasterThreads());
     n.put("steps", s.steps());
     n.put("warmup", s.warmup());
     n.put("trainable_params", r.trainableParameters());
