@@ -16,15 +16,27 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "step", mixinStandardHelpOptions = true,
     description = "Median step time (ms) of a random BERT (6x384, classification head) or Llama"
-        + " (4x512, causal LM): LoRA on query/value, full fine-tuning, or forward only; AdamW.")
+        + " (4x512, causal LM): an adapter of any variant (LoRA on query/value by default), full"
+        + " fine-tuning, or forward only; AdamW.")
 final class BenchStepCommand implements Callable<Integer> {
 
   @Option(names = "--arch", required = true,
       description = "bert (6 x 384), bert-base (12 x 768, the GEMM-heavy shapes) or llama (4 x 512).")
   String arch;
 
-  @Option(names = "--mode", required = true, description = "lora, full or forward.")
+  @Option(names = "--mode", defaultValue = "lora",
+      description = "lora (an adapter: --variant), full or forward (default: ${DEFAULT-VALUE}).")
   String mode;
+
+  @Option(names = "--variant", defaultValue = "lora",
+      description = "Registered variant of the adapter (./lora variants), with its default config at"
+          + " r = --rank, alpha = 2r (default: ${DEFAULT-VALUE}).")
+  String variant;
+
+  @Option(names = "--targets", split = ",", paramLabel = "NAMES",
+      description = "Target modules of the adapter, e.g. query,key,value or all-linear"
+          + " (default: query,value for BERT, q_proj,v_proj for Llama).")
+  java.util.List<String> targets = java.util.List.of();
 
   @Option(names = "--batch", defaultValue = "8", description = "Examples per step (default: ${DEFAULT-VALUE}).")
   int batch;
@@ -130,7 +142,7 @@ final class BenchStepCommand implements Callable<Integer> {
   private Integer runOnce() {
     StepBench.Spec s = new StepBench.Spec(parse("--arch", arch, StepBench.Arch.class),
         parse("--mode", mode, StepBench.Mode.class), batch, seq, rank, threads, steps, warmup, seed, profile, gc,
-        fusedLoss);
+        fusedLoss, variant, targets);
     StepBench.Result r = StepBench.run(s);
     lastSteps = r.stepMs();
     if (threads > 0 && !r.threads().matches(threads)) {
@@ -138,6 +150,9 @@ final class BenchStepCommand implements Callable<Integer> {
           + r.threads());
     }
     var out = spec.commandLine().getOut();
+    if (r.notReplayed() != null) {
+      spec.commandLine().getErr().println("note: steps run through SameDiff's session, not replayed: " + r.notReplayed());
+    }
     if (r.profile() != null) {
       spec.commandLine().getErr().print(r.profile().table(r.stepMs().size(), 15, r.medianMs()));
       spec.commandLine().getErr().print(r.profile().gemmTable(6, r.stepMs().size()));
@@ -147,7 +162,8 @@ final class BenchStepCommand implements Callable<Integer> {
       out.println(StepBench.json(r));
     } else {
       out.printf(Locale.ROOT, "%s %s batch %d seq %d rank %d threads %d: median %.1f ms over %d steps"
-              + " (after %d warm-up), trainable %d%n", arch, mode, batch, seq, rank, r.threads().blas(),
+              + " (after %d warm-up), trainable %d%n", arch, s.mode() == StepBench.Mode.LORA ? s.variant() : mode,
+          batch, seq, rank, r.threads().blas(),
           r.medianMs(), r.stepMs().size(), warmup, r.trainableParameters());
     }
     out.flush();

@@ -3,10 +3,10 @@ package dev.loraj.bench.step;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.engine.Threads;
-import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.PeftModel;
 import dev.loraj.core.model.Targets;
@@ -42,8 +42,10 @@ import org.nd4j.linalg.factory.Nd4j;
  *       classifier, 2 labels), softmax cross-entropy on one label per example;
  *   <li>llama: {@link StepShapes#llama()}, causal-LM cross-entropy on every position (labels
  *       are the next tokens);
- *   <li>lora: LoRA r = rank, alpha = 2 rank, on query/value (q_proj/v_proj); BERT's classifier
- *       is trained too (PEFT's {@code modules_to_save} for sequence classification);
+ *   <li>lora: an adapter of any registered variant ({@link Spec#variant()}, default LoRA) with
+ *       its default config at r = rank, alpha = 2 rank, on query/value (q_proj/v_proj) or the
+ *       given targets; BERT's classifier is trained too (PEFT's {@code modules_to_save} for
+ *       sequence classification);
  *   <li>full: every weight trainable; forward: the base model's inference graph, no gradient.
  * </ul>
  *
@@ -72,11 +74,28 @@ public final class StepBench {
    *     empty heap a step's temporaries pile up (RSS 6-8 GB for the BERT LoRA step at batch 8,
    *     seq 128), so every step pays for fresh pages; PyTorch frees them by reference counting
    * @param fusedLoss the loss as one fused op ({@link #objective(boolean)})
+   * @param variant the registered variant of {@link Mode#LORA} (e.g. lora, dora, vera); only
+   *     "lora" with the other modes
+   * @param targets target module names (or "all-linear") of the adapter; empty: query and value
    */
   public record Spec(Arch arch, Mode mode, int batch, int seq, int rank, int threads, int steps,
       int warmup, long seed, boolean profile, boolean gcBetweenSteps,
-      boolean fusedLoss) {
+      boolean fusedLoss, String variant, List<String> targets) {
+
+    /** LoRA on query and value. */
+    public Spec(Arch arch, Mode mode, int batch, int seq, int rank, int threads, int steps,
+        int warmup, long seed, boolean profile, boolean gcBetweenSteps, boolean fusedLoss) {
+      this(arch, mode, batch, seq, rank, threads, steps, warmup, seed, profile, gcBetweenSteps,
+          fusedLoss, "lora", List.of());
+    }
+
     public Spec {
+      variant = variant == null || variant.isBlank() ? "lora" : variant.trim().toLowerCase(Locale.ROOT);
+      targets = targets == null ? List.of() : List.copyOf(targets);
+      if (mode != Mode.LORA && (!variant.equals("lora") || !targets.isEmpty())) {
+        throw new IllegalArgumentException("variant = '" + variant + "', targets = " + targets
+            + ": an adapter needs mode lora (mode is " + lower(mode) + ")");
+      }
       positive("batch", batch);
       positive("seq", seq);
       positive("rank", rank);
@@ -105,7 +124,7 @@ public final class StepBench {
    * the per-op times of the timed steps (null otherwise).
    */
   public record Result(Spec spec, List<Double> stepMs, double medianMs, long trainableParameters,
-      Threads.Settings threads, OpProfile profile) {}
+      Threads.Settings threads, OpProfile profile, String notReplayed) {}
 
   private StepBench() {}
 
@@ -115,6 +134,7 @@ public final class StepBench {
     Map<String, INDArray> batch = batch(spec);
     List<Double> ms = new ArrayList<>();
     long trainable = 0;
+    String notReplayed = null;
     OpProfile profile = spec.profile() ? new OpProfile() : null;
     if (spec.mode() == Mode.FORWARD) {
       Map<String, INDArray> in = new LinkedHashMap<>(batch);
@@ -148,8 +168,9 @@ public final class StepBench {
         session.step(i + 1, batches);
         record(ms, i, spec, t0);
       }
+      notReplayed = session.replayUnsupported();
     }
-    return new Result(spec, List.copyOf(ms), median(ms), trainable, threads, profile);
+    return new Result(spec, List.copyOf(ms), median(ms), trainable, threads, profile, notReplayed);
   }
 
   private static void collect(Spec spec) {
@@ -182,17 +203,31 @@ public final class StepBench {
     PeftModel pm = new PeftModel(base, AdapterRegistry.discover());
     switch (spec.mode()) {
       case LORA -> {
-        Targets t = spec.arch().isBert()
-            ? Targets.of("query", "value").withModulesToSave("classifier")
-            : Targets.of("q_proj", "v_proj");
-        pm.addAdapter("default", new AdapterSpec(LoraConfig.of(spec.rank(), 2.0 * spec.rank()), t),
-            spec.seed() + 1);
+        AdapterConfig config = pm.registry().get(spec.variant()).defaultConfig()
+            .withRankAndAlpha(spec.rank(), 2.0 * spec.rank());
+        pm.addAdapter("default", new AdapterSpec(config, targets(spec)), spec.seed() + 1);
       }
       case FULL -> pm.addTrainableBase(new LinkedHashSet<>(base.weights().keySet()));
       case FORWARD -> { }
       default -> throw new AssertionError(spec.mode());
     }
     return pm;
+  }
+
+  /** The spec's target names, else query and value. */
+  static List<String> targetNames(Spec spec) {
+    if (!spec.targets().isEmpty()) {
+      return spec.targets();
+    }
+    return spec.arch().isBert() ? List.of("query", "value") : List.of("q_proj", "v_proj");
+  }
+
+  /** The adapter's targets: the spec's, else query and value; BERT's classifier trains too. */
+  static Targets targets(Spec spec) {
+    List<String> names = targetNames(spec);
+    Targets t = names.size() == 1 && names.get(0).equals(Targets.ALL_LINEAR)
+        ? Targets.allLinear() : Targets.of(names.toArray(String[]::new));
+    return spec.arch().isBert() ? t.withModulesToSave("classifier") : t;
   }
 
   /**
@@ -286,6 +321,10 @@ public final class StepBench {
     Spec s = r.spec();
     n.put("arch", lower(s.arch()).replace('_', '-'));
     n.put("mode", lower(s.mode()));
+    if (s.mode() == Mode.LORA) {
+      n.put("variant", s.variant());
+      n.set("targets", om.valueToTree(targetNames(s)));
+    }
     n.put("batch", s.batch());
     n.put("seq", s.seq());
     n.put("rank", s.rank());
@@ -299,6 +338,9 @@ public final class StepBench {
     n.put("steps", s.steps());
     n.put("warmup", s.warmup());
     n.put("trainable_params", r.trainableParameters());
+    if (r.notReplayed() != null) {
+      n.put("not_replayed", r.notReplayed());
+    }
     n.put("gc_between_steps", s.gcBetweenSteps());
     n.put("fused_loss", s.fusedLoss());
     try {
