@@ -135,7 +135,12 @@ public final class VectorKernelOp extends JavaComputedOp {
    */
   static boolean columnSumGradient(SDVariable x, SDVariable w) {
     return w.getVariableType() == VariableType.VARIABLE && w.getShape() != null
-        && w.getShape().length == 1 && usable(x, w);
+        && w.getShape().length == 1 && columnSums(x, w);
+  }
+
+  /** Whether {@link #columnSums} applies to {@code x} and {@code w}: the kernels are there, both float32. */
+  static boolean columnSums(SDVariable x, SDVariable w) {
+    return usable(x, w);
   }
 
   private Kernel kernel() {

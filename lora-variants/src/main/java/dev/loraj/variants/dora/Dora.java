@@ -5,6 +5,7 @@ import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.SiteInit;
 import dev.loraj.core.graph.FrozenMatMul;
+import dev.loraj.core.graph.FrozenMultiply;
 import dev.loraj.core.graph.GradientCut;
 import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.lora.LoraAdapter;
@@ -133,7 +134,7 @@ public final class Dora implements AdapterFactory<DoraConfig> {
       SDVariable m = g.param(MAGNITUDE);
       SDVariable stored = g.baseWeight(); // [out, in], or [in, out] with fan_in_fan_out
       SDVariable norm = weightNorm(g, stored, av, bv); // [out], detached
-      SDVariable scale = m.div(norm).reshape(1, site.out()); // m/n as a row [1, out]
+      SDVariable scale = m.div(norm); // m/n [out]
 
       SDVariable in = x;
       SDVariable direct; // x W^T without bias [n, out]
@@ -145,7 +146,9 @@ public final class Dora implements AdapterFactory<DoraConfig> {
         direct = bias == null ? baseOut : baseOut.sub(bias);
       }
       SDVariable lora = branch(g, in, av, bv); // s B A x [n, out]
-      return scale.sub(1.0).mul(direct).add(scale.mul(lora));
+      // (m/n - 1) x W^T + (m/n) s B A x, as (m/n)(x W^T + s B A x) - x W^T: one broadcast
+      // product, whose gradient for m/n is a column sum
+      return FrozenMultiply.rowScale(sd, direct.add(lora), scale).sub(direct);
     }
 
     /**
