@@ -16,15 +16,27 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "step", mixinStandardHelpOptions = true,
     description = "Median step time (ms) of a random BERT (6x384, classification head) or Llama"
-        + " (4x512, causal LM): LoRA on query/value, full fine-tuning, or forward only; AdamW.")
+        + " (4x512, causal LM): an adapter of any variant (LoRA on query/value by default), full"
+        + " fine-tuning, or forward only; AdamW.")
 final class BenchStepCommand implements Callable<Integer> {
 
   @Option(names = "--arch", required = true,
       description = "bert (6 x 384), bert-base (12 x 768, the GEMM-heavy shapes) or llama (4 x 512).")
   String arch;
 
-  @Option(names = "--mode", required = true, description = "lora, full or forward.")
+  @Option(names = "--mode", defaultValue = "lora",
+      description = "lora (an adapter: --variant), full or forward (default: ${DEFAULT-VALUE}).")
   String mode;
+
+  @Option(names = "--variant", defaultValue = "lora",
+      description = "Registered variant of the adapter (./lora variants), with its default config at"
+          + " r = --rank, alpha = 2r (default: ${DEFAULT-VALUE}).")
+  String variant;
+
+  @Option(names = "--targets", split = ",", paramLabel = "NAMES",
+      description = "Target modules of the adapter, e.g. query,key,value or all-linear"
+          + " (default: query,value for BERT, q_proj,v_proj for Llama).")
+  java.util.List<String> targets = java.util.List.of();
 
   @Option(names = "--batch", defaultValue = "8", description = "Examples per step (default: ${DEFAULT-VALUE}).")
   int batch;
@@ -36,8 +48,9 @@ final class BenchStepCommand implements Callable<Integer> {
   int rank;
 
   @Option(names = "--threads", defaultValue = "0",
-      description = "ND4J CPU threads (OpenMP, OpenBLAS, libnd4j; the lora launcher also exports"
-          + " OMP_NUM_THREADS); 0 keeps OMP_NUM_THREADS (default: ${DEFAULT-VALUE}).")
+      description = "CPU threads of the GEMMs (OpenBLAS) and the Vector API kernels; libnd4j's"
+          + " element-wise loops stay on OMP_NUM_THREADS (default 1); 0 keeps the launcher's"
+          + " LORA_THREADS (default: ${DEFAULT-VALUE}).")
   int threads;
 
   @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).")
@@ -141,15 +154,18 @@ final class BenchStepCommand implements Callable<Integer> {
   private Integer runOnce() {
     StepBench.Spec s = new StepBench.Spec(parse("--arch", arch, StepBench.Arch.class),
         parse("--mode", mode, StepBench.Mode.class), batch, seq, rank, threads, steps, warmup, seed, profile, gc,
-        fusedLoss, parse("--base-dtype", baseDtype, dev.loraj.core.model.BaseDtype.class), checkpointing);
+        fusedLoss, parse("--base-dtype", baseDtype, dev.loraj.core.model.BaseDtype.class), checkpointing,
+        variant, targets);
     StepBench.Result r = StepBench.run(s);
     lastSteps = r.stepMs();
-    if (threads > 0 && !r.threads().consistent(threads)) {
+    if (threads > 0 && !r.threads().matches(threads)) {
       spec.commandLine().getErr().println("warning: --threads " + threads + " but ND4J runs with "
-          + r.threads() + "; libnd4j's pool is sized at start: set OMP_NUM_THREADS=" + threads
-          + " before the JVM starts (the lora launcher does)");
+          + r.threads());
     }
     var out = spec.commandLine().getOut();
+    if (r.notReplayed() != null) {
+      spec.commandLine().getErr().println("note: steps run through SameDiff's session, not replayed: " + r.notReplayed());
+    }
     if (r.profile() != null) {
       spec.commandLine().getErr().print(r.profile().table(r.stepMs().size(), 15, r.medianMs()));
       spec.commandLine().getErr().print(r.profile().gemmTable(6, r.stepMs().size()));
@@ -159,7 +175,8 @@ final class BenchStepCommand implements Callable<Integer> {
       out.println(StepBench.json(r));
     } else {
       out.printf(Locale.ROOT, "%s %s batch %d seq %d rank %d threads %d: median %.1f ms over %d steps"
-              + " (after %d warm-up), trainable %d%n", arch, mode, batch, seq, rank, r.threads().omp(),
+              + " (after %d warm-up), trainable %d%n", arch, s.mode() == StepBench.Mode.LORA ? s.variant() : mode,
+          batch, seq, rank, r.threads().blas(),
           r.medianMs(), r.stepMs().size(), warmup, r.trainableParameters());
       if (!"forward".equalsIgnoreCase(mode)) {
         out.printf(Locale.ROOT, "activations %.1f MiB held by the step (ledger), checkpointing %s"

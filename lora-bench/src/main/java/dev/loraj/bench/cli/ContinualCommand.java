@@ -30,11 +30,14 @@ final class ContinualCommand implements Callable<Integer> {
   @Option(names = "--out", description = "Output directory (default: the config's out, else results/continual).")
   Path out;
 
+  @picocli.CommandLine.Mixin ThreadsOption threads;
+
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
     Usage.file(spec, "--config", config);
+    threads.apply(spec);
     Usage.outputDirectory(spec, "--out", out);
     JsonNode root = ConfigFiles.readTree(config, "continual config");
     ContinualSpec spec = ContinualSpec.from(root);

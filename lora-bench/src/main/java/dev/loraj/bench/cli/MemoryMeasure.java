@@ -303,14 +303,10 @@ final class MemoryMeasure {
    * class path, and returns the element it prints.
    */
   static JsonNode inChild(ObjectMapper json, List<String> args) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(ProcessHandle.current().info().command().orElse("java"));
-    cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
-    cmd.add(LoraCli.class.getName());
-    cmd.add("memory");
-    cmd.addAll(args);
+    List<String> lora = new ArrayList<>();
+    lora.add("memory");
+    lora.addAll(args);
+    List<String> cmd = dev.loraj.bench.sweep.ChildJvm.command(List.of(), LoraCli.class.getName(), lora);
     Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     int rc = p.waitFor();

@@ -3,10 +3,12 @@ package dev.loraj.bench.step;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.lora.LoraConfig;
+import dev.loraj.core.engine.Threads;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.PeftModel;
 import dev.loraj.core.model.Targets;
@@ -42,8 +44,10 @@ import org.nd4j.linalg.factory.Nd4j;
  *       classifier, 2 labels), softmax cross-entropy on one label per example;
  *   <li>llama: {@link StepShapes#llama()}, causal-LM cross-entropy on every position (labels
  *       are the next tokens);
- *   <li>lora: LoRA r = rank, alpha = 2 rank, on query/value (q_proj/v_proj); BERT's classifier
- *       is trained too (PEFT's {@code modules_to_save} for sequence classification);
+ *   <li>lora: an adapter of any registered variant ({@link Spec#variant()}, default LoRA) with
+ *       its default config at r = rank, alpha = 2 rank, on query/value (q_proj/v_proj) or the
+ *       given targets; BERT's classifier is trained too (PEFT's {@code modules_to_save} for
+ *       sequence classification);
  *   <li>full: every weight trainable; forward: the base model's inference graph, no gradient.
  * </ul>
  *
@@ -65,7 +69,7 @@ public final class StepBench {
   public enum Mode { LORA, FULL, FORWARD }
 
   /**
-   * @param threads ND4J's CPU threads ({@link Threads#set}); 0 leaves them as they are
+   * @param threads ND4J's CPU threads ({@link Threads#configure}); 0 leaves them as they are
    * @param steps timed steps, after {@code warmup} untimed ones
    * @param gcBetweenSteps run {@code System.gc()} before every step, outside the timed region:
    *     ND4J frees native arrays only when their Java objects are collected, and with a nearly
@@ -74,12 +78,30 @@ public final class StepBench {
    * @param fusedLoss the loss as one fused op ({@link #objective(boolean)})
    * @param checkpointing gradient checkpointing per block ({@link Trainer#checkpointing}): it
    *     applies from the third step on (replayed steps), so time it after a warm-up of 2 or more
+   * @param variant the registered variant of {@link Mode#LORA} (e.g. lora, dora, vera); only
+   *     "lora" with the other modes
+   * @param targets target module names (or "all-linear") of the adapter; empty: query and value
    */
   public record Spec(Arch arch, Mode mode, int batch, int seq, int rank, int threads, int steps,
       int warmup, long seed, boolean profile, boolean gcBetweenSteps,
-      boolean fusedLoss, dev.loraj.core.model.BaseDtype baseDtype, boolean checkpointing) {
+      boolean fusedLoss, dev.loraj.core.model.BaseDtype baseDtype, boolean checkpointing,
+      String variant, List<String> targets) {
+
+    /** LoRA on query and value over float32 frozen weights, without checkpointing. */
+    public Spec(Arch arch, Mode mode, int batch, int seq, int rank, int threads, int steps,
+        int warmup, long seed, boolean profile, boolean gcBetweenSteps, boolean fusedLoss) {
+      this(arch, mode, batch, seq, rank, threads, steps, warmup, seed, profile, gcBetweenSteps,
+          fusedLoss, dev.loraj.core.model.BaseDtype.F32, false, "lora", List.of());
+    }
+
     public Spec {
       java.util.Objects.requireNonNull(baseDtype, "baseDtype");
+      variant = variant == null || variant.isBlank() ? "lora" : variant.trim().toLowerCase(Locale.ROOT);
+      targets = targets == null ? List.of() : List.copyOf(targets);
+      if (mode != Mode.LORA && (!variant.equals("lora") || !targets.isEmpty())) {
+        throw new IllegalArgumentException("variant = '" + variant + "', targets = " + targets
+            + ": an adapter needs mode lora (mode is " + lower(mode) + ")");
+      }
       positive("batch", batch);
       positive("seq", seq);
       positive("rank", rank);
@@ -110,18 +132,20 @@ public final class StepBench {
    * {@code activations} category) and the blocks it recomputed (0 without checkpointing).
    */
   public record Result(Spec spec, List<Double> stepMs, double medianMs, long trainableParameters,
-      Threads.Settings threads, OpProfile profile, long activationBytes, int recomputedBlocks) {}
+      Threads.Settings threads, OpProfile profile, long activationBytes, int recomputedBlocks,
+      String notReplayed) {}
 
   private StepBench() {}
 
   public static Result run(Spec spec) {
-    Threads.Settings threads = spec.threads() > 0 ? Threads.set(spec.threads()) : Threads.current();
+    Threads.Settings threads = spec.threads() > 0 ? Threads.configure(spec.threads()) : Threads.current();
     PeftModel model = model(spec);
     Map<String, INDArray> batch = batch(spec);
     List<Double> ms = new ArrayList<>();
     long trainable = 0;
     long activations = 0;
     int recomputed = 0;
+    String notReplayed = null;
     OpProfile profile = spec.profile() ? new OpProfile() : null;
     if (spec.mode() == Mode.FORWARD) {
       Map<String, INDArray> in = new LinkedHashMap<>(batch);
@@ -161,9 +185,10 @@ public final class StepBench {
       session.addTo(ledger);
       activations = ledger.bytes(MemoryLedger.Category.ACTIVATIONS);
       recomputed = session.recomputedBlocks();
+      notReplayed = session.replayUnsupported();
     }
     return new Result(spec, List.copyOf(ms), median(ms), trainable, threads, profile, activations,
-        recomputed);
+        recomputed, notReplayed);
   }
 
   private static void collect(Spec spec) {
@@ -196,11 +221,9 @@ public final class StepBench {
     PeftModel pm = new PeftModel(base, AdapterRegistry.discover());
     switch (spec.mode()) {
       case LORA -> {
-        Targets t = spec.arch().isBert()
-            ? Targets.of("query", "value").withModulesToSave("classifier")
-            : Targets.of("q_proj", "v_proj");
-        pm.addAdapter("default", new AdapterSpec(LoraConfig.of(spec.rank(), 2.0 * spec.rank()), t),
-            spec.seed() + 1);
+        AdapterConfig config = pm.registry().get(spec.variant()).defaultConfig()
+            .withRankAndAlpha(spec.rank(), 2.0 * spec.rank());
+        pm.addAdapter("default", new AdapterSpec(config, targets(spec)), spec.seed() + 1);
       }
       case FULL -> pm.addTrainableBase(new LinkedHashSet<>(base.weights().keySet()));
       case FORWARD -> { }
@@ -209,6 +232,22 @@ public final class StepBench {
     // random weights are float32: auto keeps them so, bf16/f16 hold the frozen linear ones narrower
     dev.loraj.core.quant.QuantizedBase.holdFrozen(pm, spec.baseDtype());
     return pm;
+  }
+
+  /** The spec's target names, else query and value. */
+  static List<String> targetNames(Spec spec) {
+    if (!spec.targets().isEmpty()) {
+      return spec.targets();
+    }
+    return spec.arch().isBert() ? List.of("query", "value") : List.of("q_proj", "v_proj");
+  }
+
+  /** The adapter's targets: the spec's, else query and value; BERT's classifier trains too. */
+  static Targets targets(Spec spec) {
+    List<String> names = targetNames(spec);
+    Targets t = names.size() == 1 && names.get(0).equals(Targets.ALL_LINEAR)
+        ? Targets.allLinear() : Targets.of(names.toArray(String[]::new));
+    return spec.arch().isBert() ? t.withModulesToSave("classifier") : t;
   }
 
   /**
@@ -319,17 +358,26 @@ public final class StepBench {
     Spec s = r.spec();
     n.put("arch", lower(s.arch()).replace('_', '-'));
     n.put("mode", lower(s.mode()));
+    if (s.mode() == Mode.LORA) {
+      n.put("variant", s.variant());
+      n.set("targets", om.valueToTree(targetNames(s)));
+    }
     n.put("batch", s.batch());
     n.put("seq", s.seq());
     n.put("rank", s.rank());
     n.put("engine", dev.loraj.core.engine.Engine.current().describe());
-    n.put("threads", s.threads() > 0 ? s.threads() : r.threads().omp());
-    n.put("omp_threads", r.threads().omp());
+    n.put("threads", s.threads() > 0 ? s.threads() : r.threads().blas());
     n.put("blas_threads", r.threads().blas());
-    n.put("nd4j_max_threads", r.threads().maxThreads());
+    n.put("kernel_threads", r.threads().kernels());
+    n.put("omp_threads", r.threads().omp());
+    n.put("nd4j_max_threads", r.threads().nd4jMaxThreads());
+    n.put("nd4j_master_threads", r.threads().nd4jMasterThreads());
     n.put("steps", s.steps());
     n.put("warmup", s.warmup());
     n.put("trainable_params", r.trainableParameters());
+    if (r.notReplayed() != null) {
+      n.put("not_replayed", r.notReplayed());
+    }
     n.put("gc_between_steps", s.gcBetweenSteps());
     n.put("fused_loss", s.fusedLoss());
     n.put("base_dtype", s.baseDtype().json());

@@ -59,26 +59,62 @@ public final class SweepRunner {
   public record Outcome(int planned, int skipped, int ran, int failed) {}
 
   public Outcome run(SweepConfig cfg, Path dir, int shardIndex, int shardCount) throws IOException {
+    return runTrials(cfg, dir, prepare(cfg, dir, shardIndex, shardCount), true);
+  }
+
+  /**
+   * Makes {@code dir} ready for the trials of one shard: creates {@code trials/}, deletes the
+   * temporary files of killed writers, claims the directory for this definition
+   * ({@link #claim}); returns the shard's trials, finished or not.
+   */
+  public List<TrialSpec> prepare(SweepConfig cfg, Path dir, int shardIndex, int shardCount) throws IOException {
     SweepPlan plan = SweepPlan.of(cfg, registry);
     List<TrialSpec> mine = plan.shard(shardIndex, shardCount);
-    Path trials = dir.resolve("trials");
-    Files.createDirectories(trials);
+    Files.createDirectories(dir.resolve("trials"));
     int debris = removeDebris(dir);
     if (debris > 0) {
       log.println("removed " + debris + " temporary file(s) left by an interrupted run");
     }
     claim(json, dir, sweepRecord(json, cfg, plan), replaceDefinition);
+    return mine;
+  }
+
+  /** Whether trial {@code spec} of {@code dir} holds a record that need not run again. */
+  public boolean finished(Path dir, TrialSpec spec) {
+    return finished(json, trialFile(dir, spec.id()), keepFailed);
+  }
+
+  /** Where the record of trial {@code id} goes. */
+  public static Path trialFile(Path dir, String id) {
+    return dir.resolve("trials").resolve(id + ".json");
+  }
+
+  /**
+   * Runs the one trial {@code id} of {@code cfg} into {@code dir}, which {@link #prepare} made
+   * ready: a worker of a parallel sweep ({@code lora sweep --jobs N} runs each trial so, in a JVM
+   * of its own), which neither cleans nor claims the directory that other workers write to.
+   *
+   * @throws IllegalArgumentException if the sweep has no trial {@code id}
+   */
+  public Outcome runOne(SweepConfig cfg, Path dir, String id) throws IOException {
+    TrialSpec spec = SweepPlan.of(cfg, registry).trials().stream().filter(t -> t.id().equals(id))
+        .findFirst().orElseThrow(() -> new IllegalArgumentException("--trial '" + id
+            + "': sweep " + cfg.name() + " has no such trial"));
+    return runTrials(cfg, dir, List.of(spec), false);
+  }
+
+  private Outcome runTrials(SweepConfig cfg, Path dir, List<TrialSpec> mine, boolean bar) throws IOException {
     int skipped = 0;
     int ran = 0;
     int failed = 0;
     Task task = null;
-    try (Progress bar = new Progress("sweep " + cfg.name(), mine.size())) {
+    try (Progress progress = bar ? new Progress("sweep " + cfg.name(), mine.size()) : null) {
       int done = 0;
       for (TrialSpec spec : mine) {
-        Path file = trials.resolve(spec.id() + ".json");
+        Path file = trialFile(dir, spec.id());
         if (finished(json, file, keepFailed)) {
           skipped++;
-          bar.update(++done, "skip " + spec.id());
+          update(progress, ++done, "skip " + spec.id());
           continue;
         }
         if (task == null) {
@@ -98,10 +134,21 @@ public final class SweepRunner {
           log.println("trial " + spec.id() + ": " + result.path("metrics") + " in "
               + String.format(java.util.Locale.ROOT, "%.1f", result.path("train_seconds").asDouble()) + " s");
         }
-        bar.update(++done, spec.group());
+        update(progress, ++done, spec.group());
       }
     }
     return new Outcome(mine.size(), skipped, ran, failed);
+  }
+
+  private static void update(Progress progress, int done, String status) {
+    if (progress != null) {
+      progress.update(done, status);
+    }
+  }
+
+  /** The JSON mapper of trial records (the registry's configs). */
+  public ObjectMapper json() {
+    return json;
   }
 
   /**

@@ -43,6 +43,27 @@ class BenchStepCommandTest {
     }
   }
 
+  /** Any registered variant on any targets: DoRA adds one magnitude per output unit. */
+  @org.junit.jupiter.api.Test
+  void timesAnyVariantOnGivenTargets() throws Exception {
+    CommandLine cl = LoraCli.commandLine();
+    StringWriter out = new StringWriter();
+    cl.setOut(new PrintWriter(out));
+    int rc = cl.execute("bench", "step", "--arch", "llama", "--variant", "dora", "--targets", "q_proj,k_proj,v_proj",
+        "--batch", "2", "--seq", "8", "--rank", "4", "--steps", "1", "--warmup", "2", "--threads", "2", "--json");
+    assertThat(rc).isZero();
+    JsonNode j = new ObjectMapper().readTree(out.toString());
+    assertThat(j.get("variant").asText()).isEqualTo("dora");
+    assertThat(j.get("targets").toString()).isEqualTo("[\"q_proj\",\"k_proj\",\"v_proj\"]");
+    assertThat(j.get("trainable_params").asLong()).isEqualTo(4 * 3 * (4 * (512 + 512) + 512));
+    assertThat(j.get("blas_threads").asInt()).isEqualTo(2);
+    assertThat(j.has("not_replayed")).as(j.toString()).isFalse();
+    StringWriter err = new StringWriter();
+    cl.setErr(new PrintWriter(err));
+    assertThat(cl.execute("bench", "step", "--arch", "bert", "--mode", "full", "--variant", "dora")).isEqualTo(2);
+    assertThat(err.toString()).contains("variant = 'dora'", "mode lora");
+  }
+
   /** Both engines run in one JVM; each prints its line and the ratio of the medians follows. */
   @org.junit.jupiter.api.Test
   void alternatesEnginesAndPrintsTheirRatio() {

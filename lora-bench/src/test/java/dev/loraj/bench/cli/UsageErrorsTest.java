@@ -190,7 +190,8 @@ class UsageErrorsTest {
         row("bench step: --seq 0", List.of("bench", "step", "--arch", "bert", "--mode", "lora", "--seq", "0"), "--seq = 0"),
         row("bench step: --rank 0", List.of("bench", "step", "--arch", "bert", "--mode", "lora", "--rank", "0"), "--rank = 0"),
         row("bench step: --threads -1", List.of("bench", "step", "--arch", "bert", "--mode", "lora", "--threads", "-1"), "--threads = -1"),
-        row("bench step: no --mode", List.of("bench", "step", "--arch", "bert"), "Missing required option", "--mode"),
+        row("bench step: no --arch", List.of("bench", "step", "--variant", "dora"), "Missing required option", "--arch"),
+        row("sweep: --jobs 0", List.of("sweep", y("rank-zero"), "--jobs", "0"), "--jobs = 0"),
         // lora jmh
         row("jmh: an unknown JMH option", List.of("jmh", "-zz"), "JMH options"),
         // lora reproduce

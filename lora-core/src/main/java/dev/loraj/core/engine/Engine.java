@@ -188,6 +188,9 @@ public final class Engine {
       default -> throw new IllegalArgumentException("loraj.engine = '" + requested
           + "': accepted are auto (optimized on the CPU backend, portable on others), portable, optimized");
     };
+    if (cpu) {
+      Threads.configureFromSettings(); // -Dloraj.threads or LORA_THREADS, before the first graph runs
+    }
     return new Engine(mode, backend, cpu, vectorApiPresent(), switchOn("loraj.vectorKernels"),
         switchOn("loraj.replay"));
   }

@@ -1,6 +1,7 @@
 package dev.loraj.core.graph;
 
 import dev.loraj.core.engine.Engine;
+import dev.loraj.core.engine.Threads;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -134,7 +135,12 @@ public final class VectorKernelOp extends JavaComputedOp {
    */
   static boolean columnSumGradient(SDVariable x, SDVariable w) {
     return w.getVariableType() == VariableType.VARIABLE && w.getShape() != null
-        && w.getShape().length == 1 && usable(x, w);
+        && w.getShape().length == 1 && columnSums(x, w);
+  }
+
+  /** Whether {@link #columnSums} applies to {@code x} and {@code w}: the kernels are there, both float32. */
+  static boolean columnSums(SDVariable x, SDVariable w) {
+    return usable(x, w);
   }
 
   private Kernel kernel() {
@@ -182,29 +188,50 @@ public final class VectorKernelOp extends JavaComputedOp {
     }
   }
 
+  /**
+   * Runs the kernel, split over rows (element ranges, columns) on {@link Threads}' kernel pool
+   * when the work is large enough; every part is a view of the same buffers (see
+   * {@link Threads#split} for why the results do not depend on the split).
+   */
   private void run(List<INDArray> in, INDArray out) {
     ByteBuffer x = data(in.get(0));
     ByteBuffer o = output(out);
     int n = Math.toIntExact(in.get(0).length());
+    int lanes = VectorMath.lanes();
     switch (kernel()) {
-      case GELU -> VectorMath.gelu(x, o, n);
-      case GELU_BP -> VectorMath.geluBackward(x, data(in.get(1)), data(in.get(2)), o, n);
-      case SILU -> VectorMath.silu(x, o, n);
-      case SILU_BP -> VectorMath.siluBackward(x, data(in.get(1)), o, n);
-      case EXP -> VectorMath.exp(x, o, n);
+      case GELU -> Threads.split(n, lanes, 1, (f, t) -> VectorMath.gelu(part(x, f, t), part(o, f, t), t - f));
+      case GELU_BP -> {
+        ByteBuffer y = data(in.get(1));
+        ByteBuffer dy = data(in.get(2));
+        Threads.split(n, lanes, 1, (f, t) -> VectorMath.geluBackward(part(x, f, t), part(y, f, t),
+            part(dy, f, t), part(o, f, t), t - f));
+      }
+      case SILU -> Threads.split(n, lanes, 1, (f, t) -> VectorMath.silu(part(x, f, t), part(o, f, t), t - f));
+      case SILU_BP -> {
+        ByteBuffer dy = data(in.get(1));
+        Threads.split(n, lanes, 1, (f, t) -> VectorMath.siluBackward(part(x, f, t), part(dy, f, t),
+            part(o, f, t), t - f));
+      }
+      case EXP -> Threads.split(n, lanes, 1, (f, t) -> VectorMath.exp(part(x, f, t), part(o, f, t), t - f));
       case COLSUM, COLSUM_PROD -> {
         long[] shape = in.get(0).shape();
         int cols = (int) shape[shape.length - 1];
-        VectorMath.columnSums(x, kernel() == Kernel.COLSUM ? null : data(in.get(1)), o, n / cols, cols);
+        ByteBuffer b = kernel() == Kernel.COLSUM ? null : data(in.get(1));
+        Threads.split(cols, lanes, n / cols, (f, t) -> VectorMath.columnSums(x, b, o, n / cols, cols, f, t));
       }
       case XENT, XENT_BP -> {
         int rows = (int) in.get(0).size(0);
         int cols = (int) in.get(0).size(1);
+        ByteBuffer y = data(in.get(1));
         if (kernel() == Kernel.XENT) {
-          VectorMath.crossEntropyRows(x, data(in.get(1)), o, rows, cols);
+          Threads.split(rows, 1, cols, (f, t) -> VectorMath.crossEntropyRows(part(x, f * cols, t * cols),
+              part(y, f * cols, t * cols), part(o, f * 3, t * 3), t - f, cols));
         } else {
-          VectorMath.crossEntropyRowsBackward(x, data(in.get(1)), data(in.get(2)),
-              data(in.get(3)), o, rows, cols);
+          ByteBuffer fwd = data(in.get(2));
+          ByteBuffer dy = data(in.get(3));
+          Threads.split(rows, 1, cols, (f, t) -> VectorMath.crossEntropyRowsBackward(
+              part(x, f * cols, t * cols), part(y, f * cols, t * cols), part(fwd, f * 3, t * 3),
+              part(dy, f * 3, t * 3), part(o, f * cols, t * cols), t - f, cols));
         }
       }
       case SOFTMAX, SOFTMAX_BP -> {
@@ -212,12 +239,21 @@ public final class VectorKernelOp extends JavaComputedOp {
         int cols = (int) shape[shape.length - 1];
         int rows = n / cols;
         if (kernel() == Kernel.SOFTMAX) {
-          VectorMath.softmaxRows(x, o, rows, cols);
+          Threads.split(rows, 1, cols, (f, t) -> VectorMath.softmaxRows(part(x, f * cols, t * cols),
+              part(o, f * cols, t * cols), t - f, cols));
         } else {
-          VectorMath.softmaxRowsBackward(x, data(in.get(1)), o, rows, cols);
+          ByteBuffer dy = data(in.get(1));
+          Threads.split(rows, 1, cols, (f, t) -> VectorMath.softmaxRowsBackward(
+              part(x, f * cols, t * cols), part(dy, f * cols, t * cols), part(o, f * cols, t * cols),
+              t - f, cols));
         }
       }
     }
+  }
+
+  /** Floats [from, to) of {@code b} as a buffer of their own (native byte order). */
+  private static ByteBuffer part(ByteBuffer b, int from, int to) {
+    return b.slice(from * 4, (to - from) * 4).order(ByteOrder.nativeOrder());
   }
 
   /** {@code a} if it is laid out as the kernels read it, else a C-order copy. */

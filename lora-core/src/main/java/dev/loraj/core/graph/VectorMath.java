@@ -57,7 +57,7 @@ final class VectorMath {
       softmaxRowsBackward(c, b, d, rows, cols);
       crossEntropyRows(a, b, d, rows, cols);
       crossEntropyRowsBackward(a, b, d, c, c, rows, cols);
-      columnSums(a, b, c, rows, cols);
+      columnSums(a, b, c, rows, cols, 0, cols);
       columnSums(a, c, rows, cols);
     }
   }
@@ -386,17 +386,19 @@ final class VectorMath {
   }
   /** Column sums of {@code a} [rows, cols] (c order) into {@code out} [cols], rows in order. */
   static void columnSums(ByteBuffer a, ByteBuffer out, int rows, int cols) {
-    columnSums(a, null, out, rows, cols);
+    columnSums(a, null, out, rows, cols, 0, cols);
   }
 
   /**
    * Column sums of {@code a * b} (elementwise; {@code b == null}: of {@code a}) over rows
-   * [rows, cols] into {@code out} [cols]: a broadcast row weight's gradient. Rows are added in
-   * order, lane by lane, so the result does not depend on vector width or JIT state.
+   * [rows, cols] into {@code out} [cols], for the columns [from, to) ({@code from} a multiple of
+   * the vector width, so a column takes the same path whatever the range): a broadcast row
+   * weight's gradient. Rows are added in order, lane by lane, so the result does not depend on
+   * vector width, JIT state or how the columns are split.
    */
-  static void columnSums(ByteBuffer a, ByteBuffer b, ByteBuffer out, int rows, int cols) {
-    int end = S.loopBound(cols);
-    int j = 0;
+  static void columnSums(ByteBuffer a, ByteBuffer b, ByteBuffer out, int rows, int cols, int from, int to) {
+    int end = from + S.loopBound(to - from);
+    int j = from;
     for (; j < end; j += S.length()) {
       FloatVector acc = FloatVector.zero(S);
       for (int r = 0, base = 0; r < rows; r++, base += cols) {
@@ -405,7 +407,7 @@ final class VectorMath {
       }
       acc.intoByteBuffer(out, j * 4, NATIVE);
     }
-    for (; j < cols; j++) {
+    for (; j < to; j++) {
       float acc = 0;
       for (int r = 0, base = 0; r < rows; r++, base += cols) {
         float v = a.getFloat((base + j) * 4);
@@ -413,5 +415,10 @@ final class VectorMath {
       }
       out.putFloat(j * 4, acc);
     }
+  }
+
+  /** Floats per vector: parts of a split kernel start at multiples of it. */
+  static int lanes() {
+    return S.length();
   }
 }

@@ -5,6 +5,8 @@ import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.SiteInit;
 import dev.loraj.core.graph.FrozenMatMul;
+import dev.loraj.core.graph.FrozenMultiply;
+import dev.loraj.core.graph.GradientCut;
 import dev.loraj.core.graph.Graphs;
 import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
@@ -14,9 +16,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -32,7 +34,8 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <p>Section 4.3 ("reduce training overhead") treats the norm as a constant in backpropagation;
  * like PEFT ({@code tuners/lora/dora.py}) the norm here is {@code n = ||W + s sg(B A)||} with
- * {@code sg} a stop-gradient, and the branch added to the frozen output is
+ * {@code sg} a stop-gradient, computed from W's row norms and rank-r products without forming
+ * {@code W + s B A} ({@code weightNorm}), and the branch added to the frozen output is
  *
  * <pre>
  *   (m/n - 1) * (x W^T) + (m/n) * s * B A x          [n, out]
@@ -130,11 +133,8 @@ public final class Dora implements AdapterFactory<DoraConfig> {
       SDVariable bv = g.param(B);
       SDVariable m = g.param(MAGNITUDE);
       SDVariable stored = g.baseWeight(); // [out, in], or [in, out] with fan_in_fan_out
-      SDVariable w = site.fanInFanOut() ? stored.permute(1, 0) : stored; // [out, in]
-      SDVariable ba = sd.mmul(bv, av); // [out, r] x [r, in]
-      SDVariable detached = new StopGradient(sd, ba).outputVariable();
-      SDVariable norm = w.add(detached.mul(scaling)).norm2(1); // [out]
-      SDVariable scale = m.div(norm).reshape(1, site.out()); // m/n as a row [1, out]
+      SDVariable norm = weightNorm(g, stored, av, bv); // [out], detached
+      SDVariable scale = m.div(norm); // m/n [out]
 
       SDVariable in = x;
       SDVariable direct; // x W^T without bias [n, out]
@@ -146,7 +146,54 @@ public final class Dora implements AdapterFactory<DoraConfig> {
         direct = bias == null ? baseOut : baseOut.sub(bias);
       }
       SDVariable lora = branch(g, in, av, bv); // s B A x [n, out]
-      return scale.sub(1.0).mul(direct).add(scale.mul(lora));
+      // (m/n - 1) x W^T + (m/n) s B A x, as (m/n)(x W^T + s B A x) - x W^T: one broadcast
+      // product, whose gradient for m/n is a column sum
+      return FrozenMultiply.rowScale(sd, direct.add(lora), scale).sub(direct);
+    }
+
+    /**
+     * The row norms {@code n = ||W + s B A||_c} [out] without forming {@code W + s B A}
+     * ([out, in], five passes over it per site and step): with {@code W_i} the i-th row of W,
+     *
+     * <pre>
+     *   n_i^2 = ||W_i||^2 + 2 s &lt;W_i, (B A)_i&gt; + s^2 ||(B A)_i||^2
+     *         = ||W_i||^2 + s sum_k B_ik (2 (W A^T)_ik + s (B (A A^T))_ik)
+     * </pre>
+     *
+     * since {@code <W_i, (BA)_i> = sum_k B_ik (W A^T)_ik} and {@code ||(BA)_i||^2 = B_i (A A^T)
+     * B_i^T}: products of [out, in] x [in, r], [r, in] x [in, r] and [out, r] x [r, r], and
+     * element-wise work on [out, r]. Exact in real arithmetic; in float32 the sum of squares is
+     * formed as {@code ||W_i||^2 (1 + small)} (the update is small against W in DoRA's use), so
+     * its rounding error is a few ulps of {@code n_i^2}, and a row whose terms cancel to a
+     * negative rounding residue is clamped to 0 before the square root. {@code ||W_i||^2} is
+     * computed once, in double precision, when W is a graph constant (a frozen or dequantized
+     * base), and in the graph otherwise. A and B enter through {@link GradientCut}s: the norm is
+     * detached (section 4.3), so SameDiff neither differentiates it nor passes zeros back.
+     */
+    private SDVariable weightNorm(AdapterGraph g, SDVariable stored, SDVariable av, SDVariable bv) {
+      SameDiff sd = g.sd();
+      boolean t = site.fanInFanOut(); // stored [in, out]
+      SDVariable a = GradientCut.of(sd, av); // [r, in]
+      SDVariable b = GradientCut.of(sd, bv); // [out, r]
+      SDVariable wSq;
+      SDVariable wd = stored; // W as the norm reads it: detached when it trains (a trainable base)
+      INDArray w = stored.getVariableType() == VariableType.CONSTANT ? stored.getArr() : null;
+      if (w != null) {
+        INDArray d = w.castTo(DataType.DOUBLE);
+        wSq = g.constant("w_row_norm_sq", d.muli(d).sum(t ? 0 : 1).castTo(DataType.FLOAT));
+      } else {
+        wd = GradientCut.of(sd, stored);
+        wSq = sd.math().square(wd).sum(t ? 0 : 1);
+      }
+      SDVariable wa = sd.mmul(wd, a, t, true, false); // W A^T [out, r]
+      SDVariable gram = sd.mmul(a, a, false, true, false); // A A^T [r, r]
+      SDVariable bg = sd.mmul(b, gram); // B (A A^T) [out, r]
+      // the sum over k as a product with a column of ones: ND4J's reduce over an axis of length 1
+      // (rank 1) fails in SameDiff's session
+      SDVariable ones = g.constant("ones_r", Nd4j.ones(DataType.FLOAT, rank, 1));
+      SDVariable cross = sd.mmul(b.mul(wa.mul(2.0).add(bg.mul(scaling))), ones).reshape(site.out()); // [out]
+      SDVariable sq = wSq.add(cross.mul(scaling));
+      return sd.math().sqrt(sd.nn().relu(sq, 0.0));
     }
 
     /** {@code W' = (m/n)(W + dW)}, n the row norms of {@code W + dW}; caches n for unmerge. */

@@ -1,0 +1,213 @@
+package dev.loraj.core.engine;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.nativeblas.NativeOpsHolder;
+
+/**
+ * The CPU threads a training step runs on, set where they pay.
+ *
+ * <p>A step's time is mostly matrix products (frozen and adapter GEMMs, attention's per-head
+ * products, LAPACK in the SVD initialisations), which OpenBLAS splits well over cores; the rest
+ * is element-wise and row work, done either by the Vector API kernels of this project or by
+ * libnd4j's own loops. {@link #configure(int) configure(n)} therefore sets:
+ *
+ * <ul>
+ *   <li><b>OpenBLAS</b>: {@code n} threads ({@code openblas_set_num_threads}, in both OpenBLAS
+ *       copies ND4J loads: the one without LAPACK that ND4J's GEMMs call and the one with LAPACK).
+ *       OpenBLAS is built with pthreads here, so its thread count is its own, apart from OpenMP's;
+ *       it grows its pool at run time.
+ *   <li><b>Vector API kernels</b> (GELU, SiLU, softmax, exp, cross-entropy, column sums): split
+ *       over rows (or aligned element ranges) on a shared fork-join pool of {@code n} threads, and
+ *       only when each part has at least {@link #minChunk()} floats ({@code
+ *       -Dloraj.parallelMinElements}, default 32768), below which handing the work over costs more
+ *       than it saves. Parts start at multiples of the vector width, so every element is computed
+ *       by the same instructions as on one thread: the kernels' results do not depend on {@code n}.
+ *   <li><b>libnd4j's loops</b> (adds, multiplies, reductions): {@code min(n, nd4jThreads)} threads,
+ *       {@code -Dloraj.nd4jThreads}, by default {@code OMP_NUM_THREADS} at start, else 1. On a training step's tensors ([1024, 384] and
+ *       smaller) libnd4j's per-op thread hand-off costs more than the loop; and its thread pool is
+ *       sized once, from {@code OMP_NUM_THREADS} when the JVM starts ({@code
+ *       Environment.setMaxThreads} is a no-op in 1.0.0-M2.1), so more than that start value
+ *       cannot be had later.
+ * </ul>
+ *
+ * <p>Determinism: for a given {@code n} every part is fixed by the sizes alone, so a step gives
+ * the same bits run after run. Across {@code n}, the kernels and libnd4j's single-threaded loops
+ * give the same bits; OpenBLAS splits a product's output, not its sums, so its results agree to
+ * float rounding at most.
+ */
+public final class Threads {
+  private Threads() {}
+
+  private static volatile int minChunk = Integer.getInteger("loraj.parallelMinElements", 1 << 15);
+  private static final int ND4J_THREADS = Integer.getInteger("loraj.nd4jThreads", ompAtStart());
+
+  private static volatile int kernels = 1;
+  private static ForkJoinPool pool;
+
+  /**
+   * What each pool runs on: the requested count, OpenBLAS's, OpenMP's (libnd4j), libnd4j's
+   * thread cap and master threads, and the Vector API kernels'.
+   */
+  public record Settings(int requested, int blas, int omp, int nd4jMaxThreads,
+      int nd4jMasterThreads, int kernels) {
+    /** Whether GEMMs and kernels run on {@code n} threads, libnd4j's loops on at most {@code n}. */
+    public boolean matches(int n) {
+      return blas == n && kernels == n && omp <= n && nd4jMasterThreads <= n;
+    }
+  }
+
+  /**
+   * Runs GEMMs and the Vector API kernels on {@code n} threads and libnd4j's loops on
+   * {@code min(n, -Dloraj.nd4jThreads)} (see the class comment).
+   *
+   * @throws IllegalArgumentException if {@code n < 1}
+   */
+  public static synchronized Settings configure(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("threads = " + n + ": must be >= 1");
+    }
+    Nd4j.getExecutioner(); // loads the backend
+    int loops = Math.max(1, Math.min(n, ND4J_THREADS));
+    Nd4j.getEnvironment().setMaxMasterThreads(loops);
+    Nd4j.getEnvironment().setMaxThreads(loops);
+    NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(loops);
+    Nd4j.factory().blas().setMaxThreads(n); // the OpenBLAS copy without LAPACK: ND4J's GEMMs
+    try {
+      org.bytedeco.openblas.global.openblas.blas_set_num_threads(n); // the copy with LAPACK
+    } catch (LinkageError e) {
+      // not on this class path (a GPU backend): nothing to set
+    }
+    if (n != kernels) {
+      ForkJoinPool old = pool;
+      pool = n > 1 ? new ForkJoinPool(n, daemonFactory(), null, false) : null;
+      kernels = n;
+      if (old != null) {
+        old.shutdown();
+      }
+    }
+    return current(n);
+  }
+
+  /**
+   * Applies the thread count the process was started with: {@code -Dloraj.threads=N}, else the
+   * environment variable {@code LORA_THREADS} (the {@code lora} launcher exports it from
+   * {@code --threads}); nothing when neither is set (ND4J's own start-up values stay).
+   *
+   * @throws IllegalArgumentException if the value is not an integer >= 1
+   */
+  public static void configureFromSettings() {
+    String p = System.getProperty("loraj.threads");
+    String source = "loraj.threads";
+    if (p == null || p.isBlank()) {
+      p = System.getenv("LORA_THREADS");
+      source = "LORA_THREADS";
+    }
+    if (p == null || p.isBlank()) {
+      return;
+    }
+    int n;
+    try {
+      n = Integer.parseInt(p.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(source + " = '" + p + "': must be an integer >= 1");
+    }
+    if (n < 1) {
+      throw new IllegalArgumentException(source + " = " + n + ": must be >= 1");
+    }
+    configure(n);
+  }
+
+  /** The settings in force, {@code requested} being the kernels' thread count. */
+  public static Settings current() {
+    return current(kernels);
+  }
+
+  private static Settings current(int requested) {
+    Nd4j.getExecutioner();
+    return new Settings(requested, Nd4j.factory().blas().getMaxThreads(),
+        NativeOpsHolder.getInstance().getDeviceNativeOps().ompGetMaxThreads(),
+        Nd4j.getEnvironment().maxThreads(), Nd4j.getEnvironment().maxMasterThreads(), kernels);
+  }
+
+  /** Threads of the Vector API kernels (1 until {@link #configure} says otherwise). */
+  public static int kernelThreads() {
+    return kernels;
+  }
+
+  /** The fewest floats one part of a split kernel gets. */
+  public static int minChunk() {
+    return minChunk;
+  }
+
+  /**
+   * Sets {@link #minChunk()} (tests split small tensors with it) and returns the previous value.
+   *
+   * @throws IllegalArgumentException if {@code floats < 1}
+   */
+  public static int setMinChunk(int floats) {
+    if (floats < 1) {
+      throw new IllegalArgumentException("minChunk = " + floats + ": must be >= 1");
+    }
+    int old = minChunk;
+    minChunk = floats;
+    return old;
+  }
+
+  /** Work on the index range [from, to). */
+  @FunctionalInterface
+  public interface Range {
+    void run(int from, int to);
+  }
+
+  /**
+   * Runs {@code body} over [0, count) in contiguous parts on the kernel pool (the calling thread
+   * takes the first), each part's start a multiple of {@code align}, each part at least
+   * {@link #minChunk()} / {@code weight} indices ({@code weight}: floats per index, e.g. a row's
+   * length); one part, on the caller, when the kernels run on one thread or the work is small.
+   * The parts depend only on {@code count}, {@code align}, {@code weight} and the thread count.
+   */
+  public static void split(int count, int align, long weight, Range body) {
+    ForkJoinPool p = pool;
+    int n = kernels;
+    long w = Math.max(1, weight);
+    long minIndices = Math.max(1, (minChunk + w - 1) / w);
+    int parts = (int) Math.min(n, count / Math.max(minIndices, align));
+    if (p == null || parts < 2) {
+      body.run(0, count);
+      return;
+    }
+    int size = (int) ((((long) count + parts - 1) / parts + align - 1) / align * align);
+    List<ForkJoinTask<?>> tasks = new ArrayList<>(parts - 1);
+    for (int from = size; from < count; from += size) {
+      int f = from;
+      int t = Math.min(count, from + size);
+      tasks.add(p.submit(() -> body.run(f, t)));
+    }
+    body.run(0, Math.min(count, size));
+    for (ForkJoinTask<?> t : tasks) {
+      t.join();
+    }
+  }
+
+  /** {@code OMP_NUM_THREADS} as the process started, or 1 (unset or not a positive integer). */
+  private static int ompAtStart() {
+    try {
+      return Math.max(1, Integer.parseInt(System.getenv().getOrDefault("OMP_NUM_THREADS", "1").trim()));
+    } catch (NumberFormatException e) {
+      return 1;
+    }
+  }
+
+  private static ForkJoinPool.ForkJoinWorkerThreadFactory daemonFactory() {
+    return fjp -> {
+      var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(fjp);
+      t.setDaemon(true);
+      t.setName("loraj-kernel-" + t.getPoolIndex());
+      return t;
+    };
+  }
+}
