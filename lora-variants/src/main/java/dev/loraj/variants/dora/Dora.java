@@ -116,6 +116,12 @@ public final class Dora implements AdapterFactory<DoraConfig> {
       return p;
     }
 
+    @Override
+    public java.util.Optional<String> stateBeyondLowRank() {
+      return java.util.Optional.of("its magnitude vector '" + MAGNITUDE + "' rescales every row of the adapted"
+          + " weight");
+    }
+
     /** A and B: the norm n is detached (section 4.3), so their gradients omit dn/dA, dn/dB. */
     @Override
     public Map<String, String> surrogateGradients() {
