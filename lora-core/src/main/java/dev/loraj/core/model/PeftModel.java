@@ -62,6 +62,8 @@ public final class PeftModel {
   private final BaseModel base;
   private final AdapterRegistry registry;
   private final Map<String, NamedAdapter> adapters = new LinkedHashMap<>();
+  /** Names of the merged adapters, first merged first (unmerging goes backwards). */
+  private final List<String> mergeOrder = new ArrayList<>();
   private final Set<String> trainableBase = new LinkedHashSet<>();
   private List<String> active = List.of();
   private boolean disabled;
@@ -255,7 +257,7 @@ public final class PeftModel {
     version++;
     NamedAdapter a = adapter(name);
     if (a.merged) {
-      unmergeOne(a);
+      unmergeAlone(a);
     }
     adapters.remove(name);
     active = active.stream().filter(n -> !n.equals(name)).toList();
@@ -353,7 +355,7 @@ public final class PeftModel {
           before.put(ad.site().path(), q);
         }
         INDArray w = torchLayout(ad.site());
-        INDArray m = ad.merge(w);
+        INDArray m = ad.merge(w, unmergedBase(ad.site(), w));
         if (safe && !Graphs.allFinite(m)) {
           throw new IllegalStateException(
               "safe merge of adapter '" + n + "' refused: merged weight of '" + ad.site().path()
@@ -370,15 +372,48 @@ public final class PeftModel {
       a.requantized.clear();
       before.forEach((path, q) -> a.requantized.put(path, new QuantizedWeight[] {q, quantized(site(path))}));
       a.merged = true;
+      mergeOrder.add(n);
       version++;
     }
   }
 
+  /**
+   * The frozen weight of {@code site} as the unmerged forward sees it: {@code current} (its weight
+   * now) with the merged adapters taken out, last merged first; {@code current} itself when none
+   * is merged there. Adapters whose merge depends on the base (DoRA's norm) need it.
+   */
+  private INDArray unmergedBase(LinearSite site, INDArray current) {
+    INDArray w = current;
+    for (int i = mergeOrder.size() - 1; i >= 0; i--) {
+      Adapter ad = adapters.get(mergeOrder.get(i)).sites.get(site.path());
+      if (ad != null) {
+        w = ad.unmerge(w);
+      }
+    }
+    return w;
+  }
+
   /** Restores the base weights of every merged adapter (last merged first). */
   public void unmerge() {
-    List<NamedAdapter> merged = new ArrayList<>(adapters.values().stream().filter(a -> a.merged).toList());
-    Collections.reverse(merged);
-    merged.forEach(this::unmergeOne);
+    while (!mergeOrder.isEmpty()) {
+      unmergeOne(adapters.get(mergeOrder.get(mergeOrder.size() - 1)));
+    }
+  }
+
+  /**
+   * Unmerges {@code a} alone: the adapters merged after it are unmerged first and merged again
+   * afterwards, because a merge may depend on what was merged before (several DoRA adapters).
+   */
+  private void unmergeAlone(NamedAdapter a) {
+    int at = mergeOrder.indexOf(a.name);
+    List<String> later = new ArrayList<>(mergeOrder.subList(at + 1, mergeOrder.size()));
+    for (int i = later.size() - 1; i >= 0; i--) {
+      unmergeOne(adapters.get(later.get(i)));
+    }
+    unmergeOne(a);
+    if (!later.isEmpty()) {
+      mergeInternal(later.toArray(String[]::new), false);
+    }
   }
 
   /**
@@ -397,6 +432,7 @@ public final class PeftModel {
     }
     a.requantized.clear();
     a.merged = false;
+    mergeOrder.remove(a.name);
     version++;
   }
 
@@ -415,8 +451,9 @@ public final class PeftModel {
         continue;
       }
       INDArray w = torchLayout(s); // [out, in], dequantized when quantized
+      INDArray unmerged = here.isEmpty() ? w : unmergedBase(s, w);
       for (Adapter ad : here) {
-        w = ad.merge(w);
+        w = ad.merge(w, unmerged);
       }
       copy.put(s.weightName(), (s.fanInFanOut() ? w.transpose() : w).dup('c').castTo(DataType.FLOAT));
     }
@@ -576,7 +613,9 @@ public final class PeftModel {
           continue;
         }
         GraphView view = new GraphView(g, an, ad, adapterVars, byArray, trainable, training);
-        SDVariable c = ad.forward(view, x, baseOut);
+        // each adapter sees the output so far, as in PEFT (only DoRA reads it: several DoRA
+        // adapters on one site rescale in turn, which is what merging them one by one gives)
+        SDVariable c = ad.forward(view, x, sum == null ? baseOut : baseOut.add(sum));
         if (mixed != null) {
           SDVariable mask = masks.computeIfAbsent(an,
               k -> sd.placeHolder("mask/" + k, DataType.FLOAT, -1, 1));

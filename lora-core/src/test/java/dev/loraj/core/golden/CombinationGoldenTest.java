@@ -3,8 +3,6 @@ package dev.loraj.core.golden;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.checkpoint.PeftAdapters;
 import dev.loraj.core.lora.Combination;
@@ -36,7 +34,7 @@ class CombinationGoldenTest {
   @BeforeAll
   static void load() throws Exception {
     dir = PeftGolden.directory(ROOT);
-    index = new ObjectMapper().readTree(dir.resolve("cases.json").toFile());
+    index = PeftGolden.directoryIndex(dir);
   }
 
   @Test

@@ -89,8 +89,13 @@ public final class PeftGolden {
   }
 
   public static JsonNode index() {
+    return directoryIndex(root());
+  }
+
+  /** {@code cases.json} of a golden directory. */
+  public static JsonNode directoryIndex(Path dir) {
     try {
-      return JSON.readTree(root().resolve("cases.json").toFile());
+      return JSON.readTree(dir.resolve("cases.json").toFile());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
