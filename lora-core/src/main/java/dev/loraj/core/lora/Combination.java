@@ -177,8 +177,10 @@ public final class Combination {
     for (Adapter a : sites.values()) {
       LoraAdapter l = (LoraAdapter) a;
       if (l.rank() != maxRank) {
-        rankPattern.put(java.util.regex.Pattern.quote(a.site().path()), l.rank());
-        alphaPattern.put(java.util.regex.Pattern.quote(a.site().path()), (double) l.rank());
+        // the path with its dots escaped: a regex that Java and PEFT's Python read alike
+        String key = a.site().path().replace(".", "\\.");
+        rankPattern.put(key, l.rank());
+        alphaPattern.put(key, (double) l.rank());
       }
     }
     Targets targets = Targets.of(sitePaths.toArray(String[]::new)).withRankPattern(rankPattern).withAlphaPattern(alphaPattern);
