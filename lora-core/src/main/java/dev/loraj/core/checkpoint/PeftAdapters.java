@@ -97,8 +97,8 @@ public final class PeftAdapters {
 
   /**
    * Loads the adapter in {@code dir} into {@code model} as {@code adapterName} (active if it is
-   * the model's first adapter). Tensors of {@code modules_to_save} replace the base's values and
-   * become trainable, as in PEFT.
+   * the model's first adapter). Tensors of {@code modules_to_save} become the adapter's own copies
+   * of those modules (the base keeps its values), trained biases replace the base's, as in PEFT.
    */
   public static PeftModel.NamedAdapter load(PeftModel model, Path dir, String adapterName)
       throws IOException {
@@ -122,6 +122,10 @@ public final class PeftAdapters {
       created.put(site.path(), factory.createUnchecked(cfg, new LoadInit(model, adapterName, site)));
     }
     Set<String> baseTensors = trainedBaseTensors(model, spec, created.keySet());
+    Map<String, INDArray> modules = new LinkedHashMap<>(); // the adapter's copies, filled from the file
+    for (String w : spec.targets().resolveModulesToSave(model.base().weights().keySet())) {
+      modules.put(w, model.base().weights().get(w).dup());
+    }
 
     // (target array, file values) pairs; not a map: INDArray equality compares values
     List<INDArray[]> assign = new ArrayList<>();
@@ -137,7 +141,7 @@ public final class PeftAdapters {
       }
       for (String w : baseTensors) {
         String key = baseKey(file, w);
-        INDArray target = model.base().weights().get(w);
+        INDArray target = modules.getOrDefault(w, model.base().weights().get(w));
         assign.add(new INDArray[] {target, read(file, key, target, dir, unused)});
       }
       if (!unused.isEmpty()) {
@@ -150,7 +154,8 @@ public final class PeftAdapters {
     for (INDArray[] pair : assign) {
       pair[0].assign(pair[1].reshape(pair[0].shape())); // [file shape] -> [adapter shape]
     }
-    PeftModel.NamedAdapter added = model.putAdapter(adapterName, spec, created);
+    PeftModel.NamedAdapter added = model.putAdapter(adapterName, spec, created, modules);
+    baseTensors.removeAll(modules.keySet()); // the biases trained with the adapter (bias modes)
     if (!baseTensors.isEmpty()) {
       model.addTrainableBase(baseTensors);
     }
@@ -183,7 +188,7 @@ public final class PeftAdapters {
       state.forEach((k, v) -> tensors.put(KEY_PREFIX + a.site().path() + "." + k, v));
     }
     for (String w : trainedBaseTensors(model, spec, na.sites().keySet())) {
-      tensors.put(KEY_PREFIX + w, model.base().weights().get(w));
+      tensors.put(KEY_PREFIX + w, na.modulesToSave().getOrDefault(w, model.base().weights().get(w)));
     }
     ConfigCodec codec = new ConfigCodec(model.registry());
     Map<String, Object> config = PeftAdapterConfig.toJson(

@@ -49,14 +49,21 @@ public final class ModelGraph {
   private final BaseLinear baseLinear;
   private final Map<String, SDVariable> weightVars = new HashMap<>();
   private final Map<String, LinearSite> sites = new LinkedHashMap<>();
+  private final Map<String, INDArray> replaced;
 
+  /**
+   * @param replaced base tensors computed with other arrays of the same shape (an adapter's own
+   *     copy of a {@code modules_to_save} module); empty for the base as it is
+   */
   public ModelGraph(
       SameDiff sd,
       BaseModel model,
       Set<String> trainableBase,
       boolean training,
       SiteHook hook,
-      BaseLinear baseLinear) {
+      BaseLinear baseLinear,
+      Map<String, INDArray> replaced) {
+    this.replaced = replaced;
     this.sd = sd;
     this.model = model;
     this.trainableBase = trainableBase;
@@ -92,7 +99,7 @@ public final class ModelGraph {
     if (v != null) {
       return v;
     }
-    INDArray array = model.weights().get(name);
+    INDArray array = replaced.getOrDefault(name, model.weights().get(name));
     if (array == null && model.quantizedWeights().containsKey(name)) {
       array = dequantizedStored(name);
     }
