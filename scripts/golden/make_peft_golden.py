@@ -330,12 +330,17 @@ def sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def generate(out):
+def deterministic_empty(out):
+    """One torch thread, deterministic kernels, and {out} emptied (created if missing)."""
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+
+
+def generate(out):
+    deterministic_empty(out)
     cwd = os.getcwd()
     os.chdir(out)  # models are loaded by relative dir, see load_base
     try:
@@ -376,29 +381,35 @@ def generate(out):
     print(f"wrote {len(files)} files, {total} bytes, to {out}")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+def cli(doc, default_out, golden_version, generate_into):
+    """The command line of a golden script: regenerate into --out (keeping its README.md), or with
+    --check regenerate into a temp dir and compare SHA256SUMS (byte-identical)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=default_out)
     parser.add_argument("--check", action="store_true",
                         help="regenerate into a temp dir and compare with --out's SHA256SUMS")
     args = parser.parse_args()
     if not args.check:
         readme = args.out / "README.md"
         saved = readme.read_text() if readme.exists() else None
-        generate(args.out)
+        generate_into(args.out.resolve())
         if saved is not None:
             readme.write_text(saved)
         return
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp) / GOLDEN_VERSION
-        generate(fresh)
+        fresh = Path(tmp) / golden_version
+        generate_into(fresh)
         old = (args.out / "SHA256SUMS").read_text()
         new = (fresh / "SHA256SUMS").read_text()
         if old != new:
             print("golden files differ from a fresh regeneration", file=sys.stderr)
             sys.exit(1)
         print("golden files reproduce byte-identically")
+
+
+def main():
+    cli(__doc__, DEFAULT_OUT, GOLDEN_VERSION, generate)
 
 
 if __name__ == "__main__":

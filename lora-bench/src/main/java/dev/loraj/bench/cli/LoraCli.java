@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
     versionProvider = LoraCli.Version.class,
     description = "LoRA research framework on the JVM: variants, sweeps, reports, reproductions.",
     subcommands = {VariantsCommand.class, SweepCommand.class, ReportCommand.class, LogitsCommand.class,
-        ParamsCommand.class, InitModelCommand.class, JmhCommand.class, QuantErrorCommand.class, ReproduceCommand.class, MemoryCommand.class,
+        ParamsCommand.class, InitModelCommand.class, CombineCommand.class, JmhCommand.class, QuantErrorCommand.class, ReproduceCommand.class, MemoryCommand.class,
         ContinualCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class LoraCli implements Runnable {
 

@@ -329,7 +329,7 @@ public final class TrialRunner {
       });
     }
     for (String w : pm.trainableBase()) {
-      tensors.put("base_model.model." + w, base.weights().get(w));
+      tensors.put("base_model.model." + w, pm.baseTensor(w));
     }
     Map<String, String> metadata = Map.of("format", "pt");
     if (adapterDir == null || spec.variant().equals(TrialSpec.FULL_FT)) {

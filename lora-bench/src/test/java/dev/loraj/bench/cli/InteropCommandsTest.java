@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** {@code lora logits} and {@code lora params} against the golden files and the LoRA paper. */
+/** {@code lora logits}, {@code lora combine} and {@code lora params} against the golden files and the LoRA paper. */
 class InteropCommandsTest {
 
   static String run(String... args) {
@@ -53,6 +53,27 @@ class InteropCommandsTest {
     double[][] rows = new ObjectMapper().convertValue(logits, double[][].class);
     double diff = PeftGolden.maxAbsDiff(Nd4j.createFromArray(rows), PeftGolden.expected("gpt2-lora/merged/logits"));
     assertThat(diff).isLessThanOrEqualTo(1e-4);
+  }
+
+  @Test
+  void combineWritesAPeftDirectoryThatLogitsLoadsWithPeftsResult(@org.junit.jupiter.api.io.TempDir Path tmp)
+      throws Exception {
+    Path golden = PeftGolden.directory("/golden/combination_v1");
+    Path model = PeftGolden.root().resolve("llama-tiny");
+    Path out = tmp.resolve("ties");
+    assertThat(run("combine", "--model", model.toString(),
+        "--adapter", golden.resolve("adapters/x") + ":0.7", "--adapter", golden.resolve("adapters/y") + ":-0.4",
+        "--method", "ties", "--density", "0.5", "--out", out.toString())).contains("ties of 2 adapters");
+    assertThat(out.resolve("adapter_config.json")).isRegularFile();
+    String logits = run("logits", "--model", model.toString(), "--adapter", out.toString(),
+        "--tokens", "3,14,15,9,26,5,35");
+    double[][] rows = new ObjectMapper().convertValue(new ObjectMapper().readTree(logits).get("logits"), double[][].class);
+    double diff = PeftGolden.maxAbsDiff(Nd4j.createFromArray(rows),
+        PeftGolden.expected(golden, "combination/ties/logits"));
+    assertThat(diff).isLessThanOrEqualTo(1e-5);
+    assertThat(LoraCli.commandLine().execute("combine", "--model", model.toString(), "--adapter",
+        golden.resolve("adapters/x").toString(), "--method", "ties", "--out", tmp.resolve("bad").toString()))
+        .as("ties without --density").isEqualTo(2);
   }
 
   @Test

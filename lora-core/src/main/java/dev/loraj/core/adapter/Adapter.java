@@ -66,7 +66,8 @@ public interface Adapter {
    * The adapter's contribution to the site's output (added to {@code baseOut}).
    *
    * @param x the site input [n, in]
-   * @param baseOut the frozen base output [n, out], bias included
+   * @param baseOut the site's output so far [n, out]: the frozen base output, bias included, plus
+   *     the branches of the active adapters applied before this one (PEFT's running result)
    * @return [n, out]
    */
   SDVariable forward(AdapterGraph graph, SDVariable x, SDVariable baseOut);
@@ -112,7 +113,20 @@ public interface Adapter {
     return weight.add(deltaWeight());
   }
 
-  /** Inverse of {@link #merge}; default {@code W' - dW}. */
+  /**
+   * The merged weight for {@code weight} ([out, in]), which may already hold other merged
+   * adapters, given {@code unmergedBase}: the site's weight without any merged adapter, the W
+   * the unmerged forward pass sees. Default {@link #merge(INDArray)}; DoRA takes its weight norm
+   * over {@code unmergedBase}.
+   */
+  default INDArray merge(INDArray weight, INDArray unmergedBase) {
+    return merge(weight);
+  }
+
+  /**
+   * Inverse of {@link #merge}; default {@code W' - dW}. It must not change the adapter: it is
+   * also called on copies, to recover the unmerged base of a site.
+   */
   default INDArray unmerge(INDArray merged) {
     return merged.sub(deltaWeight());
   }

@@ -123,8 +123,8 @@ public final class PeftAdapters {
   /**
    * Loads the adapter in {@code dir} into {@code model} as {@code adapterName} (active if it is
    * the model's first adapter): a PEFT directory, or one in the framework's own format
-   * ({@link #saveOwn}). Tensors of {@code modules_to_save} replace the base's values and become
-   * trainable, as in PEFT.
+   * ({@link #saveOwn}). Tensors of {@code modules_to_save} become the adapter's own copies
+   * of those modules (the base keeps its values), trained biases replace the base's, as in PEFT.
    */
   public static PeftModel.NamedAdapter load(PeftModel model, Path dir, String adapterName)
       throws IOException {
@@ -181,6 +181,10 @@ public final class PeftAdapters {
           factory.createUnchecked(cfg, new LoadInit(model, adapterName, site, shared, quantize)));
     }
     Set<String> baseTensors = trainedBaseTensors(model, spec, created.keySet());
+    Map<String, INDArray> modules = new LinkedHashMap<>(); // the adapter's copies, filled from the file
+    for (String w : spec.targets().resolveModulesToSave(model.base().weights().keySet())) {
+      modules.put(w, model.base().weights().get(w).dup());
+    }
 
     // (target array, file values) pairs; not a map: INDArray equality compares values
     List<INDArray[]> assign = new ArrayList<>();
@@ -200,7 +204,7 @@ public final class PeftAdapters {
       }
       for (String w : baseTensors) {
         String key = baseKey(file, w);
-        INDArray target = model.base().weights().get(w);
+        INDArray target = modules.getOrDefault(w, model.base().weights().get(w));
         assign.add(new INDArray[] {target, read(file, key, target, dir, unused)});
       }
       if (!unused.isEmpty()) {
@@ -214,7 +218,8 @@ public final class PeftAdapters {
       pair[0].assign(pair[1].reshape(pair[0].shape())); // [file shape] -> [adapter shape]
     }
     quantize.forEach(model::storeQuantized);
-    PeftModel.NamedAdapter added = model.putAdapter(adapterName, spec, created);
+    PeftModel.NamedAdapter added = model.putAdapter(adapterName, spec, created, modules);
+    baseTensors.removeAll(modules.keySet()); // the biases trained with the adapter (bias modes)
     if (!baseTensors.isEmpty()) {
       model.addTrainableBase(baseTensors);
     }
@@ -319,7 +324,7 @@ public final class PeftAdapters {
     }
     record.put("peft_type", config.get("peft_type"));
     for (String w : trainedBaseTensors(model, spec, sites.keySet())) {
-      tensors.put(KEY_PREFIX + w, model.base().weights().get(w));
+      tensors.put(KEY_PREFIX + w, na.modulesToSave().getOrDefault(w, model.base().weights().get(w)));
     }
     Map<String, String> files = new LinkedHashMap<>();
     files.put(CONFIG_FILE, JSON.writeValueAsString(config) + "\n");
@@ -348,7 +353,7 @@ public final class PeftAdapters {
     record.put("no_peft_form", noPeftForm(na).orElse(null));
     Map<String, INDArray> tensors = new TreeMap<>(siteTensors(na.sites().values()));
     for (String w : trainedBaseTensors(model, na.spec(), na.sites().keySet())) {
-      tensors.put(KEY_PREFIX + w, model.base().weights().get(w));
+      tensors.put(KEY_PREFIX + w, na.modulesToSave().getOrDefault(w, model.base().weights().get(w)));
     }
     writeDirectory(dir, tensors, Map.of(VARIANT_FILE, JSON.writeValueAsString(record) + "\n"));
   }

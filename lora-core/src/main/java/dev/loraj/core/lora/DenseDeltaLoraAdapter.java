@@ -42,6 +42,12 @@ public abstract class DenseDeltaLoraAdapter extends LoraAdapter {
     return branch(g, x, g.param(A), g.param(B)).add(viaD);
   }
 
+  @Override
+  public java.util.Optional<String> stateBeyondLowRank() {
+    return java.util.Optional.of("its accumulated dense update D (buffer '" + bufferKey + "') is part of its"
+        + " weight update and is not low rank");
+  }
+
   /** {@code s B A}: [out, r] x [r, in]. */
   public INDArray lowRankDelta() {
     return super.deltaWeight();

@@ -132,6 +132,17 @@ public class LoraAdapter implements Adapter {
     return g.sd().mmul(h, bv, false, true, false); // [n, r] x [r, out]
   }
 
+  /**
+   * What this adapter holds besides A, B and the scale that its effect depends on, as a phrase
+   * ("its magnitude vector rescales ..."), or empty when {@code s B A} and the plain forward are
+   * all of it. Operations that rebuild an adapter from A, B and the scale alone ({@link
+   * Combination}) refuse an adapter with such state. A subclass that adds state which changes the
+   * output must say so here.
+   */
+  public java.util.Optional<String> stateBeyondLowRank() {
+    return java.util.Optional.empty();
+  }
+
   /** {@code s * B A}: [out, r] x [r, in]. */
   @Override
   public INDArray deltaWeight() {

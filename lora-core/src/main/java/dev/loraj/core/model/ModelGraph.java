@@ -57,14 +57,21 @@ public final class ModelGraph {
   private final List<Set<String>> blocks = new ArrayList<>();
   /** Op names that existed when the open block began; null when no block is open. */
   private Set<String> opsBeforeBlock;
+  private final Map<String, INDArray> replaced;
 
+  /**
+   * @param replaced base tensors computed with other arrays of the same shape (an adapter's own
+   *     copy of a {@code modules_to_save} module); empty for the base as it is
+   */
   public ModelGraph(
       SameDiff sd,
       BaseModel model,
       Set<String> trainableBase,
       boolean training,
       SiteHook hook,
-      BaseLinear baseLinear) {
+      BaseLinear baseLinear,
+      Map<String, INDArray> replaced) {
+    this.replaced = replaced;
     this.sd = sd;
     this.model = model;
     this.trainableBase = trainableBase;
@@ -100,7 +107,7 @@ public final class ModelGraph {
     if (v != null) {
       return v;
     }
-    INDArray array = model.weights().get(name);
+    INDArray array = replaced.getOrDefault(name, model.weights().get(name));
     if (array == null && model.quantizedWeights().containsKey(name)) {
       array = dequantizedStored(name);
     }

@@ -62,6 +62,8 @@ public final class PeftModel {
   private final BaseModel base;
   private final AdapterRegistry registry;
   private final Map<String, NamedAdapter> adapters = new LinkedHashMap<>();
+  /** Names of the merged adapters, first merged first (unmerging goes backwards). */
+  private final List<String> mergeOrder = new ArrayList<>();
   private final Set<String> trainableBase = new LinkedHashSet<>();
   private List<String> active = List.of();
   private boolean disabled;
@@ -81,15 +83,18 @@ public final class PeftModel {
     private final AdapterSpec spec;
     private final AdapterFactory<?> factory;
     private final Map<String, Adapter> sites;
+    private final Map<String, INDArray> modulesToSave;
     private boolean merged;
     /** Quantized sites this adapter's merge requantized: site path -> {before, after}. */
     private final Map<String, QuantizedWeight[]> requantized = new HashMap<>();
 
-    NamedAdapter(String name, AdapterSpec spec, AdapterFactory<?> factory, Map<String, Adapter> sites) {
+    NamedAdapter(String name, AdapterSpec spec, AdapterFactory<?> factory, Map<String, Adapter> sites,
+        Map<String, INDArray> modulesToSave) {
       this.name = name;
       this.spec = spec;
       this.factory = factory;
       this.sites = Collections.unmodifiableMap(sites);
+      this.modulesToSave = Collections.unmodifiableMap(new LinkedHashMap<>(modulesToSave));
     }
 
     public String name() {
@@ -113,14 +118,25 @@ public final class PeftModel {
       return merged;
     }
 
-    /** Parameters of all sites; an array several sites share (by identity) counts once. */
+    /**
+     * This adapter's own copies of its {@code modules_to_save} tensors, by base weight name:
+     * trained and saved with it, used instead of the base tensors while it is active.
+     */
+    public Map<String, INDArray> modulesToSave() {
+      return modulesToSave;
+    }
+
+    /**
+     * Parameters of all sites (an array several sites share, by identity, counts once) and the
+     * {@code modules_to_save} copies.
+     */
     public long trainableParameters() {
       Set<INDArray> seen = Collections.newSetFromMap(new IdentityHashMap<>());
       return sites.values().stream()
           .flatMap(a -> a.parameters().values().stream())
           .filter(seen::add)
           .mapToLong(INDArray::length)
-          .sum();
+          .sum() + modulesToSave.values().stream().mapToLong(INDArray::length).sum();
     }
   }
 
@@ -181,8 +197,10 @@ public final class PeftModel {
         candidates.add(w);
       }
     });
-    Set<String> extra = new LinkedHashSet<>(spec.targets().resolveModulesToSave(candidates));
-    extra.forEach(this::widenIfHalf); // trained weights are float32
+    // an adapter's copies of modules_to_save are trained, so float32
+    spec.targets().resolveModulesToSave(candidates).forEach(this::widenIfHalf);
+    Map<String, INDArray> modules = ModulesToSave.copies(base, spec);
+    Set<String> extra = new LinkedHashSet<>();
     BiasMode bias = spec.config().bias();
     for (LinearSite s : base.linearSites()) {
       boolean take = bias == BiasMode.ALL || (bias == BiasMode.LORA_ONLY && created.containsKey(s.path()));
@@ -192,7 +210,7 @@ public final class PeftModel {
     }
     trainableBase.addAll(extra);
     version++;
-    NamedAdapter added = new NamedAdapter(name, spec, factory, created);
+    NamedAdapter added = new NamedAdapter(name, spec, factory, created, modules);
     adapters.put(name, added);
     if (active.isEmpty()) {
       active = List.of(name);
@@ -212,13 +230,34 @@ public final class PeftModel {
     return List.copyOf(adapters.keySet());
   }
 
-  /** Registers an adapter built elsewhere (a loaded checkpoint, a combination). */
+  /**
+   * Registers an adapter built elsewhere (a combination); its {@code modules_to_save} copies, if
+   * its spec names any, start as copies of the base.
+   */
   public NamedAdapter putAdapter(String name, AdapterSpec spec, Map<String, Adapter> sites) {
+    return putAdapter(name, spec, sites, ModulesToSave.copies(base, spec));
+  }
+
+  /**
+   * Registers an adapter built elsewhere (a loaded checkpoint) with its own {@code modules_to_save}
+   * tensors by base weight name (each of the base tensor's shape; not copied).
+   */
+  public NamedAdapter putAdapter(String name, AdapterSpec spec, Map<String, Adapter> sites,
+      Map<String, INDArray> modulesToSave) {
     if (adapters.containsKey(name) || name.equals(BASE)) {
       throw new IllegalArgumentException("an adapter named '" + name + "' already exists");
     }
+    modulesToSave.forEach((w, v) -> {
+      INDArray b = base.weights().get(w);
+      if (b == null || !java.util.Arrays.equals(b.shape(), v.shape())) {
+        throw new IllegalArgumentException("modules_to_save tensor '" + w + "' of adapter '" + name + "' has shape "
+            + java.util.Arrays.toString(v.shape()) + "; the base " + (b == null ? "has no such weight"
+            : "weight is " + java.util.Arrays.toString(b.shape())));
+      }
+    });
     version++;
-    NamedAdapter a = new NamedAdapter(name, spec, registry.forConfig(spec.config()), new LinkedHashMap<>(sites));
+    NamedAdapter a = new NamedAdapter(name, spec, registry.forConfig(spec.config()), new LinkedHashMap<>(sites),
+        modulesToSave);
     adapters.put(name, a);
     if (active.isEmpty()) {
       active = List.of(name);
@@ -262,15 +301,35 @@ public final class PeftModel {
     version++;
     NamedAdapter a = adapter(name);
     if (a.merged) {
-      unmergeOne(a);
+      unmergeAlone(a);
     }
     adapters.remove(name);
     active = active.stream().filter(n -> !n.equals(name)).toList();
   }
 
-  /** Base tensors trained with the adapters (modules_to_save, biases). */
+  /**
+   * Names of the base tensors trained with the adapters: biases (bias modes), tensors made
+   * trainable with {@link #addTrainableBase}, and the {@code modules_to_save} of the active
+   * adapters (whose arrays are the adapters' copies, see {@link #baseTensor}).
+   */
   public Set<String> trainableBase() {
-    return Collections.unmodifiableSet(trainableBase);
+    Set<String> out = new LinkedHashSet<>(trainableBase);
+    out.addAll(modulesInUse().keySet());
+    return Collections.unmodifiableSet(out);
+  }
+
+  /**
+   * The array the model computes with for base tensor {@code name}: the active adapter's
+   * {@code modules_to_save} copy when it has one, else the base tensor.
+   */
+  public INDArray baseTensor(String name) {
+    INDArray copy = modulesInUse().get(name);
+    return copy != null ? copy : base.weights().get(name);
+  }
+
+  /** The {@code modules_to_save} copies in use: the active adapters' (none while disabled). */
+  private Map<String, INDArray> modulesInUse() {
+    return disabled ? Map.of() : ModulesToSave.inUse(active.stream().map(adapters::get).toList());
   }
 
   /** Makes base tensors trainable (full fine-tuning: every weight). */
@@ -300,6 +359,9 @@ public final class PeftModel {
     for (String w : trainableBase) {
       n += base.weights().get(w).length();
     }
+    for (String a : active) {
+      n += adapters.get(a).modulesToSave.values().stream().mapToLong(INDArray::length).sum();
+    }
     return n;
   }
 
@@ -320,7 +382,9 @@ public final class PeftModel {
     for (String w : trainableBase) {
       ledger.add(MemoryLedger.Category.TRAINABLE, base.weights().get(w));
     }
+    ledger.addAll(MemoryLedger.Category.TRAINABLE, modulesInUse().values());
     ledger.addAll(MemoryLedger.Category.FROZEN, base.weights().values());
+    adapters.values().forEach(na -> ledger.addAll(MemoryLedger.Category.FROZEN, na.modulesToSave.values()));
     for (NamedAdapter na : adapters.values()) {
       for (Adapter ad : na.sites.values()) {
         ledger.addAll(MemoryLedger.Category.FROZEN, ad.parameters().values());
@@ -363,7 +427,7 @@ public final class PeftModel {
           before.put(ad.site().path(), q);
         }
         INDArray w = torchLayout(ad.site());
-        INDArray m = ad.merge(w);
+        INDArray m = ad.merge(w, unmergedBase(ad.site(), w));
         if (safe && !Graphs.allFinite(m)) {
           throw new IllegalStateException(
               "safe merge of adapter '" + n + "' refused: merged weight of '" + ad.site().path()
@@ -396,15 +460,48 @@ public final class PeftModel {
       a.requantized.clear();
       before.forEach((path, q) -> a.requantized.put(path, new QuantizedWeight[] {q, quantized(site(path))}));
       a.merged = true;
+      mergeOrder.add(n);
       version++;
     }
   }
 
+  /**
+   * The frozen weight of {@code site} as the unmerged forward sees it: {@code current} (its weight
+   * now) with the merged adapters taken out, last merged first; {@code current} itself when none
+   * is merged there. Adapters whose merge depends on the base (DoRA's norm) need it.
+   */
+  private INDArray unmergedBase(LinearSite site, INDArray current) {
+    INDArray w = current;
+    for (int i = mergeOrder.size() - 1; i >= 0; i--) {
+      Adapter ad = adapters.get(mergeOrder.get(i)).sites.get(site.path());
+      if (ad != null) {
+        w = ad.unmerge(w);
+      }
+    }
+    return w;
+  }
+
   /** Restores the base weights of every merged adapter (last merged first). */
   public void unmerge() {
-    List<NamedAdapter> merged = new ArrayList<>(adapters.values().stream().filter(a -> a.merged).toList());
-    Collections.reverse(merged);
-    merged.forEach(this::unmergeOne);
+    while (!mergeOrder.isEmpty()) {
+      unmergeOne(adapters.get(mergeOrder.get(mergeOrder.size() - 1)));
+    }
+  }
+
+  /**
+   * Unmerges {@code a} alone: the adapters merged after it are unmerged first and merged again
+   * afterwards, because a merge may depend on what was merged before (several DoRA adapters).
+   */
+  private void unmergeAlone(NamedAdapter a) {
+    int at = mergeOrder.indexOf(a.name);
+    List<String> later = new ArrayList<>(mergeOrder.subList(at + 1, mergeOrder.size()));
+    for (int i = later.size() - 1; i >= 0; i--) {
+      unmergeOne(adapters.get(later.get(i)));
+    }
+    unmergeOne(a);
+    if (!later.isEmpty()) {
+      mergeInternal(later.toArray(String[]::new), false);
+    }
   }
 
   /**
@@ -423,6 +520,7 @@ public final class PeftModel {
     }
     a.requantized.clear();
     a.merged = false;
+    mergeOrder.remove(a.name);
     version++;
   }
 
@@ -435,14 +533,16 @@ public final class PeftModel {
     List<NamedAdapter> toMerge = active.stream().map(adapters::get).filter(a -> !a.merged).toList();
     Map<String, INDArray> copy = new LinkedHashMap<>();
     base.weights().forEach((k, v) -> copy.put(k, v.dup()));
+    modulesInUse().forEach((k, v) -> copy.put(k, v.dup())); // the active copy replaces the module
     for (LinearSite s : base.linearSites()) {
       List<Adapter> here = toMerge.stream().map(a -> a.sites.get(s.path())).filter(Objects::nonNull).toList();
       if (here.isEmpty() && quantized(s) == null) {
         continue;
       }
       INDArray w = torchLayout(s); // [out, in], dequantized when quantized
+      INDArray unmerged = here.isEmpty() ? w : unmergedBase(s, w);
       for (Adapter ad : here) {
-        w = ad.merge(w);
+        w = ad.merge(w, unmerged);
       }
       copy.put(s.weightName(), (s.fanInFanOut() ? w.transpose() : w).dup('c').castTo(DataType.FLOAT));
     }
@@ -626,7 +726,9 @@ public final class PeftModel {
           continue;
         }
         GraphView view = new GraphView(g, an, ad, adapterVars, byArray, trainable, training);
-        SDVariable c = ad.forward(view, x, baseOut);
+        // each adapter sees the output so far, as in PEFT (only DoRA reads it: several DoRA
+        // adapters on one site rescale in turn, which is what merging them one by one gives)
+        SDVariable c = ad.forward(view, x, sum == null ? baseOut : baseOut.add(sum));
         if (mixed != null) {
           SDVariable mask = masks.computeIfAbsent(an,
               k -> sd.placeHolder("mask/" + k, DataType.FLOAT, -1, 1));
@@ -642,11 +744,26 @@ public final class PeftModel {
       }
       return sum == null ? baseOut : baseOut.add(sum);
     };
-    ModelGraph mg = new ModelGraph(sd, base, trainableBase, training, hook, baseLinear);
+    Map<String, INDArray> modules;
+    if (mixed == null) {
+      modules = modulesInUse();
+    } else {
+      modules = Map.of();
+      for (String an : branchNames) {
+        if (!adapters.get(an).modulesToSave.isEmpty()) {
+          throw new IllegalArgumentException("mixed-batch inference through adapter '" + an + "' is not"
+              + " supported: it holds modules_to_save copies " + adapters.get(an).modulesToSave.keySet()
+              + ", which replace whole modules; run its rows with setActive instead");
+        }
+      }
+    }
+    Set<String> trainableNames = new LinkedHashSet<>(trainableBase);
+    trainableNames.addAll(modules.keySet());
+    ModelGraph mg = new ModelGraph(sd, base, trainableNames, training, hook, baseLinear, modules);
     ModelOutput out = base.build(mg);
-    for (String w : trainableBase) {
+    for (String w : trainableNames) {
       if (sd.hasVariable(w)) {
-        trainable.add(new TrainableVar(w, base.weights().get(w), null, null, w, 1.0));
+        trainable.add(new TrainableVar(w, modules.getOrDefault(w, base.weights().get(w)), null, null, w, 1.0));
       }
     }
     SDVariable reg = null;

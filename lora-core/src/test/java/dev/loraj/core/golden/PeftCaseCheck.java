@@ -59,7 +59,7 @@ public final class PeftCaseCheck {
     pm.merge();
     double weights = 0;
     for (var e : iterable(c.path("merged_weight_keys"))) {
-      INDArray mine = pm.base().weights().get(e.getKey());
+      INDArray mine = pm.baseTensor(e.getKey()); // a modules_to_save copy when the adapter has one
       weights = Math.max(weights, PeftGolden.maxAbsDiff(mine, PeftGolden.expected(e.getValue().asText())));
     }
     double merged = PeftGolden.maxAbsDiff(pm.output(in), PeftGolden.expected(c.path("merged_logits_key").asText()));

@@ -29,40 +29,45 @@ public final class PeftGolden {
 
   public static final String ROOT = "/golden/peft_v1";
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static Path root;
+  private static final Map<String, Path> ROOTS = new java.util.HashMap<>();
 
   private PeftGolden() {}
 
   /** The golden directory as a file system path. */
-  public static synchronized Path root() {
-    if (root == null) {
-      root = locate();
-    }
-    return root;
+  public static Path root() {
+    return directory(ROOT);
   }
 
-  private static Path locate() {
-    URL url = PeftGolden.class.getResource(ROOT + "/cases.json");
+  /**
+   * A golden directory beside this one ({@code "/golden/combination_v1"}) as a file system path:
+   * it must hold {@code cases.json} and list its files in {@code SHA256SUMS}.
+   */
+  public static synchronized Path directory(String resourceRoot) {
+    return ROOTS.computeIfAbsent(resourceRoot, PeftGolden::locate);
+  }
+
+  private static Path locate(String root) {
+    URL url = PeftGolden.class.getResource(root + "/cases.json");
     if (url == null) {
-      throw new IllegalStateException("classpath resource " + ROOT + "/cases.json not found");
+      throw new IllegalStateException("classpath resource " + root + "/cases.json not found");
     }
     try {
       if (url.getProtocol().equals("file")) {
         return Path.of(url.toURI()).getParent();
       }
-      return copyOut();
+      return copyOut(root);
     } catch (URISyntaxException | IOException e) {
       throw new IllegalStateException("cannot open " + url, e);
     }
   }
 
   /** Copies the files listed in SHA256SUMS out of a jar. */
-  private static Path copyOut() throws IOException {
-    Path dir = Files.createTempDirectory("peft_v1");
+  private static Path copyOut(String root) throws IOException {
+    Path dir = Files.createTempDirectory(root.substring(root.lastIndexOf('/') + 1));
     dir.toFile().deleteOnExit();
     List<String> names = new ArrayList<>();
     names.add("SHA256SUMS");
-    try (InputStream in = PeftGolden.class.getResourceAsStream(ROOT + "/SHA256SUMS")) {
+    try (InputStream in = PeftGolden.class.getResourceAsStream(root + "/SHA256SUMS")) {
       for (String line : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
         String[] parts = line.trim().split("\\s+", 2);
         if (parts.length == 2) {
@@ -73,9 +78,9 @@ public final class PeftGolden {
     for (String n : names) {
       Path target = dir.resolve(n);
       Files.createDirectories(target.getParent());
-      try (InputStream in = PeftGolden.class.getResourceAsStream(ROOT + "/" + n)) {
+      try (InputStream in = PeftGolden.class.getResourceAsStream(root + "/" + n)) {
         if (in == null) {
-          throw new IOException("resource " + ROOT + "/" + n + " missing");
+          throw new IOException("resource " + root + "/" + n + " missing");
         }
         Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
       }
@@ -84,8 +89,13 @@ public final class PeftGolden {
   }
 
   public static JsonNode index() {
+    return directoryIndex(root());
+  }
+
+  /** {@code cases.json} of a golden directory. */
+  public static JsonNode directoryIndex(Path dir) {
     try {
-      return JSON.readTree(root().resolve("cases.json").toFile());
+      return JSON.readTree(dir.resolve("cases.json").toFile());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -108,7 +118,12 @@ public final class PeftGolden {
 
   /** A tensor of expected.safetensors as FLOAT. */
   public static INDArray expected(String key) {
-    try (SafetensorsFile f = SafetensorsFile.open(root().resolve("expected.safetensors"))) {
+    return expected(root(), key);
+  }
+
+  /** A tensor of {@code dir}'s expected.safetensors as FLOAT. */
+  public static INDArray expected(Path dir, String key) {
+    try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("expected.safetensors"))) {
       return f.getFloat(key);
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -49,7 +49,11 @@ public final class ContinualRunner {
     int n = order.size();
     checkOrder(order);
     PeftModel model = new PeftModel(sequence.newBaseModel(), registry);
-    Targets targets = settings.targets().withModulesToSave(sequence.headModules().toArray(String[]::new));
+    Targets targets = settings.targets();
+    // one head shared by every task's adapter and trained with each of them (not a per-adapter
+    // modules_to_save copy, which would start each task from the untrained head)
+    model.addTrainableBase(targets.withModulesToSave(sequence.headModules().toArray(String[]::new))
+        .resolveModulesToSave(model.base().weights().keySet()));
     double[][] r = new double[n][n];
     List<String> names = new ArrayList<>();
     if (method == ContinualMethod.MULTI_TASK) {

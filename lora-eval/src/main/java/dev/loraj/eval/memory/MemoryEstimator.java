@@ -63,8 +63,9 @@ public final class MemoryEstimator {
 
   /**
    * As {@link #estimate(ModelShape, MemorySettings)}, with {@code trainedBaseParams} base
-   * parameters (a classification head, {@code modules_to_save}) trained beside the adapter; the
-   * variant {@value #HEAD_ONLY} trains only those.
+   * parameters (a classification head, {@code modules_to_save}) trained beside the adapter, as
+   * the adapter's own copies (the originals stay frozen, as in PEFT); the variant
+   * {@value #HEAD_ONLY} trains only those, in place.
    */
   public MemoryBreakdown estimate(ModelShape m, MemorySettings s, long trainedBaseParams) {
     return estimate(m, s, trainedBaseParams, null, null);
@@ -117,7 +118,8 @@ public final class MemoryEstimator {
       adapted = targets.resolve(m.sites());
       trainable = ArchitectureCards.trainableParameters(m.sites(), targets, cfg, f) + trainedBaseParams;
       notes.add("targets " + (targetsGiven != null ? targetsGiven : names) + ": " + adapted.size() + " sites");
-      long denseFrozen = m.totalParams() - trainedBaseParams;
+      // the adapter trains its own copy of modules_to_save: the base keeps the original, frozen
+      long denseFrozen = m.totalParams();
       long quantizedParams = 0;
       boolean doubleQuant = cfg instanceof QuantizedLoraConfig q ? q.doubleQuant() && s.doubleQuant() : s.doubleQuant();
       if (s.quantized() || cfg instanceof QuantizedLoraConfig) {

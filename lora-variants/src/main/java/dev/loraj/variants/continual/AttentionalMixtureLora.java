@@ -241,6 +241,13 @@ public final class AttentionalMixtureLora implements AdapterFactory<AttentionalM
     private SDVariable lastGates;
 
     @Override
+    public java.util.Optional<String> stateBeyondLowRank() {
+      return previous.isEmpty() ? java.util.Optional.empty()
+          : java.util.Optional.of("its input-dependent attention gates ('" + QUERY + "', '" + BIAS + "') mix it with "
+              + previous.size() + " earlier LoRA(s)");
+    }
+
+    @Override
     public INDArray deltaWeight() {
       if (!previous.isEmpty()) {
         throw new UnsupportedOperationException("AM-LoRA at '" + site.path() + "' mixes "

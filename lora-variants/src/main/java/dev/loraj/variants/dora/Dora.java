@@ -45,7 +45,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * dropout active it is recomputed from the dropped input, as PEFT does.
  *
  * <p>Merge writes {@code W' = (m/n)(W + dW)}; unmerge inverts it with the norm cached at merge
- * time, {@code W = W'/(m/n) - dW} (the merged weight alone does not determine n). PEFT keys:
+ * time, {@code W = W'/(m/n) - dW} (the merged weight alone does not determine n). Several DoRA
+ * adapters on one site apply in turn, as in PEFT: each rescales the output so far (the base plus
+ * the adapters before it) by its m/n, with n always taken over the unmerged base W, so merging
+ * them one after another gives the unmerged model. PEFT keys:
  * {@code lora_A.weight}, {@code lora_B.weight}, {@code lora_magnitude_vector} (no ".weight").
  *
  * <p>The norm needs the base weight in the graph ({@link AdapterGraph#baseWeight()}); on a
@@ -99,7 +102,7 @@ public final class Dora implements AdapterFactory<DoraConfig> {
 
     private final double dropoutRate;
     private final INDArray magnitude; // [out]
-    private INDArray mergedNorm; // [out], set by merge, consumed by unmerge
+    private INDArray mergedNorm; // [out], set by merge, read by unmerge
 
     DoraAdapter(LinearSite site, DoraConfig config, double scaling, double dropout) {
       super(site, config, scaling, 0.0); // dropout applied here, shared by both terms
@@ -117,6 +120,12 @@ public final class Dora implements AdapterFactory<DoraConfig> {
       Map<String, INDArray> p = new LinkedHashMap<>(super.parameters());
       p.put(MAGNITUDE, magnitude);
       return p;
+    }
+
+    @Override
+    public java.util.Optional<String> stateBeyondLowRank() {
+      return java.util.Optional.of("its magnitude vector '" + MAGNITUDE + "' rescales every row of the adapted"
+          + " weight");
     }
 
     /** A and B: the norm n is detached (section 4.3), so their gradients omit dn/dA, dn/dB. */
@@ -137,7 +146,7 @@ public final class Dora implements AdapterFactory<DoraConfig> {
       SDVariable scale = m.div(norm); // m/n [out]
 
       SDVariable in = x;
-      SDVariable direct; // x W^T without bias [n, out]
+      SDVariable direct; // the output so far without the bias (x W^T for one adapter) [n, out]
       if (g.training() && dropoutRate > 0) {
         in = Graphs.dropout(sd, x, dropoutRate);
         direct = FrozenMatMul.apply(sd, in, stored, !site.fanInFanOut()); // [n, in] x [in, out]
@@ -199,13 +208,24 @@ public final class Dora implements AdapterFactory<DoraConfig> {
     /** {@code W' = (m/n)(W + dW)}, n the row norms of {@code W + dW}; caches n for unmerge. */
     @Override
     public INDArray merge(INDArray weight) {
-      INDArray combined = weight.add(deltaWeight()); // [out, in]
-      INDArray norm = combined.norm2(1); // [out]
-      mergedNorm = norm;
-      return combined.muliColumnVector(magnitude.div(norm).reshape(site.out(), 1));
+      return merge(weight, weight);
     }
 
-    /** {@code W = W' / (m/n) - dW} with the n of the last merge. */
+    /**
+     * {@code W' = (m/n)(W_cur + dW)} with {@code n = ||W_0 + dW||}, W_0 the unmerged base: the
+     * forward pass rescales the output so far (base and the adapters before this one) by m/n, and
+     * takes n over W_0, so merging adapters one after another gives the unmerged model (PEFT
+     * 0.21's order and norm). Caches n for unmerge.
+     */
+    @Override
+    public INDArray merge(INDArray weight, INDArray unmergedBase) {
+      INDArray delta = deltaWeight();
+      INDArray norm = unmergedBase.add(delta).norm2(1); // [out]
+      mergedNorm = norm;
+      return weight.add(delta).muliColumnVector(magnitude.div(norm).reshape(site.out(), 1));
+    }
+
+    /** {@code W = W' / (m/n) - dW} with the n of the last merge (the adapter is not changed). */
     @Override
     public INDArray unmerge(INDArray merged) {
       if (mergedNorm == null) {
@@ -213,7 +233,6 @@ public final class Dora implements AdapterFactory<DoraConfig> {
             "DoRA adapter at '" + site.path() + "' was not merged: nothing to unmerge");
       }
       INDArray scale = magnitude.div(mergedNorm).reshape(site.out(), 1); // [out, 1]
-      mergedNorm = null;
       return merged.divColumnVector(scale).subi(deltaWeight());
     }
   }

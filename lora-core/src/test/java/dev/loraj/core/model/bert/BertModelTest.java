@@ -75,7 +75,7 @@ class BertModelTest {
 
   static INDArray forward(BertModel model) {
     SameDiff sd = Graphs.newSameDiff();
-    ModelOutput out = model.build(new ModelGraph(sd, model, Set.of(), false, null, null));
+    ModelOutput out = model.build(new ModelGraph(sd, model, Set.of(), false, null, null, java.util.Map.of()));
     assertThat(out.inputs()).containsExactly("input_ids", "attention_mask", "token_type_ids");
     return Graphs.output(sd, inputs, out.output().name());
   }
