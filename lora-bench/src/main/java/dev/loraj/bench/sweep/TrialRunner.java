@@ -205,6 +205,8 @@ public final class TrialRunner {
   }
 
   private void failed(ObjectNode r, List<Double> losses, Exception e) {
+    System.err.println("trial " + r.path("id").asText() + " failed:");
+    e.printStackTrace(); // the record keeps the message; the log keeps where it came from
     markFailed(json, r, losses, e.getClass().getSimpleName() + ": " + e.getMessage());
   }
 

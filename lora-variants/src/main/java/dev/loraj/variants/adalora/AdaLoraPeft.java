@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
@@ -85,6 +87,13 @@ final class AdaLoraPeft {
       AdaLoraAdapter a = (AdaLoraAdapter) site;
       long[] rows = kept(a.mask());
       String prefix = PeftAdapters.KEY_PREFIX + a.site().path() + ".";
+      if (rows.length == 0) {
+        // every triplet pruned: PEFT saves the site at rank 0, tensors with an empty rank axis
+        out.put(prefix + AdaLoraAdapter.A, Nd4j.create(DataType.FLOAT, 0, a.a().columns()));
+        out.put(prefix + AdaLoraAdapter.B, Nd4j.create(DataType.FLOAT, a.b().rows(), 0));
+        out.put(prefix + AdaLoraAdapter.E, Nd4j.create(DataType.FLOAT, 0, a.e().columns()));
+        continue;
+      }
       INDArray e = a.e().get(NDArrayIndex.indices(rows), NDArrayIndex.all()).dup('c');
       out.put(prefix + AdaLoraAdapter.A, a.a().get(NDArrayIndex.indices(rows), NDArrayIndex.all()).dup('c'));
       out.put(prefix + AdaLoraAdapter.B, a.b().get(NDArrayIndex.all(), NDArrayIndex.indices(rows)).dup('c'));
