@@ -20,13 +20,10 @@ Run (from the repository root, with the optional venv of scripts/setup-python.sh
 Deterministic: explicit seed, single-threaded torch, eager attention.
 """
 
-import argparse
-import hashlib
 import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy
@@ -35,6 +32,9 @@ import safetensors.torch
 import torch
 import transformers
 from transformers import LlamaConfig, LlamaForCausalLM
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_peft_golden import cli, sha256  # noqa: E402  (the sibling script's command line and hash)
 
 GOLDEN_VERSION = "bf16_v1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,10 +50,6 @@ def config():
                        num_attention_heads=4, num_key_value_heads=2, vocab_size=300,
                        max_position_embeddings=64, rms_norm_eps=1e-6, rope_theta=10000.0,
                        tie_word_embeddings=False)
-
-
-def sha256(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @torch.no_grad()
@@ -106,25 +102,7 @@ def generate(out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--check", action="store_true",
-                        help="regenerate into a temp dir and compare with --out's SHA256SUMS")
-    args = parser.parse_args()
-    if not args.check:
-        readme = args.out / "README.md"
-        saved = readme.read_text() if readme.exists() else None
-        generate(args.out)
-        if saved is not None:
-            readme.write_text(saved)
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp) / GOLDEN_VERSION
-        generate(fresh)
-        if (args.out / "SHA256SUMS").read_text() != (fresh / "SHA256SUMS").read_text():
-            print("golden files differ from a fresh regeneration", file=sys.stderr)
-            sys.exit(1)
-        print("golden files reproduce byte-identically")
+    cli(__doc__, DEFAULT_OUT, GOLDEN_VERSION, generate)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ Run from the repository root:
 Deterministic: explicit seeds, one torch thread, eager attention.
 """
 
-import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +31,9 @@ import torch
 import transformers
 from peft import AdaLoraConfig, PeftModel, VeraConfig, get_peft_model
 from transformers import LlamaForCausalLM
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_peft_golden import cli, sha256  # noqa: E402  (the sibling script's command line and hash)
 
 GOLDEN_VERSION = "peft_tuners_v1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -140,10 +141,6 @@ def run_case(out, case, tensors):
         max_abs_reloaded_minus_in_memory=float((logits - in_memory).abs().max()))
 
 
-def sha256(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def generate(out):
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -179,26 +176,7 @@ def generate(out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--check", action="store_true",
-                        help="regenerate into a temp dir and compare with --out's SHA256SUMS")
-    args = parser.parse_args()
-    if not args.check:
-        readme = args.out / "README.md"
-        saved = readme.read_text() if readme.exists() else None
-        generate(args.out)
-        if saved is not None:
-            readme.write_text(saved)
-        return
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp) / GOLDEN_VERSION
-        generate(fresh)
-        if (args.out / "SHA256SUMS").read_text() != (fresh / "SHA256SUMS").read_text():
-            print("golden files differ from a fresh regeneration", file=sys.stderr)
-            sys.exit(1)
-        print("golden files reproduce byte-identically")
+    cli(__doc__, DEFAULT_OUT, GOLDEN_VERSION, generate)
 
 
 if __name__ == "__main__":
