@@ -64,8 +64,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * {@code peak_rss_delta} the training steps' peak above the settled set-up (model and adapter);
  * {@code peak_rss_replayed_steps} the peak of the replayed steps alone (from the third on, VmHWM
  * reset before it; whatever the first two left resident included), which is where gradient
- * checkpointing ({@code --checkpointing}) acts: the first two steps run through SameDiff's
- * session, which holds every activation, so they set the whole-run peak either way.
+ * checkpointing ({@code --checkpointing}) acts; {@code peak_rss_by_step} the peak of each step
+ * alone (VmHWM reset before every step).
  */
 final class MemoryMeasure {
 
@@ -184,18 +184,18 @@ final class MemoryMeasure {
     MemoryLedger ledger = new MemoryLedger();
     long trainPeak;
     long firstStepsPeak = -1; // VmHWM of the steps before the replayed ones
-    long steadyPeak;
+    long steadyPeak = -1;
     int recomputed;
     long heapPeak;
     List<Double> stepSeconds = new ArrayList<>();
     List<Double> stepCpuSeconds = new ArrayList<>();
+    List<Long> stepPeaks = new ArrayList<>(); // VmHWM of each step alone (reset before it)
     try (MemoryMonitor mon = MemoryMonitor.start();
         Trainer.Session session = new Trainer(TrainConfig.of(steps, 1e-4, 1)).checkpointing(s.checkpointing())
             .start(pm, Objective.classification())) {
       int vocab = decoder ? ((LlamaModel) base).config().vocabSize() : ((BertModel) base).config().vocabSize();
       for (int step = 1; step <= steps; step++) {
-        if (step == STEADY_FROM && hwmTrain) {
-          firstStepsPeak = MemoryMonitor.peakRssBytes();
+        if (hwmTrain) {
           MemoryMonitor.resetPeakRss();
         }
         long ts = System.nanoTime();
@@ -205,13 +205,22 @@ final class MemoryMeasure {
         stepSeconds.add((System.nanoTime() - ts) / 1e9);
         stepCpuSeconds.add((processCpuNanos() - cpu) / 1e9);
         mon.sample();
+        if (hwmTrain) {
+          long p = MemoryMonitor.peakRssBytes();
+          stepPeaks.add(p);
+          if (step < STEADY_FROM) {
+            firstStepsPeak = Math.max(firstStepsPeak, p);
+          } else {
+            steadyPeak = Math.max(steadyPeak, p);
+          }
+        }
       }
       pm.addTo(ledger);
       session.addTo(ledger);
       mon.sample();
       long endPeak = hwmTrain ? MemoryMonitor.peakRssBytes() : mon.sampledPeakRssBytes();
-      trainPeak = Math.max(firstStepsPeak, endPeak);
-      steadyPeak = firstStepsPeak >= 0 ? endPeak : -1;
+      trainPeak = Math.max(Math.max(firstStepsPeak, steadyPeak), endPeak);
+      steadyPeak = hwmTrain && steps >= STEADY_FROM ? Math.max(steadyPeak, endPeak) : -1;
       recomputed = session.recomputedBlocks();
       heapPeak = mon.peaks().heapBytes();
     }
@@ -236,6 +245,8 @@ final class MemoryMeasure {
     m.put("rss_after_setup", afterSetup);
     m.put("peak_rss_source", hwmTrain ? "VmHWM" : "sampled");
     m.put("peak_rss_replayed_steps", steadyPeak);
+    ArrayNode peaks = m.putArray("peak_rss_by_step");
+    stepPeaks.forEach(peaks::add);
     // the JVM heap is part of the resident set: quantized and 16-bit weights hold their codes there
     m.put("peak_heap_used", heapPeak);
     m.put("heap_committed", Runtime.getRuntime().totalMemory());

@@ -16,6 +16,7 @@ import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.VariableType;
 import org.nd4j.autodiff.samediff.internal.SameDiffOp;
+import com.google.common.collect.MapMaker;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.CustomOp;
@@ -86,9 +87,22 @@ final class GradientReplay {
     }
   }
 
-  /** Records every executed op with the arrays and arguments of its context. */
+  /**
+   * Records every executed op with its arguments and what the plan needs of its arrays.
+   *
+   * <p>It keeps no array the run produced: an op's output is recorded as an {@link Out} (a number
+   * unique within the run, its shape, type and order), and an input that an earlier op produced as
+   * that number, found through a weak identity map. Holding the outputs themselves kept every
+   * array of the recorded step reachable until the plan was built, on top of the session's own
+   * and the plan's new ones: the recorded step was the peak of a training run. Inputs that no op
+   * of the run produced (variables, constants, placeholders: arrays that live on anyway) are kept
+   * as they are, for the identity checks of {@link #build}.
+   */
   static final class Recorder extends BaseListener {
     final List<Recorded> ops = new ArrayList<>();
+    /** Each live output array of the run and the number of its latest production (weak, identity keys). */
+    private final Map<INDArray, Long> produced = new MapMaker().weakKeys().makeMap();
+    private long next;
 
     @Override
     public boolean isActive(Operation operation) {
@@ -98,11 +112,30 @@ final class GradientReplay {
     @Override
     public void opExecution(SameDiff sd, At at, MultiDataSet batch, SameDiffOp op, OpContext oc,
         INDArray[] outputs) {
+      List<Object> ins = new ArrayList<>();
+      if (oc != null) {
+        for (INDArray a : oc.getInputArrays()) {
+          Long id = a == null ? null : produced.get(a);
+          ins.add(id != null ? id : a);
+        }
+      }
+      boolean marker = op.getOp() instanceof GradientBackwardsMarker;
+      Out[] outs = new Out[outputs == null ? 0 : outputs.length];
+      for (int k = 0; k < outs.length; k++) {
+        INDArray a = outputs[k];
+        if (a != null) {
+          // an output that is one of the op's inputs (an identity passes its input on) keeps its
+          // number, as the array keeps its identity; any other array is a new value
+          Long known = produced.get(a);
+          long id = known != null && oc != null && passesOn(oc, a) ? known : next++;
+          produced.put(a, id);
+          outs[k] = new Out(id, a.shape(), a.dataType(), a.ordering(), marker ? a.dup() : null);
+        }
+      }
       ops.add(new Recorded(op,
           op.getInputsToOp() == null ? List.of() : List.copyOf(op.getInputsToOp()),
           op.getOutputsOfOp() == null ? List.of() : List.copyOf(op.getOutputsOfOp()),
-          oc == null ? List.of() : new ArrayList<>(oc.getInputArrays()),
-          outputs == null ? new INDArray[0] : outputs.clone(),
+          ins, outs,
           oc == null ? List.of() : new ArrayList<>(oc.getIArguments()),
           oc == null ? List.of() : new ArrayList<>(oc.getTArguments()),
           oc == null ? List.of() : new ArrayList<>(oc.getBArguments()),
@@ -110,13 +143,29 @@ final class GradientReplay {
     }
   }
 
+  private static boolean passesOn(OpContext oc, INDArray out) {
+    for (INDArray a : oc.getInputArrays()) {
+      if (a == out) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * An op output of the recorded run: {@code id} identifies the array within the run, {@code value}
+   * is a copy of it where the plan needs the value itself (the gradient marker's ones), else null.
+   */
+  record Out(long id, long[] shape, DataType type, char order, INDArray value) {}
+
   /**
    * One executed op: {@code ins} and {@code outs} are the variables it read and wrote (the op's
-   * own, or renamed ones in a recomputed copy, see {@link BlockRecompute}), {@code inputs} and
-   * {@code outputs} the arrays the recorded run passed.
+   * own, or renamed ones in a recomputed copy, see {@link BlockRecompute}); {@code inputs} what
+   * the recorded run passed, each the {@link Out#id} of an earlier output or the array itself
+   * (see {@link Recorder}); {@code outputs} what it produced.
    */
-  record Recorded(SameDiffOp op, List<String> ins, List<String> outs, List<INDArray> inputs,
-      INDArray[] outputs, List<Long> iArgs, List<Double> tArgs, List<Boolean> bArgs,
+  record Recorded(SameDiffOp op, List<String> ins, List<String> outs, List<Object> inputs,
+      Out[] outputs, List<Long> iArgs, List<Double> tArgs, List<Boolean> bArgs,
       List<DataType> dArgs) {
 
     /** The same execution reading {@code newIns} and writing {@code newOuts}. */
@@ -230,7 +279,8 @@ final class GradientReplay {
     final Map<String, INDArray> ph;
     final List<String> names;
     final Map<String, Slot> byVar = new HashMap<>();
-    final Map<String, INDArray> recordedArray = new HashMap<>();
+    /** What each variable was in the recorded run: an output's id, or the array itself. */
+    final Map<String, Object> recordedArray = new HashMap<>();
     final Map<Slot, Integer> lastUse = new IdentityHashMap<>();
     final List<String> checkedVars = new ArrayList<>();
     final List<INDArray> checkedArrays = new ArrayList<>();
@@ -262,7 +312,7 @@ final class GradientReplay {
           check(ins.size() == 1 && outs.size() == 1, "identity with " + ins.size() + " inputs");
           Slot s = source(ins.get(0), r.inputs().get(0), false);
           use(s, i);
-          alias(outs.get(0), s, r.outputs()[0]);
+          alias(outs.get(0), s, r.outputs()[0] == null ? null : r.outputs()[0].id());
           inSlots.add(null);
           outSlots.add(null);
           scalarArgs.add(null);
@@ -270,8 +320,8 @@ final class GradientReplay {
         }
         if (op instanceof GradientBackwardsMarker) {
           check(outs.size() == 1, "gradient marker outputs");
-          INDArray one = r.outputs()[0].dup();
-          alias(outs.get(0), fixed(one), r.outputs()[0]);
+          INDArray one = r.outputs()[0].value();
+          alias(outs.get(0), fixed(one), r.outputs()[0].id());
           inSlots.add(null);
           outSlots.add(null);
           scalarArgs.add(null);
@@ -303,12 +353,12 @@ final class GradientReplay {
         check(r.outputs().length == outs.size(), "op " + op.opName() + " outputs");
         Slot[] out = new Slot[outs.size()];
         for (int k = 0; k < out.length; k++) {
-          INDArray rec = r.outputs()[k];
+          Out rec = r.outputs()[k];
           check(rec != null, "op " + op.opName() + " has no output " + k);
           boolean requested = names.contains(outs.get(k));
           out[k] = new Slot(requested ? SRC_FRESH : SRC_FIXED, outs.get(k), null, rec.shape(),
-              rec.dataType(), rec.ordering());
-          alias(outs.get(k), out[k], rec);
+              rec.type(), rec.order());
+          alias(outs.get(k), out[k], rec.id());
         }
         inSlots.add(in);
         outSlots.add(out);
@@ -414,6 +464,11 @@ final class GradientReplay {
       }
     }
 
+    /** Output ids compare by value, arrays by identity. */
+    private static boolean sameRecorded(Object a, Object b) {
+      return a instanceof Long id ? id.equals(b) : a == b;
+    }
+
     private Slot fixed(INDArray a) {
       return new Slot(SRC_FIXED, null, a, a.shape(), a.dataType(), a.ordering());
     }
@@ -423,17 +478,17 @@ final class GradientReplay {
     }
 
     /** Output variable {@code var} is {@code slot}; {@code recorded} is what the run produced. */
-    private void alias(String var, Slot slot, INDArray recorded) throws Unsupported {
+    private void alias(String var, Slot slot, Object recorded) throws Unsupported {
       check(!byVar.containsKey(var), "variable " + var + " produced twice");
       byVar.put(var, slot);
       recordedArray.put(var, recorded);
     }
 
     /** The slot variable {@code var} is read from; {@code recorded} (if known) must match it. */
-    private Slot source(String var, INDArray recorded, boolean scalar) throws Unsupported {
+    private Slot source(String var, Object recorded, boolean scalar) throws Unsupported {
       Slot s = byVar.get(var);
       if (s != null) {
-        check(recorded == null || recordedArray.get(var) == recorded,
+        check(recorded == null || sameRecorded(recordedArray.get(var), recorded),
             "input " + var + " is not the array its op produced");
         return s;
       }

@@ -22,6 +22,7 @@ import org.nd4j.autodiff.samediff.array.SingleThreadArrayHolder;
 import org.nd4j.autodiff.samediff.config.ExecutionResult;
 import org.nd4j.autodiff.samediff.config.SDValue;
 import org.nd4j.autodiff.samediff.internal.InferenceSession;
+import org.nd4j.autodiff.samediff.internal.SessionMemMgr;
 import org.nd4j.autodiff.samediff.internal.memory.ArrayCacheMemoryMgr;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -67,6 +68,7 @@ public final class Graphs {
       return plan.run(placeholders, replay.timer()).get(output);
     }
     INDArray out;
+    keepReleasedArrays(sd, !replayable || replay.unsupported() != null);
     if (planOrMode == ReplayCache.Mode.RECORD) {
       GradientReplay.Recorder recorder = new GradientReplay.Recorder();
       sd.setListeners(recorder);
@@ -90,6 +92,9 @@ public final class Graphs {
    */
   private static void store(ReplayCache replay, GradientReplay.Key key, SameDiff fn, SameDiff forward,
       GradientReplay.Recorder recorder, Map<String, INDArray> placeholders, List<String> names) {
+    // the session's cached arrays are of no further use once a plan serves the run: freed
+    // before the plan allocates its own, so the two never coexist
+    dropSessionCache(fn);
     try {
       List<GradientReplay.Recorded> ops = recorder.ops;
       List<Set<String>> blocks = replay.blocks();
@@ -103,7 +108,6 @@ public final class Graphs {
         }
       }
       replay.store(key, GradientReplay.build(fn, ops, placeholders, names), null);
-      dropSessionCache(fn);
     } catch (GradientReplay.Unsupported e) {
       log.info("runs of this graph go through SameDiff's session: {}", e.getMessage());
       replay.store(key, null, e.getMessage());
@@ -286,6 +290,7 @@ public final class Graphs {
     if (planOrMode instanceof GradientReplay.Plan plan) {
       all = plan.run(placeholders, replay.timer());
     } else if (planOrMode == ReplayCache.Mode.RECORD) {
+      keepReleasedArrays(gradFn, false);
       GradientReplay.Recorder recorder = new GradientReplay.Recorder();
       gradFn.setListeners(recorder);
       try {
@@ -295,6 +300,7 @@ public final class Graphs {
       }
       store(replay, key, gradFn, sd, recorder, placeholders, names);
     } else {
+      keepReleasedArrays(gradFn, !replayable || replay.unsupported() != null);
       gradFn.setListeners(sd.getListeners());
       all = runGradientFunction(gradFn, placeholders, names);
     }
@@ -338,6 +344,39 @@ public final class Graphs {
       s.getArrayUseTracker().clear();
       s.getMmgr().close();
       s.setMmgr(new ArrayCacheMemoryMgr());
+    }
+  }
+
+  /**
+   * Chooses what the calling thread's session of {@code fn} does with an array once every op
+   * that reads it has run: keeps it for reuse by later runs ({@code keep}, ND4J's default) or
+   * frees it at once.
+   *
+   * <p>Why: ND4J 1.0.0-M2.1's {@code ArrayCacheMemoryMgr} keeps released arrays up to a quarter
+   * of JavaCPP's byte limit (the JVM's -Xmx unless set: 1.5 GB at -Xmx6g) and serves later
+   * allocations of the same length from them. That pays off for a graph SameDiff runs at every
+   * step. A graph that will be replayed ({@link GradientReplay}) runs through the session only
+   * twice, and there the cache was memory that the step's live arrays and, in the recorded run,
+   * the plan's new arrays came on top of: Qwen2.5-0.5B's LoRA step (batch 1 x 256) peaked
+   * 3.6 GB above the loaded model in its first run against 1.9 GB of activations.
+   */
+  private static void keepReleasedArrays(SameDiff fn, boolean keep) {
+    long thread = Thread.currentThread().getId();
+    InferenceSession s = fn.getSessions().get(thread);
+    if (s == null) {
+      if (keep) {
+        return; // the session SameDiff creates keeps them
+      }
+      s = new InferenceSession(fn);
+      fn.getSessions().put(thread, s);
+    }
+    SessionMemMgr current = s.getMmgr();
+    boolean keeps = !(current instanceof ArrayCacheMemoryMgr m) || m.isEnableCache();
+    if (keeps != keep) {
+      current.close(); // what the old manager holds is released: no op reads it again
+      ArrayCacheMemoryMgr next = new ArrayCacheMemoryMgr();
+      next.setEnableCache(keep);
+      s.setMmgr(next);
     }
   }
 

@@ -27,9 +27,6 @@ import org.nd4j.linalg.api.shape.LongShapeDescriptor;
 public abstract class JavaComputedOp extends DynamicCustomOp {
   private static volatile long identityHash;
 
-  private INDArray lastResult;
-  private Thread lastThread;
-
   /** For SameDiff's reflection (clones). */
   protected JavaComputedOp() {}
 
@@ -147,15 +144,19 @@ public abstract class JavaComputedOp extends DynamicCustomOp {
   }
 
   /**
-   * Closes the previous result when this thread made it (its identity copy has finished: a
-   * thread runs one op at a time), so large results do not wait for the GC; a result another
-   * thread made is left to the GC, as its copy may still be running.
+   * Closes the result this thread published before (by any op of this kind): its identity copy
+   * has finished, as a thread runs one op at a time, so at most one result per thread waits for
+   * its copy. Keeping the last result per op instead left every Java-computed output of a
+   * SameDiff run allocated until the same op ran again, one step later: for a model whose frozen
+   * linears are all quantized or 16-bit, a whole step's worth of linear outputs.
    */
-  private synchronized void recycle(INDArray result) {
-    if (lastResult != null && lastThread == Thread.currentThread() && !lastResult.wasClosed()) {
-      lastResult.close();
+  private static void recycle(INDArray result) {
+    INDArray previous = LAST_RESULT.get();
+    if (previous != null && previous != result && !previous.wasClosed()) {
+      previous.close();
     }
-    lastResult = result;
-    lastThread = Thread.currentThread();
+    LAST_RESULT.set(result);
   }
+
+  private static final ThreadLocal<INDArray> LAST_RESULT = new ThreadLocal<>();
 }
