@@ -1,21 +1,13 @@
 package dev.loraj.core.model;
 
-import com.google.common.hash.Hashing;
 import dev.loraj.core.adapter.Adapter;
-import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
-import dev.loraj.core.adapter.AdapterGraph;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
 import dev.loraj.core.engine.MemoryLedger;
-import dev.loraj.core.engine.NativeMemoryGuard;
-import dev.loraj.core.graph.Graphs;
-import dev.loraj.core.graph.ReplayCache;
 import dev.loraj.core.quant.QuantizedWeight;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -23,18 +15,11 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.SplittableRandom;
-import java.util.function.BiConsumer;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A base model with named adapters: add, activate (one or several), disable, delete, merge,
@@ -57,25 +42,22 @@ public final class PeftModel {
   /** Name for "no adapter" in mixed-batch inference (PEFT's {@code __base__}). */
   public static final String BASE = "__base__";
 
-  private static final Logger log = LoggerFactory.getLogger(PeftModel.class);
-
   private final BaseModel base;
   private final AdapterRegistry registry;
-  private final Map<String, NamedAdapter> adapters = new LinkedHashMap<>();
-  /** Names of the merged adapters, first merged first (unmerging goes backwards). */
-  private final List<String> mergeOrder = new ArrayList<>();
-  private final Set<String> trainableBase = new LinkedHashSet<>();
+  /** The adapters by name, in the order they were added. */
+  final Map<String, NamedAdapter> adapters = new LinkedHashMap<>();
+  /** Base tensors trained with the adapters (biases, full fine-tuning), by weight name. */
+  final Set<String> trainableBase = new LinkedHashSet<>();
   private List<String> active = List.of();
   private boolean disabled;
   private ModelGraph.BaseLinear baseLinear;
   /** Bumped by every change of structure; inference graphs are cached per version. */
   private long version;
-  private final Map<List<String>, Built> inferenceCache = new HashMap<>();
-  /** Replay plans of the cached plain inference graph (see Graphs.output). */
-  private final ReplayCache inferenceReplay = new ReplayCache();
-  private long cacheVersion = -1;
-  /** Mean {@code x^T x} of each site's inputs from {@link #calibrate}, by site path, [in, in]. */
-  private final Map<String, INDArray> inputCovariances = new LinkedHashMap<>();
+  private final SiteWeights weights = new SiteWeights(this);
+  private final AdapterMerge merging = new AdapterMerge(this, weights);
+  private final ForwardGraph graphs = new ForwardGraph(this);
+  private final InferenceGraphs inference = new InferenceGraphs(this, graphs);
+  private final InputCalibration calibration = new InputCalibration(graphs);
 
   /** One named adapter: its spec, factory and per-site state. */
   public static final class NamedAdapter {
@@ -84,9 +66,10 @@ public final class PeftModel {
     private final AdapterFactory<?> factory;
     private final Map<String, Adapter> sites;
     private final Map<String, INDArray> modulesToSave;
-    private boolean merged;
+    /** Set and cleared by {@link AdapterMerge}. */
+    boolean merged;
     /** Quantized sites this adapter's merge requantized: site path -> {before, after}. */
-    private final Map<String, QuantizedWeight[]> requantized = new HashMap<>();
+    final Map<String, QuantizedWeight[]> requantized = new HashMap<>();
 
     NamedAdapter(String name, AdapterSpec spec, AdapterFactory<?> factory, Map<String, Adapter> sites,
         Map<String, INDArray> modulesToSave) {
@@ -159,6 +142,19 @@ public final class PeftModel {
     this.baseLinear = baseLinear;
   }
 
+  ModelGraph.BaseLinear baseLinear() {
+    return baseLinear;
+  }
+
+  /** Records a change of structure (adapters, activity, base weights): cached graphs are stale. */
+  void changed() {
+    version++;
+  }
+
+  long version() {
+    return version;
+  }
+
   // ---------------------------------------------------------------- adapters
 
   /**
@@ -173,32 +169,9 @@ public final class PeftModel {
       throw new IllegalArgumentException("an adapter named '" + name + "' already exists");
     }
     AdapterFactory<?> factory = registry.forConfig(spec.config());
-    List<LinearSite> selected = spec.targets().resolve(base.linearSites());
-    Map<String, Frozen> originals = new LinkedHashMap<>();
-    Map<String, Adapter> created = new LinkedHashMap<>();
-    Map<Class<?>, Object> shared = new HashMap<>(); // SiteInit.shared: one per addAdapter call
-    try {
-      for (LinearSite site : selected) {
-        AdapterConfig cfg = spec.config();
-        int r = spec.targets().rankFor(site, cfg.rank());
-        double alpha = spec.targets().alphaFor(site, cfg.alpha());
-        if (r != cfg.rank() || alpha != cfg.alpha()) {
-          cfg = cfg.withRankAndAlpha(r, alpha);
-        }
-        created.put(site.path(), factory.createUnchecked(cfg, new Init(name, site, seed, originals, shared)));
-      }
-    } catch (RuntimeException e) {
-      originals.forEach(this::restoreFrozen);
-      throw e;
-    }
-    Set<String> candidates = new LinkedHashSet<>(base.weights().keySet());
-    base.quantizedWeights().forEach((w, q) -> {
-      if (!q.format().blockwise()) {
-        candidates.add(w);
-      }
-    });
+    Map<String, Adapter> created = AdapterSiteInit.createAll(this, weights, name, spec, factory, seed);
     // an adapter's copies of modules_to_save are trained, so float32
-    spec.targets().resolveModulesToSave(candidates).forEach(this::widenIfHalf);
+    weights.widenModulesToSave(spec);
     Map<String, INDArray> modules = ModulesToSave.copies(base, spec);
     Set<String> extra = new LinkedHashSet<>();
     BiasMode bias = spec.config().bias();
@@ -301,7 +274,7 @@ public final class PeftModel {
     version++;
     NamedAdapter a = adapter(name);
     if (a.merged) {
-      unmergeAlone(a);
+      merging.unmergeAlone(a);
     }
     adapters.remove(name);
     active = active.stream().filter(n -> !n.equals(name)).toList();
@@ -328,7 +301,7 @@ public final class PeftModel {
   }
 
   /** The {@code modules_to_save} copies in use: the active adapters' (none while disabled). */
-  private Map<String, INDArray> modulesInUse() {
+  Map<String, INDArray> modulesInUse() {
     return disabled ? Map.of() : ModulesToSave.inUse(active.stream().map(adapters::get).toList());
   }
 
@@ -336,7 +309,7 @@ public final class PeftModel {
   public void addTrainableBase(Set<String> weightNames) {
     version++;
     for (String w : weightNames) {
-      widenIfHalf(w);
+      weights.widenIfHalf(w);
       if (base.quantizedWeights().containsKey(w)) {
         throw new IllegalArgumentException("base weight '" + w + "' is quantized and cannot be"
             + " trained; store a float copy (storeTorchLayout) first");
@@ -393,135 +366,25 @@ public final class PeftModel {
       }
     }
     base.quantizedWeights().values().forEach(q -> q.addTo(ledger));
-    ledger.addAll(MemoryLedger.Category.OTHER, inputCovariances.values());
-    inferenceReplay.addTo(ledger, MemoryLedger.Category.OTHER);
+    calibration.addTo(ledger);
+    inference.addTo(ledger);
   }
 
   // ---------------------------------------------------------------- merging
 
   /** Merges the active adapters (or the named ones) into the base weights. */
   public void merge(String... names) {
-    mergeInternal(names, false);
+    merging.merge(names, false);
   }
 
   /** As {@link #merge}, but computes every merged weight first and refuses non-finite results. */
   public void safeMerge(String... names) {
-    mergeInternal(names, true);
-  }
-
-  private void mergeInternal(String[] names, boolean safe) {
-    List<String> which = names.length == 0 ? active : List.of(names);
-    for (String n : which) {
-      NamedAdapter a = adapter(n);
-      if (a.merged) {
-        log.warn("adapter '{}' is already merged; merging again changes nothing", n);
-        continue;
-      }
-      Map<String, INDArray> mergedWeights = new LinkedHashMap<>();
-      // held sites are rounded to their format at once, so the float merges never pile up
-      Map<String, QuantizedWeight> mergedHeld = new LinkedHashMap<>();
-      Map<String, QuantizedWeight> before = new LinkedHashMap<>();
-      for (Adapter ad : a.sites.values()) {
-        QuantizedWeight q = quantized(ad.site());
-        if (q != null) {
-          before.put(ad.site().path(), q);
-        }
-        INDArray w = torchLayout(ad.site());
-        INDArray m = ad.merge(w, unmergedBase(ad.site(), w));
-        if (safe && !Graphs.allFinite(m)) {
-          throw new IllegalStateException(
-              "safe merge of adapter '" + n + "' refused: merged weight of '" + ad.site().path()
-                  + "' has non-finite values; the base is unchanged");
-        }
-        if (q != null) {
-          mergedHeld.put(ad.site().path(),
-              QuantizedWeight.quantize(m, q.format(), q.blockSize(), q.doubleQuantized()));
-          if (m != w) {
-            w.close();
-          }
-          m.close();
-        } else {
-          mergedWeights.put(ad.site().path(), m);
-        }
-      }
-      long blockwise = before.values().stream().filter(q -> q.format().blockwise()).count();
-      if (blockwise > 0) {
-        log.warn("merging adapter '{}' into {} quantized base weight(s): dequantize, add, requantize;"
-            + " rounding makes the merged output differ from the unmerged one (mergeAndUnload()"
-            + " exports exact float weights instead)", n, blockwise);
-      }
-      if (before.size() > blockwise) {
-        log.info("merging adapter '{}' into {} 16-bit base weight(s): added in float32, rounded"
-            + " to the base's dtype (as PEFT merges into a bfloat16 model)", n,
-            before.size() - blockwise);
-      }
-      mergedWeights.forEach((path, m) -> store(site(path), m, false));
-      mergedHeld.forEach((path, q) -> base.quantizedWeights().put(site(path).weightName(), q));
-      a.requantized.clear();
-      before.forEach((path, q) -> a.requantized.put(path, new QuantizedWeight[] {q, quantized(site(path))}));
-      a.merged = true;
-      mergeOrder.add(n);
-      version++;
-    }
-  }
-
-  /**
-   * The frozen weight of {@code site} as the unmerged forward sees it: {@code current} (its weight
-   * now) with the merged adapters taken out, last merged first; {@code current} itself when none
-   * is merged there. Adapters whose merge depends on the base (DoRA's norm) need it.
-   */
-  private INDArray unmergedBase(LinearSite site, INDArray current) {
-    INDArray w = current;
-    for (int i = mergeOrder.size() - 1; i >= 0; i--) {
-      Adapter ad = adapters.get(mergeOrder.get(i)).sites.get(site.path());
-      if (ad != null) {
-        w = ad.unmerge(w);
-      }
-    }
-    return w;
+    merging.merge(names, true);
   }
 
   /** Restores the base weights of every merged adapter (last merged first). */
   public void unmerge() {
-    while (!mergeOrder.isEmpty()) {
-      unmergeOne(adapters.get(mergeOrder.get(mergeOrder.size() - 1)));
-    }
-  }
-
-  /**
-   * Unmerges {@code a} alone: the adapters merged after it are unmerged first and merged again
-   * afterwards, because a merge may depend on what was merged before (several DoRA adapters).
-   */
-  private void unmergeAlone(NamedAdapter a) {
-    int at = mergeOrder.indexOf(a.name);
-    List<String> later = new ArrayList<>(mergeOrder.subList(at + 1, mergeOrder.size()));
-    for (int i = later.size() - 1; i >= 0; i--) {
-      unmergeOne(adapters.get(later.get(i)));
-    }
-    unmergeOne(a);
-    if (!later.isEmpty()) {
-      mergeInternal(later.toArray(String[]::new), false);
-    }
-  }
-
-  /**
-   * A quantized site still holding what this adapter's merge stored gets back the exact weight
-   * the merge replaced; any other site is unmerged arithmetically (requantized if quantized).
-   */
-  private void unmergeOne(NamedAdapter a) {
-    for (Adapter ad : a.sites.values()) {
-      QuantizedWeight[] pair = a.requantized.get(ad.site().path());
-      if (pair != null && quantized(ad.site()) == pair[1]) {
-        base.quantizedWeights().put(ad.site().weightName(), pair[0]);
-        version++;
-        continue;
-      }
-      store(ad.site(), ad.unmerge(torchLayout(ad.site())), true);
-    }
-    a.requantized.clear();
-    a.merged = false;
-    mergeOrder.remove(a.name);
-    version++;
+    merging.unmergeAll();
   }
 
   /**
@@ -530,45 +393,18 @@ public final class PeftModel {
    * copy is float: a quantized site becomes {@code deq(W) + dW}, exactly, with no requantization.
    */
   public BaseModel mergeAndUnload() {
-    List<NamedAdapter> toMerge = active.stream().map(adapters::get).filter(a -> !a.merged).toList();
-    Map<String, INDArray> copy = new LinkedHashMap<>();
-    base.weights().forEach((k, v) -> copy.put(k, v.dup()));
-    modulesInUse().forEach((k, v) -> copy.put(k, v.dup())); // the active copy replaces the module
-    for (LinearSite s : base.linearSites()) {
-      List<Adapter> here = toMerge.stream().map(a -> a.sites.get(s.path())).filter(Objects::nonNull).toList();
-      if (here.isEmpty() && quantized(s) == null) {
-        continue;
-      }
-      INDArray w = torchLayout(s); // [out, in], dequantized when quantized
-      INDArray unmerged = here.isEmpty() ? w : unmergedBase(s, w);
-      for (Adapter ad : here) {
-        w = ad.merge(w, unmerged);
-      }
-      copy.put(s.weightName(), (s.fanInFanOut() ? w.transpose() : w).dup('c').castTo(DataType.FLOAT));
-    }
-    return base.withWeights(copy);
+    return merging.mergeAndUnload();
   }
 
+  // ---------------------------------------------------------------- frozen site weights
+
   LinearSite site(String path) {
-    for (LinearSite s : base.linearSites()) {
-      if (s.path().equals(path)) {
-        return s;
-      }
-    }
-    throw new IllegalArgumentException("no linear site '" + path + "'");
+    return weights.site(path);
   }
 
   /** The site's frozen weight as a fresh [out, in] array (dequantized when held quantized). */
   public INDArray torchLayout(LinearSite site) {
-    QuantizedWeight q = quantized(site);
-    if (q != null) {
-      return q.dequantize();
-    }
-    INDArray w = base.weights().get(site.weightName());
-    if (w == null) {
-      throw new IllegalStateException("linear site " + site.path() + " has no dense weight to merge into");
-    }
-    return site.fanInFanOut() ? w.transpose().dup('c') : w.dup('c');
+    return weights.torchLayout(site);
   }
 
   /**
@@ -577,53 +413,12 @@ public final class PeftModel {
    * changes the values: logged as a warning).
    */
   public void storeTorchLayout(LinearSite site, INDArray w) {
-    store(site, w, true);
-  }
-
-  private void store(LinearSite site, INDArray w, boolean warnRequantize) {
-    version++;
-    if (w.rank() != 2 || w.size(0) != site.out() || w.size(1) != site.in()) {
-      throw new IllegalArgumentException(
-          "weight for " + site.path() + " must be [" + site.out() + ", " + site.in() + "], got "
-              + java.util.Arrays.toString(w.shape()));
-    }
-    QuantizedWeight q = quantized(site);
-    if (q != null) {
-      if (warnRequantize && q.format().blockwise()) {
-        log.warn("requantizing '{}' ({}): rounding changes the stored weight", site.weightName(), q);
-      }
-      base.quantizedWeights().put(site.weightName(),
-          QuantizedWeight.quantize(w, q.format(), q.blockSize(), q.doubleQuantized()));
-      return;
-    }
-    INDArray stored = site.fanInFanOut() ? w.transpose().dup('c') : w.dup('c');
-    base.weights().put(site.weightName(), stored.castTo(DataType.FLOAT));
-  }
-
-  /**
-   * Holds weight {@code name} as a float32 array again when the base holds it in 16 bits (exact:
-   * widening loses nothing), so it can be trained; anything else is left as it is.
-   */
-  private void widenIfHalf(String name) {
-    QuantizedWeight q = base.quantizedWeights().get(name);
-    if (q == null || q.format().blockwise()) {
-      return;
-    }
-    for (LinearSite s : base.linearSites()) {
-      if (s.weightName().equals(name)) {
-        INDArray w = q.dequantize();
-        base.weights().put(name, s.fanInFanOut() ? w.transpose().dup('c') : w);
-        base.quantizedWeights().remove(name);
-        version++;
-        log.info("'{}' is trained: held in float32 instead of {}", name, q.format().json());
-        return;
-      }
-    }
+    weights.store(site, w, true);
   }
 
   /** The site's quantized frozen weight ([out, in]), or {@code null} when it is dense. */
   public QuantizedWeight quantized(LinearSite site) {
-    return base.quantizedWeights().get(site.weightName());
+    return weights.quantized(site);
   }
 
   /**
@@ -633,42 +428,7 @@ public final class PeftModel {
    * @throws UnsupportedOperationException if the model family cannot hold quantized weights
    */
   public void storeQuantized(LinearSite site, QuantizedWeight q) {
-    if (q.rows() != site.out() || q.cols() != site.in()) {
-      throw new IllegalArgumentException("quantized weight for " + site.path() + " must be ["
-          + site.out() + ", " + site.in() + "], got " + java.util.Arrays.toString(q.shape()));
-    }
-    if (trainableBase.contains(site.weightName())) {
-      throw new IllegalArgumentException("base weight '" + site.weightName()
-          + "' is trainable and cannot be quantized");
-    }
-    try {
-      base.quantizedWeights().put(site.weightName(), q);
-    } catch (UnsupportedOperationException e) {
-      throw new UnsupportedOperationException("model family '" + base.family() + "' cannot hold"
-          + " quantized weights: its BaseModel does not override quantizedWeights()", e);
-    }
-    base.weights().remove(site.weightName());
-    version++;
-  }
-
-  /** A site's frozen weight as it is stored now: dense or quantized (to restore on failure). */
-  private record Frozen(INDArray dense, QuantizedWeight quantized) {}
-
-  private Frozen frozen(LinearSite site) {
-    return new Frozen(base.weights().get(site.weightName()), quantized(site));
-  }
-
-  private void restoreFrozen(String weightName, Frozen f) {
-    version++;
-    if (f.quantized() != null) {
-      base.quantizedWeights().put(weightName, f.quantized());
-      base.weights().remove(weightName);
-    } else {
-      if (base.quantizedWeights().containsKey(weightName)) {
-        base.quantizedWeights().remove(weightName);
-      }
-      base.weights().put(weightName, f.dense());
-    }
+    weights.storeQuantized(site, q);
   }
 
   // ---------------------------------------------------------------- graphs and inference
@@ -696,89 +456,12 @@ public final class PeftModel {
    *     {@code null} for ordinary active-adapter inference
    */
   public Built build(boolean training, List<String> mixed) {
-    return build(training, mixed, null);
-  }
-
-  /** As {@link #build(boolean, List)}; {@code siteInputs} (if not null) sees every site's input. */
-  private Built build(boolean training, List<String> mixed, BiConsumer<LinearSite, SDVariable> siteInputs) {
-    SameDiff sd = Graphs.newSameDiff();
-    List<TrainableVar> trainable = new ArrayList<>();
-    Map<String, SDVariable> masks = new LinkedHashMap<>();
-    List<SDVariable> regs = new ArrayList<>();
-    List<String> branchNames;
-    if (mixed != null) {
-      branchNames = new ArrayList<>(new LinkedHashSet<>(mixed));
-      branchNames.remove(BASE);
-      branchNames.forEach(this::adapter);
-    } else {
-      branchNames = disabled ? List.of() : active.stream().filter(n -> !adapters.get(n).merged).toList();
-    }
-    Map<String, SDVariable> adapterVars = new HashMap<>();
-    Map<INDArray, SDVariable> byArray = new IdentityHashMap<>(); // parameters shared by sites
-    ModelGraph.SiteHook hook = (g, site, x, baseOut) -> {
-      if (siteInputs != null) {
-        siteInputs.accept(site, x);
-      }
-      SDVariable sum = null;
-      for (String an : branchNames) {
-        Adapter ad = adapters.get(an).sites.get(site.path());
-        if (ad == null) {
-          continue;
-        }
-        GraphView view = new GraphView(g, an, ad, adapterVars, byArray, trainable, training);
-        // each adapter sees the output so far, as in PEFT (only DoRA reads it: several DoRA
-        // adapters on one site rescale in turn, which is what merging them one by one gives)
-        SDVariable c = ad.forward(view, x, sum == null ? baseOut : baseOut.add(sum));
-        if (mixed != null) {
-          SDVariable mask = masks.computeIfAbsent(an,
-              k -> sd.placeHolder("mask/" + k, DataType.FLOAT, -1, 1));
-          c = c.mul(mask);
-        }
-        if (training) {
-          SDVariable r = ad.regularization(view);
-          if (r != null) {
-            regs.add(r);
-          }
-        }
-        sum = sum == null ? c : sum.add(c);
-      }
-      return sum == null ? baseOut : baseOut.add(sum);
-    };
-    Map<String, INDArray> modules;
-    if (mixed == null) {
-      modules = modulesInUse();
-    } else {
-      modules = Map.of();
-      for (String an : branchNames) {
-        if (!adapters.get(an).modulesToSave.isEmpty()) {
-          throw new IllegalArgumentException("mixed-batch inference through adapter '" + an + "' is not"
-              + " supported: it holds modules_to_save copies " + adapters.get(an).modulesToSave.keySet()
-              + ", which replace whole modules; run its rows with setActive instead");
-        }
-      }
-    }
-    Set<String> trainableNames = new LinkedHashSet<>(trainableBase);
-    trainableNames.addAll(modules.keySet());
-    ModelGraph mg = new ModelGraph(sd, base, trainableNames, training, hook, baseLinear, modules);
-    ModelOutput out = base.build(mg);
-    for (String w : trainableNames) {
-      if (sd.hasVariable(w)) {
-        trainable.add(new TrainableVar(w, modules.getOrDefault(w, base.weights().get(w)), null, null, w, 1.0));
-      }
-    }
-    SDVariable reg = null;
-    for (SDVariable r : regs) {
-      reg = reg == null ? r : reg.add(r);
-    }
-    return new Built(sd, out.output(), out.inputs(), trainable,
-        masks.keySet().stream().map(k -> "mask/" + k).toList(), reg, mg.blocks());
+    return graphs.build(training, mixed, null);
   }
 
   /** The model output with the active adapters (or the base if disabled). */
   public INDArray output(Map<String, INDArray> inputs) {
-    Built b = cachedInference(null);
-    NativeMemoryGuard.check(); // evaluation loops leave one output per batch for the GC
-    return Graphs.output(b.sd(), inputs, b.output().name(), inferenceReplay);
+    return inference.output(inputs);
   }
 
   /**
@@ -786,39 +469,12 @@ public final class PeftModel {
    * ({@link #BASE} for none).
    */
   public INDArray outputMixed(Map<String, INDArray> inputs, List<String> perExample) {
-    long batch = base.batchSize(inputs);
-    if (perExample.size() != batch) {
-      throw new IllegalArgumentException(
-          "mixed batch: " + perExample.size() + " adapter names for " + batch + " examples");
-    }
-    Built b = cachedInference(perExample);
-    int rows = base.rowsPerExample(inputs);
-    Map<String, INDArray> ph = new HashMap<>(inputs);
-    for (String maskName : b.maskInputs()) {
-      String an = maskName.substring("mask/".length());
-      float[] m = new float[(int) batch * rows];
-      for (int i = 0; i < batch; i++) {
-        if (perExample.get(i).equals(an)) {
-          java.util.Arrays.fill(m, i * rows, (i + 1) * rows, 1f);
-        }
-      }
-      ph.put(maskName, Nd4j.create(m, new long[] {m.length, 1}, 'c'));
-    }
-    return Graphs.output(b.sd(), ph, b.output().name());
+    return inference.outputMixed(inputs, perExample);
   }
 
   /** The inference graph for the current state (rebuilt after any structural change). */
   public Built cachedInference(List<String> mixed) {
-    if (cacheVersion != version) {
-      inferenceCache.clear();
-      inferenceReplay.close(); // the graph is rebuilt: its plans go now rather than at its next run
-      cacheVersion = version;
-    }
-    List<String> key = mixed == null ? List.of() : new ArrayList<>(new LinkedHashSet<>(mixed));
-    if (mixed != null) {
-      key.add(0, "mixed:");
-    }
-    return inferenceCache.computeIfAbsent(key, k -> build(false, mixed));
+    return inference.cached(mixed);
   }
 
   // ---------------------------------------------------------------- calibration
@@ -837,233 +493,16 @@ public final class PeftModel {
    * @param batches model inputs, e.g. {@code {"x": [n, in]}} for an MLP; at least one
    */
   public void calibrate(Iterable<Map<String, INDArray>> batches) {
-    Map<String, List<String[]>> outputs = new LinkedHashMap<>(); // site -> [gram, rows] names
-    Built b = build(false, null, (site, x) -> {
-      List<String[]> hits = outputs.computeIfAbsent(site.path(), k -> new ArrayList<>());
-      String prefix = "calibration/" + site.path() + "/" + hits.size();
-      SameDiff sd = x.getSameDiff();
-      SDVariable gram = sd.mmul(prefix + "/gram", x, x, true, false, false); // [in, n] x [n, in]
-      SDVariable rows = sd.sizeAt(prefix + "/rows", x, 0);
-      hits.add(new String[] {gram.name(), rows.name()});
-    });
-    List<String> names = new ArrayList<>();
-    outputs.values().forEach(l -> l.forEach(pair -> names.addAll(List.of(pair))));
-    Map<String, INDArray> sums = new LinkedHashMap<>();
-    Map<String, Long> counts = new LinkedHashMap<>();
-    int seen = 0;
-    for (Map<String, INDArray> batch : batches) {
-      Map<String, INDArray> ph = new HashMap<>();
-      for (String in : b.inputs()) {
-        if (batch.containsKey(in)) {
-          ph.put(in, batch.get(in));
-        }
-      }
-      Map<String, INDArray> res = b.sd().output(ph, names.toArray(String[]::new));
-      outputs.forEach((path, hits) -> {
-        for (String[] pair : hits) {
-          INDArray g = res.get(pair[0]).castTo(DataType.DOUBLE);
-          sums.merge(path, g, INDArray::addi);
-          counts.merge(path, res.get(pair[1]).getLong(0), Long::sum);
-        }
-      });
-      seen++;
-    }
-    if (seen == 0) {
-      throw new IllegalArgumentException("calibrate: batches is empty; give at least one batch of model inputs");
-    }
-    inputCovariances.clear();
-    sums.forEach((path, sum) -> {
-      long n = counts.get(path);
-      if (n > 0) {
-        inputCovariances.put(path, sum.divi(n).castTo(DataType.FLOAT));
-      }
-    });
+    calibration.calibrate(batches);
   }
 
   /** The calibrated input covariance of site {@code path} ([in, in], a copy), if any. */
   public Optional<INDArray> inputCovariance(String path) {
-    return Optional.ofNullable(inputCovariances.get(path)).map(INDArray::dup);
+    return calibration.inputCovariance(path);
   }
 
   /** Forgets the statistics of {@link #calibrate}. */
   public void clearCalibration() {
-    inputCovariances.clear();
-  }
-
-  // ---------------------------------------------------------------- internals
-
-  private final class Init implements SiteInit {
-    private final String adapterName;
-    private final LinearSite site;
-    private final long seed;
-    private final Map<String, Frozen> originals;
-    private final Map<Class<?>, Object> shared;
-
-    Init(String adapterName, LinearSite site, long seed, Map<String, Frozen> originals,
-        Map<Class<?>, Object> shared) {
-      this.adapterName = adapterName;
-      this.site = site;
-      this.seed = Hashing.murmur3_128().newHasher()
-          .putLong(seed)
-          .putString(adapterName, StandardCharsets.UTF_8)
-          .putString(site.path(), StandardCharsets.UTF_8)
-          .hash().asLong();
-      this.originals = originals;
-      this.shared = shared;
-    }
-
-    @Override
-    public String adapterName() {
-      return adapterName;
-    }
-
-    @Override
-    public LinearSite site() {
-      return site;
-    }
-
-    @Override
-    public INDArray baseWeight() {
-      return torchLayout(site);
-    }
-
-    @Override
-    public Optional<QuantizedWeight> heldBase() {
-      return Optional.ofNullable(quantized(site));
-    }
-
-    @Override
-    public SplittableRandom random() {
-      return new SplittableRandom(seed);
-    }
-
-    @Override
-    public long seed() {
-      return seed;
-    }
-
-    @Override
-    public Optional<INDArray> inputCovariance() {
-      return PeftModel.this.inputCovariance(site.path());
-    }
-
-    @Override
-    public void rewriteBase(INDArray weight) {
-      originals.putIfAbsent(site.weightName(), frozen(site));
-      storeTorchLayout(site, weight);
-    }
-
-    @Override
-    public void rewriteBase(QuantizedWeight weight) {
-      originals.putIfAbsent(site.weightName(), frozen(site));
-      storeQuantized(site, weight);
-    }
-
-    @Override
-    public Optional<Adapter> otherAdapter(String name) {
-      NamedAdapter na = adapters.get(name);
-      return na == null ? Optional.empty() : Optional.ofNullable(na.sites().get(site.path()));
-    }
-
-    @Override
-    public <T> T shared(Class<T> type, java.util.function.Supplier<? extends T> create) {
-      return type.cast(shared.computeIfAbsent(type, k -> create.get()));
-    }
-  }
-
-  private final class GraphView implements AdapterGraph {
-    private final ModelGraph g;
-    private final String adapterName;
-    private final Adapter adapter;
-    private final Map<String, SDVariable> vars;
-    private final Map<INDArray, SDVariable> byArray;
-    private final List<TrainableVar> trainable;
-    private final boolean training;
-
-    GraphView(ModelGraph g, String adapterName, Adapter adapter, Map<String, SDVariable> vars,
-        Map<INDArray, SDVariable> byArray, List<TrainableVar> trainable, boolean training) {
-      this.g = g;
-      this.adapterName = adapterName;
-      this.adapter = adapter;
-      this.vars = vars;
-      this.byArray = byArray;
-      this.trainable = trainable;
-      this.training = training;
-    }
-
-    @Override
-    public SameDiff sd() {
-      return g.sd();
-    }
-
-    /**
-     * The graph variable of a parameter. An array that several sites return (the same object,
-     * e.g. the random-subspace method's theta_d) becomes one variable, created at the first site
-     * that asks: its gradient sums over the sites and the optimizer updates it once per step.
-     */
-    @Override
-    public SDVariable param(String key) {
-      String var = name(key);
-      SDVariable v = vars.get(var);
-      if (v == null) {
-        INDArray arr = adapter.parameters().get(key);
-        if (arr == null) {
-          throw new IllegalArgumentException(
-              "adapter at " + adapter.site().path() + " has no parameter '" + key + "'");
-        }
-        SDVariable shared = byArray.get(arr);
-        if (shared != null) {
-          vars.put(var, shared);
-          return shared;
-        }
-        v = g.sd().var(var, arr);
-        byArray.put(arr, v);
-        vars.put(var, v);
-        trainable.add(new TrainableVar(var, arr, adapterName, adapter.site().path(), key,
-            adapter.learningRateMultipliers().getOrDefault(key, 1.0)));
-      }
-      return v;
-    }
-
-    @Override
-    public SDVariable buffer(String key) {
-      String var = name(key);
-      SDVariable v = vars.get(var);
-      if (v == null) {
-        INDArray arr = adapter.buffers().get(key);
-        if (arr == null) {
-          throw new IllegalArgumentException(
-              "adapter at " + adapter.site().path() + " has no buffer '" + key + "'");
-        }
-        v = g.sd().constant(var, arr);
-        vars.put(var, v);
-      }
-      return v;
-    }
-
-    @Override
-    public SDVariable constant(String key, INDArray value) {
-      return g.sd().constant(name(key), value);
-    }
-
-    @Override
-    public SDVariable baseWeight() {
-      return g.weight(adapter.site().weightName());
-    }
-
-    @Override
-    public SDVariable baseBias() {
-      return adapter.site().hasBias() ? g.weight(adapter.site().biasName()) : null;
-    }
-
-    @Override
-    public boolean training() {
-      return training;
-    }
-
-    @Override
-    public String name(String suffix) {
-      return adapterName + "/" + adapter.site().path() + "/" + suffix;
-    }
+    calibration.clear();
   }
 }

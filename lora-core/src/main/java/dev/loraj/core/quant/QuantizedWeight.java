@@ -1,14 +1,10 @@
 package dev.loraj.core.quant;
 
 import dev.loraj.core.engine.MemoryLedger;
-import dev.loraj.core.io.HalfPrecision;
 import java.util.Arrays;
 import java.util.Objects;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.openblas.global.openblas_nolapack;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -20,8 +16,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * span rows. Block {@code b} stores its absmax {@code a_b = max |W_e|}; each element stores the
  * code of the level nearest to {@code W_e * (1 / a_b)} (float, as bitsandbytes' kernels
  * normalize; ties to the lower code index, see {@link QuantFormat}); an all-zero block stores
- * the zero level's code. Dequantization is {@code deq(W)_e = table[code_e] * a_b} in float. 4-bit codes are packed two per byte, the even
- * element in the high nibble; an odd element count leaves the last low nibble 0.
+ * the zero level's code. Dequantization is {@code deq(W)_e = table[code_e] * a_b} in float.
+ * 4-bit codes are packed two per byte, the even element in the high nibble; an odd element count
+ * leaves the last low nibble 0.
  *
  * <p><b>Double quantization</b> (QLoRA section 3, bitsandbytes {@code compress_statistics=True}):
  * codes are computed with the exact fp32 absmax; then {@code offset = mean(a)}, and
@@ -61,23 +58,19 @@ public final class QuantizedWeight {
   private final int blockSize;
   private final byte[] codes;
   private final float[] absmax;        // null when double quantized
-  private final byte[] absmaxCodes;    // double quant: dynamic-map code per block
-  private final float[] absmaxScales;  // double quant: fp32 scale per 256 blocks
-  private final float absmaxOffset;    // double quant: mean of the fp32 absmax values
+  private final DoubleQuantizedAbsmax dq; // null unless double quantized
   private final float[] table;         // format levels, indexed by code (null for 16-bit)
   private final short[] halves;        // 16-bit formats: the elements' bits, row-major
 
   private QuantizedWeight(QuantFormat format, int rows, int cols, int blockSize, byte[] codes,
-      float[] absmax, byte[] absmaxCodes, float[] absmaxScales, float absmaxOffset) {
+      float[] absmax, DoubleQuantizedAbsmax dq) {
     this.format = format;
     this.rows = rows;
     this.cols = cols;
     this.blockSize = blockSize;
     this.codes = codes;
     this.absmax = absmax;
-    this.absmaxCodes = absmaxCodes;
-    this.absmaxScales = absmaxScales;
-    this.absmaxOffset = absmaxOffset;
+    this.dq = dq;
     this.table = format.blockwise() ? format.levels() : null;
     this.halves = null;
   }
@@ -89,9 +82,7 @@ public final class QuantizedWeight {
     this.blockSize = cols;
     this.codes = null;
     this.absmax = null;
-    this.absmaxCodes = null;
-    this.absmaxScales = null;
-    this.absmaxOffset = 0f;
+    this.dq = null;
     this.table = null;
     this.halves = halves;
   }
@@ -128,7 +119,7 @@ public final class QuantizedWeight {
     }
     int rows = Math.toIntExact(w.size(0));
     int cols = Math.toIntExact(w.size(1));
-    checkCodeCapacity(format, (long) rows * cols);
+    BlockwiseCodec.checkCapacity(format, (long) rows * cols);
     float[] data = toFloats(w);
     return quantize(rows, cols, (start, len, out) -> System.arraycopy(data, (int) start, out, 0, len),
         format, blockSize, doubleQuant);
@@ -154,65 +145,14 @@ public final class QuantizedWeight {
       throw new IllegalArgumentException("blockSize: " + blockSize + ", expected >= 1");
     }
     long n = (long) rows * cols;
-    checkCodeCapacity(format, n);
+    BlockwiseCodec.checkCapacity(format, n);
     if (!format.blockwise()) {
-      return roundTo16(rows, cols, reader, format);
+      return new QuantizedWeight(format, rows, cols, HalfCodec.encode((int) n, reader, format));
     }
-    int blocks = Math.toIntExact(ceilDiv(n, blockSize));
-    float[] amax = new float[blocks];
-    byte[] codes = new byte[codeBytes(format, n)];
-    Codebook cb = format.codebook();
-    boolean packed = format.bits() == 4;
-    float[] data = new float[blockSize];
-    for (int b = 0; b < blocks; b++) {
-      int start = b * blockSize;
-      int end = (int) Math.min((long) start + blockSize, n);
-      reader.read(start, end - start, data);
-      float a = 0f;
-      for (int e = start; e < end; e++) {
-        float v = data[e - start];
-        if (!Float.isFinite(v)) {
-          throw new IllegalArgumentException("w[" + (e / cols) + ", " + (e % cols) + "] = " + v
-              + ": quantization accepts only finite weights");
-        }
-        a = Math.max(a, Math.abs(v));
-      }
-      amax[b] = a;
-      float inv = 1f / a;  // bitsandbytes multiplies by the reciprocal of the absmax
-      for (int e = start; e < end; e++) {
-        int c = a == 0f ? cb.zeroCode() : cb.nearest(data[e - start] * inv);
-        if (packed) {
-          codes[e >> 1] |= (byte) ((e & 1) == 0 ? c << 4 : c);
-        } else {
-          codes[e] = (byte) c;
-        }
-      }
-    }
-    if (!doubleQuant) {
-      return new QuantizedWeight(format, rows, cols, blockSize, codes, amax, null, null, 0f);
-    }
-    return doubleQuantize(format, rows, cols, blockSize, codes, amax);
+    BlockwiseCodec.Encoded enc = BlockwiseCodec.encode(cols, n, reader, format, blockSize);
+    return new QuantizedWeight(format, rows, cols, blockSize, enc.codes(),
+        doubleQuant ? null : enc.absmax(), doubleQuant ? DoubleQuantizedAbsmax.quantize(enc.absmax()) : null);
   }
-
-  /** Rounds every element to the 16-bit {@code format}, a chunk at a time. */
-  private static QuantizedWeight roundTo16(int rows, int cols, ElementReader reader,
-      QuantFormat format) {
-    int n = rows * cols; // checkCodeCapacity bounds it
-    short[] bits = new short[n];
-    float[] chunk = new float[Math.min(n, HALF_CHUNK)];
-    boolean bf16 = format == QuantFormat.BF16;
-    for (int start = 0; start < n; start += chunk.length) {
-      int len = Math.min(chunk.length, n - start);
-      reader.read(start, len, chunk);
-      for (int i = 0; i < len; i++) {
-        bits[start + i] = bf16 ? HalfPrecision.floatToBfloat16(chunk[i])
-            : HalfPrecision.floatToHalf(chunk[i]);
-      }
-    }
-    return new QuantizedWeight(format, rows, cols, bits);
-  }
-
-  private static final int HALF_CHUNK = 1 << 16;
 
   /**
    * A 16-bit weight [out, in] from the raw bits of its elements, row-major ({@code bits} is
@@ -233,7 +173,7 @@ public final class QuantizedWeight {
       throw new IllegalArgumentException("shape: [" + out + ", " + in + "], expected positive");
     }
     long n = (long) out * in;
-    checkCodeCapacity(format, n);
+    BlockwiseCodec.checkCapacity(format, n);
     if (bits.remaining() != n) {
       throw new IllegalArgumentException("bits: " + bits.remaining() + " elements, expected "
           + n + " (" + out + " x " + in + ")");
@@ -251,64 +191,34 @@ public final class QuantizedWeight {
   /** Rebuilds a weight stored without double quantization (e.g. read from a checkpoint). */
   public static QuantizedWeight of(QuantFormat format, int out, int in, int blockSize,
       byte[] codes, float[] absmax) {
-    validateParts(format, out, in, blockSize, codes);
+    BlockwiseCodec.checkParts(format, out, in, blockSize, codes);
     int blocks = Math.toIntExact(ceilDiv((long) out * in, blockSize));
-    requireLength("absmax", absmax, blocks);
+    BlockwiseCodec.requireLength("absmax", absmax, blocks);
     for (int b = 0; b < blocks; b++) {
       if (!Float.isFinite(absmax[b])) {
         throw new IllegalArgumentException("absmax[" + b + "] = " + absmax[b]
             + ": expected finite values");
       }
     }
-    return new QuantizedWeight(format, out, in, blockSize, codes.clone(), absmax.clone(), null,
-        null, 0f);
+    return new QuantizedWeight(format, out, in, blockSize, codes.clone(), absmax.clone(), null);
   }
 
   /** Rebuilds a double-quantized weight (e.g. read from a checkpoint). */
   public static QuantizedWeight ofDoubleQuantized(QuantFormat format, int out, int in,
       int blockSize, byte[] codes, byte[] absmaxCodes, float[] absmaxScales, float absmaxOffset) {
-    validateParts(format, out, in, blockSize, codes);
+    BlockwiseCodec.checkParts(format, out, in, blockSize, codes);
     int blocks = Math.toIntExact(ceilDiv((long) out * in, blockSize));
     Objects.requireNonNull(absmaxCodes, "absmaxCodes");
     if (absmaxCodes.length != blocks) {
       throw new IllegalArgumentException("absmaxCodes.length: " + absmaxCodes.length
           + ", expected " + blocks + " (one per block)");
     }
-    requireLength("absmaxScales", absmaxScales, (int) ceilDiv(blocks, DOUBLE_QUANT_BLOCK_SIZE));
+    BlockwiseCodec.requireLength("absmaxScales", absmaxScales, (int) ceilDiv(blocks, DOUBLE_QUANT_BLOCK_SIZE));
     if (!Float.isFinite(absmaxOffset)) {
       throw new IllegalArgumentException("absmaxOffset: " + absmaxOffset + ", expected finite");
     }
     return new QuantizedWeight(format, out, in, blockSize, codes.clone(), null,
-        absmaxCodes.clone(), absmaxScales.clone(), absmaxOffset);
-  }
-
-  private static QuantizedWeight doubleQuantize(QuantFormat format, int rows, int cols,
-      int blockSize, byte[] codes, float[] amax) {
-    int blocks = amax.length;
-    double sum = 0;
-    for (float a : amax) {
-      sum += a;
-    }
-    float offset = (float) (sum / blocks);
-    Codebook dyn = DynamicMap.CODEBOOK;
-    int groups = (int) ceilDiv(blocks, DOUBLE_QUANT_BLOCK_SIZE);
-    float[] scales = new float[groups];
-    byte[] qcodes = new byte[blocks];
-    for (int g = 0; g < groups; g++) {
-      int start = g * DOUBLE_QUANT_BLOCK_SIZE;
-      int end = Math.min(start + DOUBLE_QUANT_BLOCK_SIZE, blocks);
-      float s = 0f;
-      for (int b = start; b < end; b++) {
-        s = Math.max(s, Math.abs(amax[b] - offset));
-      }
-      scales[g] = s;
-      float inv = 1f / s;
-      for (int b = start; b < end; b++) {
-        qcodes[b] = (byte) (s == 0f ? dyn.zeroCode() : dyn.nearest((amax[b] - offset) * inv));
-      }
-    }
-    return new QuantizedWeight(format, rows, cols, blockSize, codes, null, qcodes, scales,
-        offset);
+        new DoubleQuantizedAbsmax(absmaxCodes.clone(), absmaxScales.clone(), absmaxOffset));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -340,53 +250,9 @@ public final class QuantizedWeight {
 
   private void dequantizeFlat(long start, int len, float[] out) {
     if (halves != null) {
-      int s = (int) start;
-      if (format == QuantFormat.BF16) {
-        for (int i = 0; i < len; i++) {
-          out[i] = Float.intBitsToFloat((halves[s + i] & 0xffff) << 16); // exact widening
-        }
-      } else {
-        for (int i = 0; i < len; i++) {
-          out[i] = HalfPrecision.halfToFloat(halves[s + i]);
-        }
-      }
-      return;
-    }
-    long end = start + len;
-    float[] scaled = new float[16];
-    long e = start;
-    int o = 0;
-    while (e < end) {
-      int b = (int) (e / blockSize);
-      long blockEnd = Math.min((long) (b + 1) * blockSize, end);
-      float a = blockAbsmax(b);
-      if (format.bits() == 4) {
-        for (int k = 0; k < 16; k++) {
-          scaled[k] = table[k] * a;
-        }
-        if ((e & 1) != 0 && e < blockEnd) {
-          out[o++] = scaled[codes[(int) (e >> 1)] & 0x0F];
-          e++;
-        }
-        int pairs = (int) ((blockEnd - e) >> 1);
-        int p = (int) (e >> 1);
-        for (int i = 0; i < pairs; i++) {
-          int v = codes[p + i];
-          out[o] = scaled[(v >> 4) & 0x0F];
-          out[o + 1] = scaled[v & 0x0F];
-          o += 2;
-        }
-        e += 2L * pairs;
-        if (e < blockEnd) {
-          out[o++] = scaled[(codes[(int) (e >> 1)] >> 4) & 0x0F];
-          e++;
-        }
-      } else {
-        for (int i = (int) e; i < blockEnd; i++) {
-          out[o++] = table[codes[i] & 0xFF] * a;
-        }
-        e = blockEnd;
-      }
+      HalfCodec.decode(format, halves, (int) start, len, out);
+    } else {
+      BlockwiseCodec.decode(format, table, codes, blockSize, this::blockAbsmax, start, len, out);
     }
   }
 
@@ -410,8 +276,7 @@ public final class QuantizedWeight {
     if (absmax != null) {
       return absmax[b];
     }
-    return DynamicMap.CODEBOOK.value(absmaxCodes[b] & 0xFF) * absmaxScales[b
-        / DOUBLE_QUANT_BLOCK_SIZE] + absmaxOffset;
+    return dq.absmax(b);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -440,26 +305,7 @@ public final class QuantizedWeight {
    * dimension out, so no result array of its own exists.
    */
   public void matmulTransposedInto(INDArray x, DequantBuffer buf, INDArray y) {
-    requireMatrix("x", x, cols, "in");
-    buf.checkFits(this);
-    INDArray xf = plain(x);
-    long n = xf.size(0);
-    requireOutput("y", y, n, rows);
-    FloatPointer px = new FloatPointer(xf.data().addressPointer());
-    FloatPointer py = new FloatPointer(y.data().addressPointer());
-    int chunk = buf.chunkRows();
-    for (int r0 = 0; r0 < rows; r0 += chunk) {
-      int r = Math.min(chunk, rows - r0);
-      INDArray w = buf.load(this, r0, r);                            // [r, in], c order
-      FloatPointer pw = new FloatPointer(w.data().addressPointer());
-      py.position(r0);
-      // y[:, r0:r0+r] = x [n, in] x w^T [in, r]
-      openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, (int) n, r, cols, 1f, px, cols, pw, cols,
-          0f, py, rows);
-    }
-    if (xf != x) {
-      xf.close();
-    }
+    QuantizedMatmul.matmulTransposedInto(this, x, buf, y);
   }
 
   /** {@code dY @ deq(W)}: [n, out] x [out, in] -> [n, in], with a buffer of its own. */
@@ -484,46 +330,7 @@ public final class QuantizedWeight {
    * column block of dY that meets each chunk of W's rows is read in place (leading dimension out).
    */
   public void matmulInto(INDArray dy, DequantBuffer buf, INDArray dx) {
-    requireMatrix("dy", dy, rows, "out");
-    buf.checkFits(this);
-    INDArray df = plain(dy);
-    long n = df.size(0);
-    requireOutput("dx", dx, n, cols);
-    FloatPointer pd = new FloatPointer(df.data().addressPointer());
-    FloatPointer px = new FloatPointer(dx.data().addressPointer());
-    int chunk = buf.chunkRows();
-    for (int r0 = 0; r0 < rows; r0 += chunk) {
-      int r = Math.min(chunk, rows - r0);
-      INDArray w = buf.load(this, r0, r);                             // [r, in], c order
-      FloatPointer pw = new FloatPointer(w.data().addressPointer());
-      pd.position(r0);
-      // dx (+)= dY[:, r0:r0+r] [n, r] x w [r, in]
-      openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (int) n, cols, r, 1f, pd, rows, pw, cols,
-          r0 == 0 ? 0f : 1f, px, cols);
-    }
-    if (df != dy) {
-      df.close();
-    }
-  }
-
-  private static final int ROW_MAJOR = 101;
-  private static final int NO_TRANS = 111;
-  private static final int TRANS = 112;
-
-  /** {@code a} as float32 in c order without offset (itself if it is already). */
-  private static INDArray plain(INDArray a) {
-    boolean ok = a.dataType() == DataType.FLOAT && a.ordering() == 'c' && a.offset() == 0
-        && Shape.hasDefaultStridesForShape(a);
-    return ok ? a : a.castTo(DataType.FLOAT).dup('c');
-  }
-
-  private static void requireOutput(String name, INDArray out, long n, long width) {
-    if (out.dataType() != DataType.FLOAT || out.ordering() != 'c' || out.offset() != 0
-        || !Shape.hasDefaultStridesForShape(out) || out.rank() != 2 || out.size(0) != n || out.size(1) != width) {
-      throw new IllegalArgumentException(name + ": expected a float32 c-order [" + n + ", " + width
-          + "] array without offset, got " + out.dataType() + " " + out.ordering() + " "
-          + Arrays.toString(out.shape()));
-    }
+    QuantizedMatmul.matmulInto(this, dy, buf, dx);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -555,7 +362,7 @@ public final class QuantizedWeight {
   }
 
   public boolean doubleQuantized() {
-    return absmaxCodes != null;
+    return dq != null;
   }
 
   /**
@@ -563,15 +370,7 @@ public final class QuantizedWeight {
    * 16-bit formats, the elements' bits as little-endian byte pairs (the safetensors layout).
    */
   public byte[] codes() {
-    if (halves != null) {
-      byte[] out = new byte[2 * halves.length];
-      for (int i = 0; i < halves.length; i++) {
-        out[2 * i] = (byte) halves[i];
-        out[2 * i + 1] = (byte) (halves[i] >>> 8);
-      }
-      return out;
-    }
-    return codes.clone();
+    return halves != null ? HalfCodec.littleEndian(halves) : codes.clone();
   }
 
   /** A copy of the fp32 absmax per block; only without double quantization. */
@@ -584,19 +383,19 @@ public final class QuantizedWeight {
   /** A copy of the 8-bit dynamic-map code of each block's absmax; double quantization only. */
   public byte[] absmaxCodes() {
     requireDoubleQuant(true, "absmaxCodes");
-    return absmaxCodes.clone();
+    return dq.codes().clone();
   }
 
   /** A copy of the fp32 second-level scales, one per 256 blocks; double quantization only. */
   public float[] absmaxScales() {
     requireDoubleQuant(true, "absmaxScales");
-    return absmaxScales.clone();
+    return dq.scales().clone();
   }
 
   /** The mean of the fp32 absmax values subtracted before double quantization. */
   public float absmaxOffset() {
     requireDoubleQuant(true, "absmaxOffset");
-    return absmaxOffset;
+    return dq.offset();
   }
 
   /**
@@ -631,8 +430,8 @@ public final class QuantizedWeight {
     if (absmax != null) {
       ledger.addHeap(q, absmax, 4L * absmax.length);
     } else {
-      ledger.addHeap(q, absmaxCodes, absmaxCodes.length);
-      ledger.addHeap(q, absmaxScales, 4L * absmaxScales.length + 4L); // + the offset
+      ledger.addHeap(q, dq.codes(), dq.codes().length);
+      ledger.addHeap(q, dq.scales(), 4L * dq.scales().length + 4L); // + the offset
     }
   }
 
@@ -645,7 +444,7 @@ public final class QuantizedWeight {
     if (absmax != null) {
       bytes += 4L * absmax.length;
     } else {
-      bytes += absmaxCodes.length + 4L * absmaxScales.length + 4L;
+      bytes += dq.bytes();
     }
     return bytes;
   }
@@ -682,62 +481,12 @@ public final class QuantizedWeight {
     }
   }
 
-  private static void requireMatrix(String name, INDArray a, int cols, String dim) {
-    Objects.requireNonNull(a, name);
-    if (a.rank() != 2 || a.size(1) != cols) {
-      throw new IllegalArgumentException(name + ": expected shape [n, " + cols + "] (" + dim
-          + " = " + cols + "), got " + Arrays.toString(a.shape()));
-    }
-    if (!a.dataType().isFPType()) {
-      throw new IllegalArgumentException(name + ": expected a floating-point array, got "
-          + a.dataType());
-    }
-  }
-
   private static float[] toFloats(INDArray w) {
     INDArray f = w.dataType() == DataType.FLOAT ? w : w.castTo(DataType.FLOAT);
     if (f.isView() || f.ordering() != 'c' || f.data().length() != f.length()) {
       f = f.dup('c');
     }
     return f.data().asFloat();
-  }
-
-  private static void validateParts(QuantFormat format, int out, int in, int blockSize,
-      byte[] codes) {
-    Objects.requireNonNull(format, "format");
-    if (out < 1 || in < 1) {
-      throw new IllegalArgumentException("shape: [" + out + ", " + in + "], expected positive");
-    }
-    if (blockSize < 1) {
-      throw new IllegalArgumentException("blockSize: " + blockSize + ", expected >= 1");
-    }
-    long n = (long) out * in;
-    checkCodeCapacity(format, n);
-    Objects.requireNonNull(codes, "codes");
-    if (codes.length != codeBytes(format, n)) {
-      throw new IllegalArgumentException("codes.length: " + codes.length + ", expected "
-          + codeBytes(format, n) + " for " + n + " " + format.bits() + "-bit codes");
-    }
-  }
-
-  private static void requireLength(String name, float[] a, int expected) {
-    Objects.requireNonNull(a, name);
-    if (a.length != expected) {
-      throw new IllegalArgumentException(name + ".length: " + a.length + ", expected "
-          + expected);
-    }
-  }
-
-  private static void checkCodeCapacity(QuantFormat format, long n) {
-    long bytes = format.bits() == 4 ? (n + 1) / 2 : n; // 16-bit formats: n shorts
-    if (bytes > Integer.MAX_VALUE - 8 || n > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("weight with " + n
-          + " elements is too large: at most " + (Integer.MAX_VALUE - 8) + " supported");
-    }
-  }
-
-  private static int codeBytes(QuantFormat format, long n) {
-    return (int) (format.bits() == 4 ? (n + 1) / 2 : n);
   }
 
   private static long ceilDiv(long a, long b) {

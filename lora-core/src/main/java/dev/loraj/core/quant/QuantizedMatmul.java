@@ -1,0 +1,113 @@
+package dev.loraj.core.quant;
+
+import java.util.Arrays;
+import java.util.Objects;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.openblas.global.openblas_nolapack;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
+
+/**
+ * The fused matmuls of a {@link QuantizedWeight}: {@code x @ deq(W)^T} (a linear layer's forward)
+ * and {@code dY @ deq(W)} (its input gradient), each dequantizing a chunk of W's rows at a time
+ * into a {@link DequantBuffer} and calling OpenBLAS sgemm on it in place, so the float weight
+ * never exists whole. Kept apart from the weight because it is native-memory plumbing (pointers,
+ * leading dimensions, CBLAS flags) that neither quantization nor storage needs.
+ */
+final class QuantizedMatmul {
+  private QuantizedMatmul() {}
+
+  /**
+   * {@code y = x @ deq(W)^T} written into {@code y} [n, out] (float32, c order, no offset): each
+   * chunk of W's rows gives a column block of y, which sgemm writes in place with leading
+   * dimension out, so no result array of its own exists.
+   */
+  static void matmulTransposedInto(QuantizedWeight w, INDArray x, DequantBuffer buf, INDArray y) {
+    int rows = w.rows();
+    int cols = w.cols();
+    requireMatrix("x", x, cols, "in");
+    buf.checkFits(w);
+    INDArray xf = plain(x);
+    long n = xf.size(0);
+    requireOutput("y", y, n, rows);
+    FloatPointer px = new FloatPointer(xf.data().addressPointer());
+    FloatPointer py = new FloatPointer(y.data().addressPointer());
+    int chunk = buf.chunkRows();
+    for (int r0 = 0; r0 < rows; r0 += chunk) {
+      int r = Math.min(chunk, rows - r0);
+      INDArray wRows = buf.load(w, r0, r); // [r, in], c order
+      FloatPointer pw = new FloatPointer(wRows.data().addressPointer());
+      py.position(r0);
+      // y[:, r0:r0+r] = x [n, in] x wRows^T [in, r]
+      openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, (int) n, r, cols, 1f, px, cols, pw, cols,
+          0f, py, rows);
+    }
+    if (xf != x) {
+      xf.close();
+    }
+  }
+
+  /**
+   * {@code dx = dY @ deq(W)} written into {@code dx} [n, in] (float32, c order, no offset): the
+   * column block of dY that meets each chunk of W's rows is read in place (leading dimension out).
+   */
+  static void matmulInto(QuantizedWeight w, INDArray dy, DequantBuffer buf, INDArray dx) {
+    int rows = w.rows();
+    int cols = w.cols();
+    requireMatrix("dy", dy, rows, "out");
+    buf.checkFits(w);
+    INDArray df = plain(dy);
+    long n = df.size(0);
+    requireOutput("dx", dx, n, cols);
+    FloatPointer pd = new FloatPointer(df.data().addressPointer());
+    FloatPointer px = new FloatPointer(dx.data().addressPointer());
+    int chunk = buf.chunkRows();
+    for (int r0 = 0; r0 < rows; r0 += chunk) {
+      int r = Math.min(chunk, rows - r0);
+      INDArray wRows = buf.load(w, r0, r); // [r, in], c order
+      FloatPointer pw = new FloatPointer(wRows.data().addressPointer());
+      pd.position(r0);
+      // dx (+)= dY[:, r0:r0+r] [n, r] x wRows [r, in]
+      openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (int) n, cols, r, 1f, pd, rows, pw, cols,
+          r0 == 0 ? 0f : 1f, px, cols);
+    }
+    if (df != dy) {
+      df.close();
+    }
+  }
+
+  // CBLAS enum values (cblas.h)
+  private static final int ROW_MAJOR = 101;
+  private static final int NO_TRANS = 111;
+  private static final int TRANS = 112;
+
+  /** {@code a} as float32 in c order without offset (itself if it is already). */
+  private static INDArray plain(INDArray a) {
+    boolean ok = a.dataType() == DataType.FLOAT && a.ordering() == 'c' && a.offset() == 0
+        && Shape.hasDefaultStridesForShape(a);
+    return ok ? a : a.castTo(DataType.FLOAT).dup('c');
+  }
+
+  private static void requireOutput(String name, INDArray out, long n, long width) {
+    if (out.dataType() != DataType.FLOAT || out.ordering() != 'c' || out.offset() != 0
+        || !Shape.hasDefaultStridesForShape(out) || out.rank() != 2 || out.size(0) != n || out.size(1) != width) {
+      throw new IllegalArgumentException(name + ": expected a float32 c-order [" + n + ", " + width
+          + "] array without offset, got " + out.dataType() + " " + out.ordering() + " "
+          + Arrays.toString(out.shape()));
+    }
+  }
+
+
+  private static void requireMatrix(String name, INDArray a, int cols, String dim) {
+    Objects.requireNonNull(a, name);
+    if (a.rank() != 2 || a.size(1) != cols) {
+      throw new IllegalArgumentException(name + ": expected shape [n, " + cols + "] (" + dim
+          + " = " + cols + "), got " + Arrays.toString(a.shape()));
+    }
+    if (!a.dataType().isFPType()) {
+      throw new IllegalArgumentException(name + ": expected a floating-point array, got "
+          + a.dataType());
+    }
+  }
+}
