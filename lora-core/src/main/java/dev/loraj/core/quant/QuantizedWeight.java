@@ -60,7 +60,7 @@ public final class QuantizedWeight {
   private final float[] absmax;        // null when double quantized
   private final DoubleQuantizedAbsmax dq; // null unless double quantized
   private final float[] table;         // format levels, indexed by code (null for 16-bit)
-  private final short[] halves;        // 16-bit formats: the elements' bits, row-major
+  private final HalfCodec.Elements halves; // 16-bit formats: the elements' bits, row-major
 
   private QuantizedWeight(QuantFormat format, int rows, int cols, int blockSize, byte[] codes,
       float[] absmax, DoubleQuantizedAbsmax dq) {
@@ -75,7 +75,7 @@ public final class QuantizedWeight {
     this.halves = null;
   }
 
-  private QuantizedWeight(QuantFormat format, int rows, int cols, short[] halves) {
+  private QuantizedWeight(QuantFormat format, int rows, int cols, HalfCodec.Elements halves) {
     this.format = format;
     this.rows = rows;
     this.cols = cols;
@@ -178,9 +178,7 @@ public final class QuantizedWeight {
       throw new IllegalArgumentException("bits: " + bits.remaining() + " elements, expected "
           + n + " (" + out + " x " + in + ")");
     }
-    short[] copy = new short[(int) n];
-    bits.duplicate().get(copy);
-    return new QuantizedWeight(format, out, in, copy);
+    return new QuantizedWeight(format, out, in, HalfCodec.Elements.copyOf(bits));
   }
 
   /** Same as {@link #quantize(INDArray, QuantFormat, int, boolean)} with block size 64. */
@@ -250,7 +248,7 @@ public final class QuantizedWeight {
 
   private void dequantizeFlat(long start, int len, float[] out) {
     if (halves != null) {
-      HalfCodec.decode(format, halves, (int) start, len, out);
+      halves.decode(format, (int) start, len, out);
     } else {
       BlockwiseCodec.decode(format, table, codes, blockSize, this::blockAbsmax, start, len, out);
     }
@@ -370,7 +368,7 @@ public final class QuantizedWeight {
    * 16-bit formats, the elements' bits as little-endian byte pairs (the safetensors layout).
    */
   public byte[] codes() {
-    return halves != null ? HalfCodec.littleEndian(halves) : codes.clone();
+    return halves != null ? halves.littleEndian() : codes.clone();
   }
 
   /** A copy of the fp32 absmax per block; only without double quantization. */
@@ -418,11 +416,11 @@ public final class QuantizedWeight {
   /**
    * Adds the arrays this weight holds (codes, scales, double-quantization state; on the Java
    * heap) to {@code ledger} as {@link MemoryLedger.Category#QUANTIZED}; a 16-bit weight's
-   * elements as {@link MemoryLedger.Category#FROZEN}.
+   * elements (native memory) as {@link MemoryLedger.Category#FROZEN}.
    */
   public void addTo(MemoryLedger ledger) {
     if (halves != null) { // a dense frozen weight in a 16-bit type
-      ledger.addHeap(MemoryLedger.Category.FROZEN, halves, 2L * halves.length);
+      ledger.add(MemoryLedger.Category.FROZEN, halves.array());
       return;
     }
     MemoryLedger.Category q = MemoryLedger.Category.QUANTIZED;
@@ -438,7 +436,7 @@ public final class QuantizedWeight {
   /** Bytes of codes + first-level scales + second-level scales and offset. */
   public long storageBytes() {
     if (halves != null) {
-      return 2L * halves.length;
+      return 2L * halves.length();
     }
     long bytes = codes.length;
     if (absmax != null) {
