@@ -1,5 +1,6 @@
 package dev.loraj.core.graph;
 
+import dev.loraj.core.graph.ReplayRecorder.Recorded;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -48,7 +49,7 @@ final class BlockRecompute {
   static final String SUFFIX = "/recomputed";
 
   /** The rewritten op list, how many blocks are recomputed and how many ops their copies run. */
-  record Result(List<GradientReplay.Recorded> ops, int blocks, int recomputedOps) {}
+  record Result(List<Recorded> ops, int blocks, int recomputedOps) {}
 
   /**
    * @param ops the recorded step, in execution order
@@ -57,7 +58,7 @@ final class BlockRecompute {
    * @param requested the run's requested outputs (never renamed, never dropped)
    * @param placeholders the run's placeholder names (the data)
    */
-  static Result rewrite(List<GradientReplay.Recorded> ops, List<Set<String>> blocks,
+  static Result rewrite(List<Recorded> ops, List<Set<String>> blocks,
       Set<String> forwardOps, List<String> requested, Set<String> placeholders) {
     int n = ops.size();
     Map<String, Integer> producer = new HashMap<>();
@@ -77,7 +78,7 @@ final class BlockRecompute {
     int[] block = new int[n];
     Arrays.fill(block, -1);
     for (int i = 0; i < n; i++) {
-      GradientReplay.Recorded r = ops.get(i);
+      Recorded r = ops.get(i);
       String name = r.op().getName();
       grad[i] = r.op().getOp() instanceof GradientBackwardsMarker
           || (!forwardOps.contains(name) && r.outs().stream().anyMatch(o -> o.endsWith(GRAD)));
@@ -170,21 +171,21 @@ final class BlockRecompute {
     if (recomputedBlocks == 0) {
       return new Result(ops, 0, 0);
     }
-    List<GradientReplay.Recorded> out = new ArrayList<>(n + recomputedOps);
+    List<Recorded> out = new ArrayList<>(n + recomputedOps);
     for (int i = 0; i < n; i++) {
       for (int p : segments.getOrDefault(i, List.of())) {
-        GradientReplay.Recorded r = ops.get(p);
+        Recorded r = ops.get(p);
         out.add(r.renamed(r.ins().stream().map(v -> rename.getOrDefault(v, v)).toList(),
             r.outs().stream().map(rename::get).toList()));
       }
-      GradientReplay.Recorded r = ops.get(i);
+      Recorded r = ops.get(i);
       out.add(grad[i] ? r.renamed(r.ins().stream().map(v -> rename.getOrDefault(v, v)).toList(), r.outs()) : r);
     }
     return new Result(withoutUnread(out, requested), recomputedBlocks, recomputedOps);
   }
 
   /** The block whose values a forward op reads, when it reads one block's only; else -1. */
-  private static int onlyBlockRead(GradientReplay.Recorded r, Map<String, Integer> producer, int[] block) {
+  private static int onlyBlockRead(Recorded r, Map<String, Integer> producer, int[] block) {
     int only = -1;
     for (String in : r.ins()) {
       Integer p = producer.get(in);
@@ -200,7 +201,7 @@ final class BlockRecompute {
   }
 
   /** A random op (a dropout mask) would draw other numbers when rerun: its output is kept. */
-  private static boolean recomputable(GradientReplay.Recorded r) {
+  private static boolean recomputable(Recorded r) {
     return !(r.op().getOp() instanceof DropoutMask);
   }
 
@@ -208,18 +209,18 @@ final class BlockRecompute {
    * Drops ops none of whose outputs is read later or requested: the original forward ops whose
    * every reader now reads a recomputed copy.
    */
-  private static List<GradientReplay.Recorded> withoutUnread(List<GradientReplay.Recorded> ops,
+  private static List<Recorded> withoutUnread(List<Recorded> ops,
       List<String> requested) {
     Set<String> live = new HashSet<>(requested);
     boolean[] kept = new boolean[ops.size()];
     for (int i = ops.size() - 1; i >= 0; i--) {
-      GradientReplay.Recorded r = ops.get(i);
+      Recorded r = ops.get(i);
       kept[i] = r.outs().isEmpty() || r.outs().stream().anyMatch(live::contains);
       if (kept[i]) {
         live.addAll(r.ins());
       }
     }
-    List<GradientReplay.Recorded> out = new ArrayList<>();
+    List<Recorded> out = new ArrayList<>();
     for (int i = 0; i < ops.size(); i++) {
       if (kept[i]) {
         out.add(ops.get(i));

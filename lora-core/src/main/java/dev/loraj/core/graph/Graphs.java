@@ -64,13 +64,13 @@ public final class Graphs {
     boolean replayable = replay != null && GradientReplay.enabled() && sd.getListeners().isEmpty();
     GradientReplay.Key key = replayable ? GradientReplay.Key.of(List.of(output), placeholders) : null;
     Object planOrMode = replayable ? replay.lookup(sd, key) : ReplayCache.Mode.PLAIN;
-    if (planOrMode instanceof GradientReplay.Plan plan) {
+    if (planOrMode instanceof ReplayPlan plan) {
       return plan.run(placeholders, replay.timer()).get(output);
     }
     INDArray out;
     keepReleasedArrays(sd, !replayable || replay.unsupported() != null);
     if (planOrMode == ReplayCache.Mode.RECORD) {
-      GradientReplay.Recorder recorder = new GradientReplay.Recorder();
+      ReplayRecorder recorder = new ReplayRecorder();
       sd.setListeners(recorder);
       try {
         out = sd.output(placeholders, output).get(output);
@@ -91,12 +91,12 @@ public final class Graphs {
    * {@link ReplayCache#recomputeBlocks} names.
    */
   private static void store(ReplayCache replay, GradientReplay.Key key, SameDiff fn, SameDiff forward,
-      GradientReplay.Recorder recorder, Map<String, INDArray> placeholders, List<String> names) {
+      ReplayRecorder recorder, Map<String, INDArray> placeholders, List<String> names) {
     // the session's cached arrays are of no further use once a plan serves the run: freed
     // before the plan allocates its own, so the two never coexist
     dropSessionCache(fn);
     try {
-      List<GradientReplay.Recorded> ops = recorder.ops;
+      List<ReplayRecorder.Recorded> ops = recorder.ops;
       List<Set<String>> blocks = replay.blocks();
       if (forward != null && blocks != null) {
         BlockRecompute.Result r = BlockRecompute.rewrite(ops, blocks, forward.getOps().keySet(), names,
@@ -287,11 +287,11 @@ public final class Graphs {
     boolean replayable = replay != null && GradientReplay.enabled() && sd.getListeners().isEmpty();
     GradientReplay.Key key = replayable ? GradientReplay.Key.of(names, placeholders) : null;
     Object planOrMode = replayable ? replay.lookup(gradFn, key) : ReplayCache.Mode.PLAIN;
-    if (planOrMode instanceof GradientReplay.Plan plan) {
+    if (planOrMode instanceof ReplayPlan plan) {
       all = plan.run(placeholders, replay.timer());
     } else if (planOrMode == ReplayCache.Mode.RECORD) {
       keepReleasedArrays(gradFn, false);
-      GradientReplay.Recorder recorder = new GradientReplay.Recorder();
+      ReplayRecorder recorder = new ReplayRecorder();
       gradFn.setListeners(recorder);
       try {
         all = runGradientFunction(gradFn, placeholders, names);

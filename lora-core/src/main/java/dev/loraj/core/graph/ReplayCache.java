@@ -19,7 +19,7 @@ public final class ReplayCache implements AutoCloseable {
   /** What a run does: SameDiff as usual, SameDiff recording for a plan, or the plan. */
   enum Mode { PLAIN, RECORD }
 
-  private final LinkedHashMap<GradientReplay.Key, GradientReplay.Plan> plans =
+  private final LinkedHashMap<GradientReplay.Key, ReplayPlan> plans =
       new LinkedHashMap<>(4, 0.75f, true);
   private final Map<GradientReplay.Key, Integer> seen = new HashMap<>();
   private SameDiff gradFn;
@@ -85,7 +85,7 @@ public final class ReplayCache implements AutoCloseable {
     if (unsupported != null) {
       return Mode.PLAIN;
     }
-    GradientReplay.Plan plan = plans.get(key);
+    ReplayPlan plan = plans.get(key);
     if (plan != null) {
       if (plan.isCurrent(fn)) {
         return plan;
@@ -96,7 +96,7 @@ public final class ReplayCache implements AutoCloseable {
   }
 
   /** Keeps {@code plan} for {@code key}; {@code null} with a reason: SameDiff runs this graph. */
-  synchronized void store(GradientReplay.Key key, GradientReplay.Plan plan, String whyNot) {
+  synchronized void store(GradientReplay.Key key, ReplayPlan plan, String whyNot) {
     if (plan == null) {
       unsupported = whyNot;
       return;
@@ -123,7 +123,7 @@ public final class ReplayCache implements AutoCloseable {
   /** Frees the plans' arrays; later runs record new plans. */
   @Override
   public synchronized void close() {
-    plans.values().forEach(GradientReplay.Plan::close);
+    plans.values().forEach(ReplayPlan::close);
     plans.clear();
     seen.clear();
   }

@@ -322,20 +322,7 @@ public final class PeftModel {
   }
 
   public long trainableParameters() {
-    long n = 0;
-    for (String a : active) {
-      NamedAdapter na = adapters.get(a);
-      if (!na.merged) {
-        n += na.trainableParameters();
-      }
-    }
-    for (String w : trainableBase) {
-      n += base.weights().get(w).length();
-    }
-    for (String a : active) {
-      n += adapters.get(a).modulesToSave.values().stream().mapToLong(INDArray::length).sum();
-    }
-    return n;
+    return ModelMemory.trainableParameters(this);
   }
 
   /**
@@ -346,26 +333,7 @@ public final class PeftModel {
    * graphs' replay buffers as other.
    */
   public void addTo(MemoryLedger ledger) {
-    for (String a : active) {
-      NamedAdapter na = adapters.get(a);
-      if (!na.merged) {
-        na.sites.values().forEach(ad -> ledger.addAll(MemoryLedger.Category.TRAINABLE, ad.parameters().values()));
-      }
-    }
-    for (String w : trainableBase) {
-      ledger.add(MemoryLedger.Category.TRAINABLE, base.weights().get(w));
-    }
-    ledger.addAll(MemoryLedger.Category.TRAINABLE, modulesInUse().values());
-    ledger.addAll(MemoryLedger.Category.FROZEN, base.weights().values());
-    adapters.values().forEach(na -> ledger.addAll(MemoryLedger.Category.FROZEN, na.modulesToSave.values()));
-    for (NamedAdapter na : adapters.values()) {
-      for (Adapter ad : na.sites.values()) {
-        ledger.addAll(MemoryLedger.Category.FROZEN, ad.parameters().values());
-        ledger.addAll(MemoryLedger.Category.FROZEN, ad.buffers().values());
-        ledger.addAll(MemoryLedger.Category.FROZEN, ad.heldArrays());
-      }
-    }
-    base.quantizedWeights().values().forEach(q -> q.addTo(ledger));
+    ModelMemory.addTo(this, ledger);
     calibration.addTo(ledger);
     inference.addTo(ledger);
   }

@@ -22,11 +22,8 @@ import java.util.Set;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.autodiff.samediff.VariableType;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.learning.GradientUpdater;
-import org.nd4j.linalg.learning.config.Adam;
 
 /**
  * Trains the active adapters (and any trainable base tensors) of a {@link PeftModel}: gradients
@@ -180,13 +177,9 @@ public final class Trainer {
     private double lastTaskLoss = Double.NaN;
     private final List<PeftModel.TrainableVar> vars;
     private final List<String> names;
-    private final Map<String, Adam> configs = new HashMap<>();
-    private final Map<String, GradientUpdater<?>> updaters = new HashMap<>();
-    /** Adam's state per variable, [1, 2n]: first moments then second moments (the updater's views). */
-    private final Map<String, INDArray> states = new HashMap<>();
+    private final AdamW adam;
     /** Variable name of each adapter parameter by (adapter, site, key). */
     private final Map<List<String>, String> adapterVars = new HashMap<>();
-    private long stateBytes;
     /** Bytes of the last step's gradients and of the copies adapters' after-step hooks read. */
     private long gradientBytes;
     private long gradientCopyBytes;
@@ -215,14 +208,8 @@ public final class Trainer {
         replay.recomputeBlocks(built.blocks());
       }
       names = vars.stream().map(PeftModel.TrainableVar::varName).toList();
+      adam = new AdamW(config, vars);
       for (PeftModel.TrainableVar v : vars) {
-        Adam adam = new Adam(config.learningRate() * v.lrMultiplier(), config.beta1(), config.beta2(), config.epsilon());
-        long n = v.array().length();
-        INDArray state = Nd4j.zeros(DataType.FLOAT, 1, adam.stateSize(n));
-        stateBytes += state.length() * 4;
-        configs.put(v.varName(), adam);
-        updaters.put(v.varName(), adam.instantiate(state, true));
-        states.put(v.varName(), state);
         if (!v.isBase()) {
           adapterVars.put(List.of(v.adapter(), v.site(), v.key()), v.varName());
         }
@@ -239,7 +226,7 @@ public final class Trainer {
 
     /** The optimizer state array of {@code varName} itself (the updater's m and v are views). */
     INDArray liveOptimizerState(String varName) {
-      return states.get(varName);
+      return adam.state(varName);
     }
 
     /** See the class comment: adapter parameters that could never train are an error. */
@@ -287,7 +274,7 @@ public final class Trainer {
     }
 
     public long optimizerStateBytes() {
-      return stateBytes;
+      return adam.stateBytes();
     }
 
     public long trainableParameters() {
@@ -300,55 +287,16 @@ public final class Trainer {
      * [1, 2n]. For tests and diagnostics.
      */
     public INDArray optimizerState(String varName) {
-      INDArray s = states.get(varName);
+      INDArray s = adam.state(varName);
       if (s == null) {
         throw new IllegalArgumentException("no trainable variable '" + varName + "'; variables: " + names);
       }
       return s.dup();
     }
 
-    /**
-     * Resets the Adam moments of {@code varName}: all zero for {@code keepFraction = 0};
-     * otherwise each moment tensor (m and v separately) keeps its {@code ceil(keepFraction * n)}
-     * largest-magnitude entries and the rest become zero (ReLoRA's magnitude pruning). The step
-     * counter of Adam's bias correction is global and stays as it is.
-     */
+    /** Resets the Adam moments of {@code varName} ({@link AdamW#resetState}). */
     void resetState(String varName, double keepFraction) {
-      if (!(keepFraction >= 0 && keepFraction <= 1)) {
-        throw new IllegalArgumentException("keep_fraction = " + keepFraction + ": must be in [0, 1]");
-      }
-      INDArray state = states.get(varName);
-      if (keepFraction == 1) {
-        return;
-      }
-      if (keepFraction == 0) {
-        state.assign(0); // in place: the updater's m and v are views of this array
-        return;
-      }
-      long n = state.length() / 2;
-      for (long half = 0; half < 2; half++) {
-        INDArray moments = state.get(org.nd4j.linalg.indexing.NDArrayIndex.point(0),
-            org.nd4j.linalg.indexing.NDArrayIndex.interval(half * n, (half + 1) * n));
-        float[] abs = moments.toFloatVector();
-        int keep = (int) Math.ceil(keepFraction * abs.length);
-        for (int i = 0; i < abs.length; i++) {
-          abs[i] = Math.abs(abs[i]);
-        }
-        float[] sorted = abs.clone();
-        java.util.Arrays.sort(sorted);
-        float threshold = sorted[abs.length - keep]; // the keep-th largest magnitude
-        float[] values = moments.toFloatVector();
-        int kept = 0;
-        for (int i = 0; i < values.length; i++) {
-          // ties at the threshold: keep the first ones, so exactly `keep` entries survive
-          if (abs[i] > threshold || (abs[i] == threshold && kept < keep)) {
-            kept++;
-          } else {
-            values[i] = 0;
-          }
-        }
-        moments.assign(Nd4j.create(values, moments.shape(), 'c'));
-      }
+      adam.resetState(varName, keepFraction);
     }
 
     /**
@@ -361,7 +309,7 @@ public final class Trainer {
      * belong.
      */
     public void addTo(MemoryLedger ledger) {
-      ledger.addAll(MemoryLedger.Category.OPTIMIZER, states.values());
+      ledger.addAll(MemoryLedger.Category.OPTIMIZER, adam.states());
       ledger.addCounted(MemoryLedger.Category.GRADIENTS, gradientBytes);
       replay.addTo(ledger, MemoryLedger.Category.ACTIVATIONS);
       QuantizedLinearOp.addBuffersTo(ledger);
@@ -481,18 +429,7 @@ public final class Trainer {
         if (!v.isBase()) {
           plr *= model.adapter(v.adapter()).sites().get(v.site()).learningRateScale(step);
         }
-        configs.get(v.varName()).setLearningRate(plr);
-        updaters.get(v.varName()).applyUpdater(g, (int) (step - 1), 0); // g becomes the update
-        if (plr == 0) {
-          // ND4J's adam_updater op does not honour lr = 0 (measured: a ~3e-8 step per entry);
-          // the moments are updated as usual, the parameters must not move
-          g.assign(0);
-        }
-        INDArray p = v.array();
-        if (config.weightDecay() > 0) {
-          p.muli(1 - plr * config.weightDecay());
-        }
-        p.subi(g.reshape(p.shape()));
+        adam.update(v, g, plr, step);
       }
       for (Map.Entry<String, Map<String, Map<String, INDArray>>> e : perAdapterGrads.entrySet()) {
         PeftModel.NamedAdapter na = model.adapter(e.getKey());
