@@ -3,6 +3,9 @@ package dev.loraj.core.model;
 import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.model.PeftModel.NamedAdapter;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -19,14 +22,14 @@ final class ModelMemory {
     for (String a : model.active()) {
       NamedAdapter na = model.adapters.get(a);
       if (!na.merged) {
-        n += na.trainableParameters();
+        // the sites' own parameters: modules_to_save copies are trained base tensors, below
+        Set<INDArray> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        n += na.sites().values().stream().flatMap(ad -> ad.parameters().values().stream())
+            .filter(seen::add).mapToLong(INDArray::length).sum();
       }
     }
-    for (String w : model.trainableBase) {
-      n += model.base().weights().get(w).length();
-    }
-    for (String a : model.active()) {
-      n += model.adapters.get(a).modulesToSave().values().stream().mapToLong(INDArray::length).sum();
+    for (String w : model.trainableBase()) { // bias modes, and the active modules_to_save copies
+      n += model.base().weights().get(w).length(); // a copy has the base tensor's shape
     }
     return n;
   }

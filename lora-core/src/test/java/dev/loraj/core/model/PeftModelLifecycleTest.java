@@ -169,6 +169,9 @@ class PeftModelLifecycleTest {
     pm.addAdapter("b", new AdapterSpec(LoraConfig.of(2, 4), t), 2);
     assertThat(pm.adapter("a").modulesToSave()).containsOnlyKeys("head.weight", "head.bias");
     assertThat(pm.trainableBase()).containsExactlyInAnyOrder("head.weight", "head.bias");
+    long headParams = pm.base().weights().get("head.weight").length() + pm.base().weights().get("head.bias").length();
+    long siteParams = pm.adapter("a").trainableParameters() - headParams;
+    assertThat(pm.trainableParameters()).as("the head copy counted once").isEqualTo(siteParams + headParams);
     new Trainer(TrainConfig.of(3, 1e-2, 1)).train(pm, Objective.meanSquaredError(), PeftModelLifecycleTest::batch);
     INDArray trainedA = pm.output(x());
 
