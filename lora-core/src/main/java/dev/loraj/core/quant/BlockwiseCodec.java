@@ -1,5 +1,7 @@
 package dev.loraj.core.quant;
 
+import java.lang.ref.Reference;
+import java.nio.ByteBuffer;
 import java.util.Objects;
 
 /**
@@ -15,7 +17,7 @@ final class BlockwiseCodec {
   private BlockwiseCodec() {}
 
   /** The codes and the fp32 absmax of each block of an encoded weight. */
-  record Encoded(byte[] codes, float[] absmax) {}
+  record Encoded(NativeCodes codes, float[] absmax) {}
 
   /** Where the decoder gets a block's absmax (exact, or reconstructed after double quantization). */
   @FunctionalInterface
@@ -33,7 +35,8 @@ final class BlockwiseCodec {
       int blockSize) {
     int blocks = Math.toIntExact((n + blockSize - 1) / blockSize);
     float[] amax = new float[blocks];
-    byte[] codes = new byte[codeBytes(format, n)];
+    NativeCodes stored = new NativeCodes(codeBytes(format, n));
+    ByteBuffer codes = stored.view();
     Codebook cb = format.codebook();
     boolean packed = format.bits() == 4;
     float[] data = new float[blockSize];
@@ -55,21 +58,30 @@ final class BlockwiseCodec {
       for (int e = start; e < end; e++) {
         int c = a == 0f ? cb.zeroCode() : cb.nearest(data[e - start] * inv);
         if (packed) {
-          codes[e >> 1] |= (byte) ((e & 1) == 0 ? c << 4 : c);
+          codes.put(e >> 1, (byte) (codes.get(e >> 1) | ((e & 1) == 0 ? c << 4 : c)));
         } else {
-          codes[e] = (byte) c;
+          codes.put(e, (byte) c);
         }
       }
     }
-    return new Encoded(codes, amax);
+    return new Encoded(stored, amax);
   }
 
   /**
    * Decodes elements {@code [start, start + len)}, flat row-major indices, into
    * {@code out[0, len)}: {@code deq(W)_e = table[code_e] * a_b} in float.
    */
-  static void decode(QuantFormat format, float[] table, byte[] codes, int blockSize, BlockScale scale,
-      long start, int len, float[] out) {
+  static void decode(QuantFormat format, float[] table, NativeCodes stored, int blockSize,
+      BlockScale scale, long start, int len, float[] out) {
+    try {
+      decode(format, table, stored.view(), blockSize, scale, start, len, out);
+    } finally {
+      Reference.reachabilityFence(stored); // the view reads the array it owns
+    }
+  }
+
+  private static void decode(QuantFormat format, float[] table, ByteBuffer codes, int blockSize,
+      BlockScale scale, long start, int len, float[] out) {
     long end = start + len;
     float[] scaled = new float[16];
     long e = start;
@@ -83,25 +95,25 @@ final class BlockwiseCodec {
           scaled[k] = table[k] * a;
         }
         if ((e & 1) != 0 && e < blockEnd) {
-          out[o++] = scaled[codes[(int) (e >> 1)] & 0x0F];
+          out[o++] = scaled[codes.get((int) (e >> 1)) & 0x0F];
           e++;
         }
         int pairs = (int) ((blockEnd - e) >> 1);
         int p = (int) (e >> 1);
         for (int i = 0; i < pairs; i++) {
-          int v = codes[p + i];
+          int v = codes.get(p + i);
           out[o] = scaled[(v >> 4) & 0x0F];
           out[o + 1] = scaled[v & 0x0F];
           o += 2;
         }
         e += 2L * pairs;
         if (e < blockEnd) {
-          out[o++] = scaled[(codes[(int) (e >> 1)] >> 4) & 0x0F];
+          out[o++] = scaled[(codes.get((int) (e >> 1)) >> 4) & 0x0F];
           e++;
         }
       } else {
         for (int i = (int) e; i < blockEnd; i++) {
-          out[o++] = table[codes[i] & 0xFF] * a;
+          out[o++] = table[codes.get(i) & 0xFF] * a;
         }
         e = blockEnd;
       }

@@ -56,13 +56,13 @@ public final class QuantizedWeight {
   private final int rows;       // out
   private final int cols;       // in
   private final int blockSize;
-  private final byte[] codes;
+  private final NativeCodes codes;     // block-wise formats (native memory)
   private final float[] absmax;        // null when double quantized
   private final DoubleQuantizedAbsmax dq; // null unless double quantized
   private final float[] table;         // format levels, indexed by code (null for 16-bit)
   private final HalfCodec.Elements halves; // 16-bit formats: the elements' bits, row-major
 
-  private QuantizedWeight(QuantFormat format, int rows, int cols, int blockSize, byte[] codes,
+  private QuantizedWeight(QuantFormat format, int rows, int cols, int blockSize, NativeCodes codes,
       float[] absmax, DoubleQuantizedAbsmax dq) {
     this.format = format;
     this.rows = rows;
@@ -198,7 +198,7 @@ public final class QuantizedWeight {
             + ": expected finite values");
       }
     }
-    return new QuantizedWeight(format, out, in, blockSize, codes.clone(), absmax.clone(), null);
+    return new QuantizedWeight(format, out, in, blockSize, NativeCodes.copyOf(codes), absmax.clone(), null);
   }
 
   /** Rebuilds a double-quantized weight (e.g. read from a checkpoint). */
@@ -215,7 +215,7 @@ public final class QuantizedWeight {
     if (!Float.isFinite(absmaxOffset)) {
       throw new IllegalArgumentException("absmaxOffset: " + absmaxOffset + ", expected finite");
     }
-    return new QuantizedWeight(format, out, in, blockSize, codes.clone(), null,
+    return new QuantizedWeight(format, out, in, blockSize, NativeCodes.copyOf(codes), null,
         new DoubleQuantizedAbsmax(absmaxCodes.clone(), absmaxScales.clone(), absmaxOffset));
   }
 
@@ -368,7 +368,7 @@ public final class QuantizedWeight {
    * 16-bit formats, the elements' bits as little-endian byte pairs (the safetensors layout).
    */
   public byte[] codes() {
-    return halves != null ? halves.littleEndian() : codes.clone();
+    return halves != null ? halves.littleEndian() : codes.toArray();
   }
 
   /** A copy of the fp32 absmax per block; only without double quantization. */
@@ -414,8 +414,8 @@ public final class QuantizedWeight {
   }
 
   /**
-   * Adds the arrays this weight holds (codes, scales, double-quantization state; on the Java
-   * heap) to {@code ledger} as {@link MemoryLedger.Category#QUANTIZED}; a 16-bit weight's
+   * Adds the arrays this weight holds (codes in native memory; scales and double-quantization
+   * state on the Java heap) to {@code ledger} as {@link MemoryLedger.Category#QUANTIZED}; a 16-bit weight's
    * elements (native memory) as {@link MemoryLedger.Category#FROZEN}.
    */
   public void addTo(MemoryLedger ledger) {
@@ -424,7 +424,7 @@ public final class QuantizedWeight {
       return;
     }
     MemoryLedger.Category q = MemoryLedger.Category.QUANTIZED;
-    ledger.addHeap(q, codes, codes.length);
+    ledger.add(q, codes.array());
     if (absmax != null) {
       ledger.addHeap(q, absmax, 4L * absmax.length);
     } else {
@@ -438,7 +438,7 @@ public final class QuantizedWeight {
     if (halves != null) {
       return 2L * halves.length();
     }
-    long bytes = codes.length;
+    long bytes = codes.length();
     if (absmax != null) {
       bytes += 4L * absmax.length;
     } else {
