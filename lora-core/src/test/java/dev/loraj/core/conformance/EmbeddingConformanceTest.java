@@ -287,6 +287,28 @@ class EmbeddingConformanceTest {
   }
 
   @Test
+  void aRunResumedFromItsCheckpointEndsBitIdentical(@TempDir Path dir) {
+    PeftModel uninterrupted = adapted(llama(true), LoraConfig.of(4, 8));
+    train(uninterrupted, 4, 5);
+    PeftModel killed = adapted(llama(true), LoraConfig.of(4, 8));
+    Trainer first = new Trainer(TrainConfig.of(4, 2e-2, 5)).checkpoints(dir, 2)
+        .listen(new dev.loraj.core.train.TrainListener() {
+          @Override
+          public void onStep(long step, long total, double loss, double lr, double ms) {
+            if (step == 2) {
+              throw new AdapterConformanceSuite.KilledRun();
+            }
+          }
+        });
+    assertThatThrownBy(() -> first.train(killed, Objective.meanSquaredError(), (s, m) -> batch(5 + s)))
+        .isInstanceOf(AdapterConformanceSuite.KilledRun.class);
+    PeftModel resumed = adapted(llama(true), LoraConfig.of(4, 8));
+    new Trainer(TrainConfig.of(4, 2e-2, 5)).checkpoints(dir, 2)
+        .train(resumed, Objective.meanSquaredError(), (s, m) -> batch(5 + s));
+    ExactArrays.assertBitIdentical(resumed.output(ids(2)), uninterrupted.output(ids(2)), "output after resuming at step 2");
+  }
+
+  @Test
   void mixedBatchRowsEqualSingleAdapterOutputs() {
     LlamaModel base = llama(false);
     PeftModel pm = adapted(base, LoraConfig.of(4, 8));
