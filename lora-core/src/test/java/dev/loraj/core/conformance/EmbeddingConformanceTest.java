@@ -308,6 +308,29 @@ class EmbeddingConformanceTest {
     ExactArrays.assertBitIdentical(resumed.output(ids(2)), uninterrupted.output(ids(2)), "output after resuming at step 2");
   }
 
+  /** PEFT's add_weighted_adapter combines lora_embedding_A/B as it combines lora_A/B. */
+  @Test
+  void combiningTableAdaptersKeepsTheirEmbeddingForm() {
+    LlamaModel base = llama(false);
+    PeftModel pm = adapted(base, LoraConfig.of(4, 8));
+    pm.addAdapter("b", new AdapterSpec(LoraConfig.of(2, 4), Targets.of("embed_tokens")), 12);
+    Fill.normal(embeddingAdapter(pm, "default").a(), 0, 0.3, new SplittableRandom(1));
+    Fill.normal(embeddingAdapter(pm, "b").a(), 0, 0.3, new SplittableRandom(2));
+    dev.loraj.core.lora.Combination.combine(pm, "c", List.of("default", "b"), List.of(0.5, -2.0),
+        dev.loraj.core.lora.Combination.Method.of(dev.loraj.core.lora.Combination.Type.CAT, 0));
+    INDArray expected = embeddingAdapter(pm, "default").deltaWeight().mul(0.5)
+        .add(embeddingAdapter(pm, "b").deltaWeight().mul(-2.0));
+    EmbeddingLoraAdapter c = embeddingAdapter(pm, "c");
+    assertThat(maxAbsDiff(c.deltaWeight(), expected)).isLessThanOrEqualTo(1e-5);
+    pm.setActive("c");
+    Map<String, INDArray> w = new LinkedHashMap<>(base.weights());
+    w.put(EMBED + ".weight", base.weights().get(EMBED + ".weight").add(expected.transpose()));
+    PeftModel only = new PeftModel(base, REGISTRY);
+    only.putAdapter("t", new AdapterSpec(LoraConfig.of(6, 6), Targets.of("embed_tokens")), Map.of(EMBED, c));
+    assertThat(maxAbsDiff(only.output(ids(6)), new PeftModel(base.withWeights(w), REGISTRY).output(ids(6))))
+        .isLessThanOrEqualTo(1e-5);
+  }
+
   @Test
   void mixedBatchRowsEqualSingleAdapterOutputs() {
     LlamaModel base = llama(false);
