@@ -2,7 +2,8 @@
 """Loads an adapter directory written by the Java PeftAdapters.save with PEFT and prints the logits.
 
 The other direction of the golden tests: PEFT (the reference) must read what Java writes, for
-every PEFT type the Java side writes (LORA with use_rslora / use_dora, ADALORA, VERA).
+every PEFT type the Java side writes (LORA with use_rslora / use_dora, ADALORA, VERA), and LoRA
+on embedding tables (lora_embedding_A/B).
 
   check_java_adapter.py DIR [--model MODEL_DIR] [--tokens 3,14,15] [--expect java_logits.json]
 
@@ -56,8 +57,9 @@ def main():
         result["max_abs_diff_vs_java"] = diff
         result["max_abs_adapter_minus_base"] = (logits - base_logits).abs().max().item()
         result["peft_type"] = str(model.peft_config["default"].peft_type.value)
-        # the module of each adapter's first per-module parameter (LoRA/AdaLoRA A, VeRA lambda_d)
-        markers = (".lora_A.default", ".vera_lambda_d.default")
+        # the module of each adapter's first per-module parameter (LoRA/AdaLoRA A, an embedding
+        # table's lora_embedding_A, VeRA lambda_d)
+        markers = (".lora_A.default", ".lora_embedding_A.default", ".vera_lambda_d.default")
         result["adapted_modules"] = sorted({
             n[: n.index(m)][len("base_model.model."):]
             for n, _ in model.named_parameters() for m in markers if m in n})

@@ -68,6 +68,15 @@ public interface AdapterFactory<C extends AdapterConfig> {
     return true;
   }
 
+  /**
+   * Whether {@link #create} accepts an embedding site ({@code LinearSite#embedding()}: its
+   * adapter's input is token ids, not features). False by default: a variant that adapts
+   * embedding tables says so, and the model refuses the others with the variant and the module.
+   */
+  default boolean adaptsEmbeddings() {
+    return false;
+  }
+
   /** Whether {@link #create} replaces the frozen base weight (the conformance suite asks). */
   default boolean rewritesBase(C config) {
     return false;

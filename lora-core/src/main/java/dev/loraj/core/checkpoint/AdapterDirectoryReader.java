@@ -17,6 +17,7 @@ import dev.loraj.core.adapter.ConfigCodec;
 import dev.loraj.core.adapter.SiteInit;
 import dev.loraj.core.io.ShardedCheckpoint;
 import dev.loraj.core.io.TensorSource;
+import dev.loraj.core.model.EmbeddingSites;
 import dev.loraj.core.model.LinearSite;
 import dev.loraj.core.model.PeftModel;
 import dev.loraj.core.model.Targets;
@@ -106,11 +107,12 @@ final class AdapterDirectoryReader {
         variant = model.registry().forConfig(own).name();
         spec = new AdapterSpec(own, spec.targets());
       }
-      checkLayout(parsed, spec.targets().resolve(model.base().linearSites()), dir);
+      checkLayout(parsed, spec.targets().resolve(model.base().adapterSites()), dir);
     }
     spec = keepExistingModulesToSave(spec, model, dir);
     AdapterFactory<?> factory = model.registry().get(variant);
-    List<LinearSite> sites = spec.targets().resolve(model.base().linearSites());
+    List<LinearSite> sites = spec.targets().resolve(model.base().adapterSites());
+    EmbeddingSites.check(factory, sites);
 
     Map<String, Adapter> created = new LinkedHashMap<>();
     Map<Class<?>, Object> shared = new LinkedHashMap<>();
@@ -152,6 +154,7 @@ final class AdapterDirectoryReader {
         INDArray target = modules.getOrDefault(w, model.base().weights().get(w));
         assign.add(new INDArray[] {target, read(file, key, target, dir, unused)});
       }
+      PeftEmbeddings.check(model, peftRoot, created.values(), file, dir, unused);
       if (!unused.isEmpty()) {
         throw new IllegalArgumentException(
             dir.resolve(WEIGHTS_BASE + ".safetensors") + " has " + unused.size()
@@ -302,7 +305,7 @@ final class AdapterDirectoryReader {
 
   /** fan_in_fan_out describes the base layout; a disagreement with the model is worth a warning. */
   private static void checkLayout(PeftAdapterConfig parsed, List<LinearSite> sites, Path dir) {
-    boolean modelLayout = sites.stream().anyMatch(LinearSite::fanInFanOut);
+    boolean modelLayout = sites.stream().anyMatch(s -> s.fanInFanOut() && !s.embedding());
     if (modelLayout != parsed.fanInFanOut()) {
       log.warn("{}: fan_in_fan_out = {} but the targeted modules store weights {}; using the"
           + " model's layout", dir, parsed.fanInFanOut(), modelLayout ? "[in, out]" : "[out, in]");

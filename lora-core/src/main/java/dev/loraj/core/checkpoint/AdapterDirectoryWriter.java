@@ -62,7 +62,8 @@ final class AdapterDirectoryWriter {
       record.put("converted", form.conversionNote(na));
     }
     List<String> paths = new ArrayList<>(sites.keySet());
-    boolean fanInFanOut = sites.values().stream().anyMatch(a -> a.site().fanInFanOut());
+    // an embedding table is stored [in, out] too, but PEFT's fan_in_fan_out is about linear layers
+    boolean fanInFanOut = sites.values().stream().anyMatch(a -> a.site().fanInFanOut() && !a.site().embedding());
     Map<String, INDArray> tensors = new TreeMap<>();
     Map<String, Object> config;
     if (na.factory() instanceof PeftCodec peft) {

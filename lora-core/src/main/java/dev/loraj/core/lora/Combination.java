@@ -266,6 +266,9 @@ public final class Combination {
 
   private static LoraAdapter of(LinearSite site, INDArray a, INDArray b) {
     int r = (int) a.size(0);
+    if (site.embedding()) { // PEFT combines lora_embedding_A/B as it combines lora_A/B
+      return new EmbeddingLoraAdapter(site, LoraConfig.of(r, r), 1.0, a.dup('c'), b.dup('c'));
+    }
     return new LoraAdapter(site, LoraConfig.of(r, r), 1.0, 0.0, a.dup('c'), b.dup('c'));
   }
 }

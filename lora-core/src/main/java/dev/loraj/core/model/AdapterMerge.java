@@ -89,6 +89,7 @@ final class AdapterMerge {
             + " to the base's dtype (as PEFT merges into a bfloat16 model)", n,
             before.size() - blockwise);
       }
+      EmbeddingSites.warnTiedMerge(n, a.sites().values().stream().map(Adapter::site).toList());
       mergedWeights.forEach((path, m) -> weights.store(weights.site(path), m, false));
       mergedHeld.forEach((path, q) -> model.base().quantizedWeights().put(weights.site(path).weightName(), q));
       a.requantized.clear();
@@ -166,7 +167,7 @@ final class AdapterMerge {
     Map<String, INDArray> copy = new LinkedHashMap<>();
     base.weights().forEach((k, v) -> copy.put(k, v.dup()));
     model.modulesInUse().forEach((k, v) -> copy.put(k, v.dup())); // the active copy replaces the module
-    for (LinearSite s : base.linearSites()) {
+    for (LinearSite s : base.adapterSites()) {
       List<Adapter> here = toMerge.stream().map(a -> a.sites().get(s.path())).filter(Objects::nonNull).toList();
       if (here.isEmpty() && weights.quantized(s) == null) {
         continue;

@@ -11,6 +11,7 @@ import dev.loraj.core.quant.QuantizedWeight;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
@@ -64,8 +65,10 @@ final class AdapterSiteInit implements SiteInit {
     Map<String, SiteWeights.Frozen> originals = new LinkedHashMap<>();
     Map<String, Adapter> created = new LinkedHashMap<>();
     Map<Class<?>, Object> shared = new HashMap<>(); // SiteInit.shared: one per adapter
+    List<LinearSite> selected = spec.targets().resolve(model.base().adapterSites());
+    EmbeddingSites.check(factory, selected);
     try {
-      for (LinearSite site : spec.targets().resolve(model.base().linearSites())) {
+      for (LinearSite site : selected) {
         AdapterConfig cfg = spec.config();
         int r = spec.targets().rankFor(site, cfg.rank());
         double alpha = spec.targets().alphaFor(site, cfg.alpha());

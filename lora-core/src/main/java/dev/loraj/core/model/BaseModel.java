@@ -32,6 +32,25 @@ public interface BaseModel {
   List<LinearSite> linearSites();
 
   /**
+   * The token-embedding tables an adapter may target by name ({@link LinearSite#embedding()}),
+   * each built through {@link ModelGraph#embedding}; none by default.
+   */
+  default List<LinearSite> embeddingSites() {
+    return List.of();
+  }
+
+  /** Every site an adapter may target: the embedding tables, then the linear layers. */
+  default List<LinearSite> adapterSites() {
+    List<LinearSite> e = embeddingSites();
+    if (e.isEmpty()) {
+      return linearSites();
+    }
+    List<LinearSite> all = new java.util.ArrayList<>(e);
+    all.addAll(linearSites());
+    return List.copyOf(all);
+  }
+
+  /**
    * Builds the forward pass: creates the input placeholders and returns the logits (or the
    * regression output).
    */

@@ -59,7 +59,7 @@ final class ForwardGraph {
     Map<String, SDVariable> adapterVars = new HashMap<>();
     Map<INDArray, SDVariable> byArray = new IdentityHashMap<>(); // parameters shared by sites
     ModelGraph.SiteHook hook = (g, site, x, baseOut) -> {
-      if (siteInputs != null) {
+      if (siteInputs != null && !site.embedding()) { // an embedding's input is token ids
         siteInputs.accept(site, x);
       }
       SDVariable sum = null;

@@ -80,7 +80,7 @@ public final class ModelGraph {
     this.baseLinear = baseLinear;
     FrozenMatMul.register();
     dev.loraj.core.graph.EmbeddingGather.register();
-    for (LinearSite s : model.linearSites()) {
+    for (LinearSite s : model.adapterSites()) {
       sites.put(s.path(), s);
     }
   }
@@ -180,10 +180,25 @@ public final class ModelGraph {
     return sd.placeHolder(name, type, shape);
   }
 
+  /**
+   * The rows of embedding table {@code path} ({@link BaseModel#embeddingSites()}) for token ids
+   * {@code ids} [batch, seq], as [batch * seq, dim], plus the adapters of this site, which are
+   * handed the ids as their input.
+   */
+  public SDVariable embedding(String path, SDVariable ids) {
+    LinearSite site = sites.get(path);
+    if (site == null || !site.embedding()) {
+      throw new IllegalArgumentException(
+          "model " + model.family() + " declares no embedding site '" + path + "'");
+    }
+    SDVariable out = sd.reshape(sd.gather(weight(site.weightName()), ids, 0), -1, site.out());
+    return hook == null ? out : hook.apply(this, site, ids, out);
+  }
+
   /** {@code y = x W^T + b} plus the adapters of this site; x is [rows, in]. */
   public SDVariable linear(String path, SDVariable x) {
     LinearSite site = sites.get(path);
-    if (site == null) {
+    if (site == null || site.embedding()) {
       throw new IllegalArgumentException(
           "model " + model.family() + " declares no linear site '" + path + "'");
     }

@@ -35,7 +35,7 @@ final class SiteWeights {
   }
 
   LinearSite site(String path) {
-    for (LinearSite s : base().linearSites()) {
+    for (LinearSite s : base().adapterSites()) {
       if (s.path().equals(path)) {
         return s;
       }

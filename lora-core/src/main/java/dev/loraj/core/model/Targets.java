@@ -17,6 +17,9 @@ import java.util.regex.Pattern;
  * Which linear sites get an adapter, as PEFT users know it (PEFT {@code check_target_module_exists}):
  * a list matches a module path exactly or as a dotted suffix; a single string is a regex matched
  * against the whole path; {@code all-linear} is every linear layer but the output head.
+ * Embedding tables ({@link LinearSite#embedding()}: {@code embed_tokens}, {@code wte},
+ * {@code word_embeddings}) are selected by name or regex like any module, never by
+ * {@code all-linear}.
  *
  * <p>Unlike PEFT, a target, an exclude entry or a pattern key that matches nothing is an error
  * listing the available module names (PEFT issue #3582).
@@ -257,7 +260,7 @@ public record Targets(
 
     boolean matches(LinearSite s, Set<String> matchedNames) {
       if (isAllLinear()) {
-        return !s.outputHead();
+        return !s.outputHead() && !s.embedding();
       }
       if (regex != null) {
         boolean m = Pattern.compile(regex).matcher(s.path()).matches();

@@ -51,14 +51,11 @@ public final class TransformerOps {
     }
   }
 
-  /** Token embeddings (and optional learned positions) as [batch * seq, hidden]. */
-  public static SDVariable embed(Seq seq, SDVariable table, SDVariable positionTable) {
+  /** Token embeddings [batch * seq, hidden] plus learned positions (rows 0..seq-1 of the table). */
+  public static SDVariable addPositions(Seq seq, SDVariable tokens, SDVariable positionTable) {
     SameDiff sd = seq.sd();
-    SDVariable h = sd.gather(table, seq.ids(), 0); // [b, s, e]
-    if (positionTable != null) {
-      h = h.add(sd.gather(positionTable, seq.positions(), 0)); // + [s, e]
-    }
-    long hidden = table.getShape()[1];
+    long hidden = positionTable.getShape()[1];
+    SDVariable h = sd.reshape(tokens, seq.shapeWith(hidden)).add(sd.gather(positionTable, seq.positions(), 0));
     return sd.reshape(h, -1, hidden);
   }
 

@@ -5,6 +5,7 @@ import dev.loraj.core.adapter.Adapter;
 import dev.loraj.core.adapter.AdapterRegistry;
 import dev.loraj.core.adapter.AdapterSpec;
 import dev.loraj.core.checkpoint.PeftAdapters;
+import dev.loraj.core.lora.EmbeddingLoraAdapter;
 import dev.loraj.core.lora.Fill;
 import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
@@ -24,8 +25,8 @@ import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Writes a Java-made adapter for {@code scripts/golden/check_java_adapter.py} (PEFT loading what
- * PeftAdapters.save wrote): LoRA r=4, alpha=8 with a rank pattern on the given model, B drawn
- * from N(0, 0.1^2) (seed 7) so the adapter changes the output, and the Java logits for tokens
+ * PeftAdapters.save wrote): LoRA r=4, alpha=8 with a rank pattern on the given model, B (and an
+ * embedding table's A) drawn from N(0, 0.1^2) (seed 7) so the adapter changes the output, and the Java logits for tokens
  * 3,14,15,9,26,5,35 in {@code OUT/java_logits.json}.
  *
  * <p>Usage: {@code WriteJavaAdapterMain MODEL_DIR OUT_DIR [targets,comma,separated]}.
@@ -40,6 +41,9 @@ public final class WriteJavaAdapterMain {
     pm.addAdapter("default", new AdapterSpec(LoraConfig.of(4, 8), t), 11);
     SplittableRandom rnd = new SplittableRandom(7);
     for (Adapter a : pm.adapter("default").sites().values()) {
+      if (a instanceof EmbeddingLoraAdapter e) {
+        Fill.normal(e.a(), 0, 0.1, rnd); // an embedding's A starts at 0 (its B is random)
+      }
       Fill.normal(((LoraAdapter) a).b(), 0, 0.1, rnd);
     }
     long[] tokens = {3, 14, 15, 9, 26, 5, 35};

@@ -112,11 +112,11 @@ public final class MemoryEstimator {
       AdapterFactory<?> f = config != null ? registry.forConfig(config) : registry.get(s.variant());
       List<String> names = s.targets() != null ? s.targets()
           : s.quantized() ? List.of(Targets.ALL_LINEAR) : List.of("query", "value");
-      Targets targets = targetsGiven != null ? targetsGiven : ArchitectureCards.targets(names, m.sites());
+      Targets targets = targetsGiven != null ? targetsGiven : ArchitectureCards.targets(names, m.adapterSites());
       AdapterConfig def = f.defaultConfig();
       AdapterConfig cfg = config != null ? config : def.withRankAndAlpha(s.rank(), def.alpha());
-      adapted = targets.resolve(m.sites());
-      trainable = ArchitectureCards.trainableParameters(m.sites(), targets, cfg, f) + trainedBaseParams;
+      adapted = targets.resolve(m.adapterSites());
+      trainable = ArchitectureCards.trainableParameters(m.adapterSites(), targets, cfg, f) + trainedBaseParams;
       notes.add("targets " + (targetsGiven != null ? targetsGiven : names) + ": " + adapted.size() + " sites");
       // the adapter trains its own copy of modules_to_save: the base keeps the original, frozen
       long denseFrozen = m.totalParams();
@@ -128,6 +128,9 @@ public final class MemoryEstimator {
         int block = cfg instanceof QuantizedLoraConfig q ? q.blockSize() : QuantizedWeight.DEFAULT_BLOCK_SIZE;
         long maxSite = 0;
         for (LinearSite x : adapted) {
+          if (x.embedding()) {
+            continue; // embedding tables stay float (no quantizing variant adapts them)
+          }
           quantizedParams += (long) x.in() * x.out();
           quantized += QuantizedWeight.storageBytes(format, x.out(), x.in(), block, doubleQuant);
           maxSite = Math.max(maxSite, (long) x.in() * x.out());

@@ -38,10 +38,12 @@ import java.util.List;
  * @param dropout whether the architecture trains with dropout (masks are stored)
  * @param totalParams every parameter of the model
  * @param sites the linear layers
+ * @param embeddings the token-embedding tables adapters may target (their weights are in
+ *     {@code totalParams}, not in {@link #linearParams()}); empty for the cards and directories
  */
 public record ModelShape(String name, String family, int layers, int hidden, int intermediate,
     int heads, int vocab, boolean gatedMlp, boolean dropout, long totalParams,
-    List<LinearSite> sites) {
+    List<LinearSite> sites, List<LinearSite> embeddings) {
 
   public ModelShape {
     if (layers <= 0 || hidden <= 0 || intermediate <= 0 || heads <= 0 || vocab <= 0) {
@@ -49,6 +51,23 @@ public record ModelShape(String name, String family, int layers, int hidden, int
           + ", intermediate " + intermediate + ", heads " + heads + ", vocab " + vocab + " must all be > 0");
     }
     sites = List.copyOf(sites);
+    embeddings = embeddings == null ? List.of() : List.copyOf(embeddings);
+  }
+
+  /** A shape without embedding sites. */
+  public ModelShape(String name, String family, int layers, int hidden, int intermediate,
+      int heads, int vocab, boolean gatedMlp, boolean dropout, long totalParams, List<LinearSite> sites) {
+    this(name, family, layers, hidden, intermediate, heads, vocab, gatedMlp, dropout, totalParams, sites, List.of());
+  }
+
+  /** Every site an adapter may target: the embedding tables, then the linear layers. */
+  public List<LinearSite> adapterSites() {
+    if (embeddings.isEmpty()) {
+      return sites;
+    }
+    List<LinearSite> all = new java.util.ArrayList<>(embeddings);
+    all.addAll(sites);
+    return List.copyOf(all);
   }
 
   /** Parameters of the linear sites that are not output heads (weights only). */
@@ -78,11 +97,12 @@ public record ModelShape(String name, String family, int layers, int hidden, int
     if (base instanceof BertModel bert) {
       BertConfig c = bert.config();
       return new ModelShape(base.family(), "bert", c.numHiddenLayers(), c.hiddenSize(), c.intermediateSize(),
-          c.numAttentionHeads(), c.vocabSize(), false, false, base.parameterCount(), base.linearSites());
+          c.numAttentionHeads(), c.vocabSize(), false, false, base.parameterCount(), base.linearSites(),
+          base.embeddingSites());
     }
     int width = base.linearSites().stream().mapToInt(s -> Math.max(s.in(), s.out())).max().orElse(1);
     return new ModelShape(base.family(), base.family(), 1, width, width, 1, 1, false, false,
-        base.parameterCount(), base.linearSites());
+        base.parameterCount(), base.linearSites(), base.embeddingSites());
   }
 
   static ModelShape card(ArchitectureCards.Card c) {

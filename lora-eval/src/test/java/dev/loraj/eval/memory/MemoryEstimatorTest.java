@@ -138,4 +138,16 @@ class MemoryEstimatorTest {
     assertThatThrownBy(() -> Precision.parse("fp8")).hasMessageContaining("fp8").hasMessageContaining("bf16");
     assertThatThrownBy(() -> MemorySettings.Optimizer.parse("lion")).hasMessageContaining("adamw-8bit");
   }
+
+  /** An embedding table named in the targets is an adapted site: r (vocab + hidden) parameters. */
+  @Test
+  void anEmbeddingTargetCountsItsTable() {
+    var c = new dev.loraj.core.model.bert.BertConfig(100, 16, 1, 2, 32, "gelu", 16, 2, 1e-12, 0.0, 0.0);
+    var bert = dev.loraj.core.model.bert.BertModel.random(c, dev.loraj.core.model.bert.BertModel.Pooling.MEAN, 3, 7);
+    ModelShape shape = ModelShape.of(bert);
+    MemorySettings s = MemorySettings.of("lora", 4, 2, 8).withTargets(List.of("word_embeddings", "query"));
+    assertThat(est.estimate(shape, s).trainableParams()).isEqualTo(4L * (100 + 16) + 4L * (16 + 16));
+    assertThat(shape.linearParams()).as("the table is not a linear weight").isEqualTo(
+        bert.linearSites().stream().filter(x -> !x.outputHead()).mapToLong(x -> (long) x.in() * x.out()).sum());
+  }
 }

@@ -6,6 +6,7 @@ import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.BiasMode;
 import dev.loraj.core.adapter.SiteInit;
 import dev.loraj.core.checkpoint.PeftExportable;
+import dev.loraj.core.lora.EmbeddingLoraAdapter;
 import dev.loraj.core.lora.Lora;
 import dev.loraj.core.lora.LoraAdapter;
 import dev.loraj.core.lora.LoraConfig;
@@ -93,10 +94,19 @@ public final class RsLora implements AdapterFactory<RsLora.Config> {
   @Override
   public Adapter create(Config config, SiteInit init) {
     LoraConfig lora = config.lora();
+    if (init.site().embedding()) {
+      return new EmbeddingLoraAdapter(init.site(), config, lora.scaling(), init);
+    }
     LoraAdapter adapter = new LoraAdapter(init.site(), config, lora.scaling(), lora.dropout());
     LoraInit strategy = lora.init() == LoraConfig.Init.GAUSSIAN ? LoraInit.GAUSSIAN : LoraInit.KAIMING;
     strategy.initialize(adapter.a(), adapter.b(), adapter.scaling(), init);
     return adapter;
+  }
+
+  /** Embedding tables as LoRA's, with {@code alpha / sqrt(r)}. */
+  @Override
+  public boolean adaptsEmbeddings() {
+    return true;
   }
 
   @Override

@@ -235,6 +235,12 @@ public final class BertModel implements BaseModel {
   }
 
   @Override
+  public List<LinearSite> embeddingSites() {
+    return List.of(LinearSite.embedding(prefix + "embeddings.word_embeddings", config.vocabSize(),
+        config.hiddenSize(), false));
+  }
+
+  @Override
   public int rowsPerExample(Map<String, INDArray> inputs) {
     return (int) inputs.get(INPUT_IDS).size(1);
   }
@@ -267,7 +273,9 @@ public final class BertModel implements BaseModel {
     SDVariable positionRows = sd.slice(g.weight(prefix + "embeddings.position_embeddings.weight"),
         sd.constant(Nd4j.createFromArray(0L, 0L)),
         sd.concat(0, seq, sd.constant(Nd4j.createFromArray((long) d))));
-    SDVariable emb = sd.gather(g.weight(prefix + "embeddings.word_embeddings.weight"), ids, 0)
+    SDVariable words = sd.reshape(g.embedding(prefix + "embeddings.word_embeddings", ids),
+        sd.concat(0, batchSeq, sd.constant(Nd4j.createFromArray((long) d)))); // [B, S, d]
+    SDVariable emb = words
         .add(positionRows)
         .add(sd.gather(g.weight(prefix + "embeddings.token_type_embeddings.weight"), types, 0));
     SDVariable h = layerNorm(g, sd.reshape(emb, -1, d), prefix + "embeddings.LayerNorm"); // [B*S, d]

@@ -154,6 +154,12 @@ public final class Gpt2Model implements BaseModel {
     return sites;
   }
 
+  /** {@code transformer.wte}, which the output head always reuses. */
+  @Override
+  public List<LinearSite> embeddingSites() {
+    return List.of(LinearSite.embedding("transformer.wte", config.vocabSize(), config.hidden(), true));
+  }
+
   @Override
   public int rowsPerExample(Map<String, INDArray> inputs) {
     return (int) inputs.get("input_ids").size(1);
@@ -175,7 +181,8 @@ public final class Gpt2Model implements BaseModel {
     SDVariable ids = g.placeholder("input_ids", DataType.INT64, -1, -1);
     Seq seq = Seq.of(sd, ids);
     SDVariable wte = g.weight("transformer.wte.weight");
-    SDVariable h = TransformerOps.embed(seq, wte, g.weight("transformer.wpe.weight")); // [n, e]
+    SDVariable h = TransformerOps.addPositions(seq, g.embedding("transformer.wte", ids),
+        g.weight("transformer.wpe.weight")); // [n, e]
     SDVariable mask = TransformerOps.causalMask(seq);
     AttentionShape shape = new AttentionShape(config.heads(), config.heads(), config.headDim());
     int e = config.hidden();

@@ -31,7 +31,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>Module names are transformers' ({@code model.layers.N.self_attn.q_proj}); weights are
  * stored [out, in]. An untied {@code lm_head} is a linear site marked as the output head
  * ({@code all-linear} skips it); with {@code tie_word_embeddings} the head reuses
- * {@code model.embed_tokens.weight} and is not a site.
+ * {@code model.embed_tokens.weight} and is not a site. {@code model.embed_tokens} is an
+ * embedding site (PEFT's {@code lora.Embedding}); a tied head computes with the stored table, so
+ * an unmerged adapter there changes the input embeddings only, as in PEFT.
  *
  * <p>Input placeholder {@code input_ids} INT64 [batch, seq] (INT32 arrays are cast); output
  * logits [batch * seq, vocab], row {@code b * seq + t}. Positions are 0..seq-1 for every
@@ -197,6 +199,12 @@ public final class LlamaModel implements BaseModel {
   }
 
   @Override
+  public List<LinearSite> embeddingSites() {
+    return List.of(LinearSite.embedding("model.embed_tokens", config.vocabSize(), config.hidden(),
+        config.tieWordEmbeddings()));
+  }
+
+  @Override
   public int rowsPerExample(Map<String, INDArray> inputs) {
     return (int) inputs.get("input_ids").size(1);
   }
@@ -216,7 +224,7 @@ public final class LlamaModel implements BaseModel {
     SameDiff sd = g.sd();
     SDVariable ids = g.placeholder("input_ids", DataType.INT64, -1, -1);
     Seq seq = Seq.of(sd, ids);
-    SDVariable h = TransformerOps.embed(seq, g.weight("model.embed_tokens.weight"), null); // [n, e]
+    SDVariable h = g.embedding("model.embed_tokens", ids); // [n, e]
     SDVariable mask = TransformerOps.causalMask(seq, config.slidingWindow());
     Rope rope = TransformerOps.ropeTables(seq, config.headDim(),
         config.rope().inverseFrequencies(config.headDim()));
