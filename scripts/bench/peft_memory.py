@@ -23,10 +23,10 @@ Per case it prints, from /proc/self/status: the resident set after the model is 
 model (`peak_rss - rss_after_load`), the median step time of the steps after the first, and the
 CPU time of every step (all threads; on a loaded machine the wall time measures the load too).
 
-Usage (from the repository root; needs torch, transformers, peft):
-    /work/venv/bin/python scripts/bench/peft_memory.py                      # all three cases
-    /work/venv/bin/python scripts/bench/peft_memory.py --cases lora-fp32,lora-bf16 --steps 4
-    /work/venv/bin/python scripts/bench/peft_memory.py --model /tmp/q05 --json out.json
+Usage (from the repository root; needs torch, transformers, peft: the venv of scripts/setup-python.sh):
+    python scripts/bench/peft_memory.py                      # all three cases
+    python scripts/bench/peft_memory.py --cases lora-fp32,lora-bf16 --steps 4
+    python scripts/bench/peft_memory.py --model q05 --json out.json   # q05 from ./lora init-model
 
 Step times depend on what else runs on the machine: report the load beside them.
 """

@@ -27,7 +27,7 @@ torch.set_num_threads(N); it times `warmup` untimed then `steps` timed steps and
 median. It then runs `./lora bench step ... --json` for the same shape (with OMP_NUM_THREADS=N)
 and prints a table: Java ms, PyTorch ms, Java/PyTorch, and LoRA/full per side.
 
-Usage (from the repository root; needs torch, transformers, peft, e.g. /work/venv-golden):
+Usage (from the repository root; needs torch, transformers, peft: the venv of scripts/setup-python.sh):
     python scripts/bench/peft_step.py                      # bert+llama x lora/full/forward, b8 s128 r8, 1 thread
     python scripts/bench/peft_step.py --arch bert --modes lora,full --batch 4 --seq 64 --threads 2
     python scripts/bench/peft_step.py --no-java            # PyTorch side only

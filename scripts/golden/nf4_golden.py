@@ -15,7 +15,7 @@ comes from.
 
 Input (2 x 64, exact in float32): k = 64 r + c, x_k = (((7 k^2 + 3 k) mod 97) - 41) / (16 + 8 r).
 
-Run: /work/venv-golden/bin/python scripts/golden/nf4_golden.py
+Run: python scripts/golden/nf4_golden.py  (in the venv of scripts/setup-python.sh)
 """
 import numpy as np
 import torch

@@ -2,9 +2,9 @@
 
 Regenerate (from the repository root; the output is committed):
 
-    python3 -m venv /work/venv-st
-    /work/venv-st/bin/pip install --index-url file:///opt/pypi/simple safetensors numpy ml-dtypes
-    /work/venv-st/bin/python lora-core/src/test/python/make_safetensors_golden.py
+    scripts/setup-python.sh                                   # the venv .venv-python
+    .venv-python/bin/pip install ml-dtypes==0.6.0
+    .venv-python/bin/python lora-core/src/test/python/make_safetensors_golden.py
 
 Generated with safetensors 0.8.0, numpy 2.4.6, ml_dtypes 0.6.0. F16 rounding is numpy's
 astype(float16), BF16 rounding is ml_dtypes' bfloat16 cast: both round to nearest even.
