@@ -77,7 +77,8 @@ final class MemoryCommand implements Callable<Integer> {
   boolean measure;
 
   @Option(names = "--base-dtype", split = ",", defaultValue = "auto",
-      description = "--measure: storage of the frozen base weights: auto (the checkpoint's), bf16, f16, f32;"
+      description = "Storage of the frozen base weights (linear layers, and a Llama-family decoder's token"
+          + " embeddings): auto (with --measure the checkpoint's, else --dtype), bf16, f16, f32; with --measure"
           + " a list measures each adapter variant at each (full fine-tuning trains fp32 weights: once)"
           + " (default: ${DEFAULT-VALUE}).")
   List<String> baseDtypes;
@@ -106,16 +107,23 @@ final class MemoryCommand implements Callable<Integer> {
     if (measure) {
       return measured();
     }
-    if (!baseDtypes.equals(List.of("auto"))) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--base-dtype applies to --measure; the"
-          + " estimate's weights dtype is --dtype");
+    if (baseDtypes.size() != 1) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--base-dtype: one value without"
+          + " --measure (the frozen weights' dtype of the estimate), got " + baseDtypes);
     }
     ModelShape shape = model.equalsIgnoreCase("minilm") ? ModelShape.of(MemoryMeasure.model(model, "f32"))
         : ModelShape.of(model);
     MemoryEstimator est = new MemoryEstimator();
     List<MemoryBreakdown> out = new ArrayList<>();
     for (String v : variants) {
-      out.add(est.estimate(shape, settings(v)));
+      MemorySettings settings = settings(v);
+      Precision frozen = switch (baseDtypes.get(0)) {
+        case "bf16" -> Precision.BF16;
+        case "f16" -> Precision.FP16;
+        case "f32" -> Precision.FP32;
+        default -> settings.dtype(); // auto: a card has no checkpoint dtype; the weights' --dtype
+      };
+      out.add(est.estimate(shape, settings, 0, null, null, frozen));
     }
     if (json) {
       List<Map<String, Object>> rows = new ArrayList<>();

@@ -174,7 +174,7 @@ class UsageErrorsTest {
         row("memory: --seq -1", List.of("memory", "--model", "llama-65b", "--seq", "-1"), "--seq = -1"),
         row("memory: --seq 1.5", List.of("memory", "--model", "llama-65b", "--seq", "1.5"), "Invalid value", "--seq"),
         row("memory: --base-dtype fp8", List.of("memory", "--model", "llama-65b", "--base-dtype", "fp8"), "--base-dtype = 'fp8'", "bf16"),
-        row("memory: --base-dtype without --measure", List.of("memory", "--model", "llama-65b", "--base-dtype", "bf16"), "--base-dtype applies to --measure"),
+        row("memory: two --base-dtype values without --measure", List.of("memory", "--model", "llama-65b", "--base-dtype", "bf16,f32"), "--base-dtype: one value without --measure"),
         // lora init-model
         row("init-model: an encoder card", List.of("init-model", "--card", "roberta-base", "--out", f("new-model")), "--card = 'roberta-base'", "qwen2.5-0.5b"),
         row("init-model: --dtype int8", List.of("init-model", "--card", "qwen2.5-0.5b", "--dtype", "int8", "--out", f("new-model")), "--dtype = 'int8'", "bf16"),

@@ -56,6 +56,9 @@ final class PeftEmbeddings {
       }
       INDArray saved = file.getFloat(key);
       INDArray table = model.base().weights().get(site.weightName());
+      if (table == null) { // held in 16 bits, as stored
+        table = model.base().quantizedWeights().get(site.weightName()).dequantize();
+      }
       if (!Arrays.equals(saved.shape(), table.shape()) || !saved.equals(table)) {
         throw new IllegalArgumentException(dir.resolve(PeftAdapters.WEIGHTS_BASE + ".safetensors") + ": '"
             + key + "' " + Arrays.toString(saved.shape()) + " is an embedding table that differs from the"

@@ -91,18 +91,18 @@ public final class HfModels {
           // checkpoints saved from GPT2Model (the original "gpt2") lack the "transformer." prefix
           String prefix = !source.contains("transformer.wte.weight") && source.contains("wte.weight")
               ? "transformer." : "";
-          Held held = new Held(dtype, quantize, Gpt2Model.sites(c));
+          Held held = new Held(dtype, quantize, Gpt2Model.sites(c), List.of());
           Map<String, INDArray> w = read(dir, source, Gpt2Model.expectedWeights(c), prefix, held);
           yield new Gpt2Model(c, w, held.weights);
         }
         case "bert" -> {
           BaseModel m = loadBert(dir, config, source);
-          new Held(dtype, quantize, m.linearSites()).convert(m, source);
+          new Held(dtype, quantize, m.linearSites(), List.of()).convert(m, source);
           yield m;
         }
         default -> {
           LlamaModel.Config c = LlamaModel.Config.from(config);
-          Held held = new Held(dtype, quantize, LlamaModel.sites(c));
+          Held held = new Held(dtype, quantize, LlamaModel.sites(c), LlamaModel.embeddingSites(c));
           Map<String, INDArray> w = read(dir, source, LlamaModel.expectedWeights(c), "", held);
           yield new LlamaModel(c, w, held.weights);
         }
@@ -114,6 +114,9 @@ public final class HfModels {
    * Which frozen linear weights are held quantized or in 16 bits, and those read so far. The
    * output head counts as frozen here; it is only trained when a caller makes it trainable,
    * which {@link PeftModel#addTrainableBase} refuses for a held weight (load it in float32).
+   * A decoder's token-embedding table is held in 16 bits under the same setting (never
+   * quantized), as stored, [num_embeddings, dim]: looked up a row at a time and, when the head is
+   * tied to it, multiplied like a held linear weight (Qwen2.5-0.5B's table: 545 MB in fp32).
    */
   private static final class Held {
     private final BaseDtype dtype;
@@ -122,13 +125,14 @@ public final class HfModels {
     private final Set<String> quantized = new java.util.HashSet<>();
     final Map<String, QuantizedWeight> weights = new LinkedHashMap<>();
 
-    Held(BaseDtype dtype, QuantizeOnLoad quantize, List<LinearSite> all) {
+    Held(BaseDtype dtype, QuantizeOnLoad quantize, List<LinearSite> all, List<LinearSite> tables) {
       this.dtype = dtype;
       this.quantize = quantize;
       all.forEach(s -> sites.put(s.weightName(), s));
       if (quantize != null) {
         quantize.targets().resolve(all).forEach(s -> quantized.add(s.weightName()));
       }
+      tables.forEach(s -> sites.put(s.weightName(), s));
     }
 
     /**
@@ -142,7 +146,15 @@ public final class HfModels {
       }
       TensorInfo info = source.info(key);
       QuantizedWeight q;
-      if (quantized.contains(name)) {
+      if (site.embedding()) {
+        QuantFormat f = dtype.heldFormat(info.dtype()).orElse(null);
+        if (f == null) {
+          return null;
+        }
+        TensorElements elements = new TensorElements(source, key); // [num_embeddings, dim]
+        q = QuantizedWeight.quantize(site.in(), site.out(), elements::read, f,
+            QuantizedWeight.DEFAULT_BLOCK_SIZE, false);
+      } else if (quantized.contains(name)) {
         q = convert(site, source, key, quantize.format(), quantize.blockSize(),
             quantize.doubleQuant());
       } else {
@@ -215,18 +227,19 @@ public final class HfModels {
       default -> SafetensorsDtype.F32;
     };
     Map<String, SafetensorsWriter.Streamed> streamed = new LinkedHashMap<>();
-    for (LinearSite site : model.linearSites()) {
+    for (LinearSite site : model.adapterSites()) {
       QuantizedWeight q = model.quantizedWeights().get(site.weightName());
       if (q == null) {
         continue;
       }
+      boolean transposed = site.fanInFanOut() && !site.embedding(); // a table is held as stored
       SafetensorsDtype type = dense;
       if (dtype == BaseDtype.AUTO && !q.format().blockwise()) {
         type = q.format() == QuantFormat.BF16 ? SafetensorsDtype.BF16 : SafetensorsDtype.F16;
       }
       SafetensorsDtype target = type;
       streamed.put(site.weightName(), new SafetensorsWriter.Streamed(target, site.weightShape(),
-          out -> writeHeld(q, site.fanInFanOut(), target, out)));
+          out -> writeHeld(q, transposed, target, out)));
     }
     SafetensorsWriter.write(file, model.weights(), dense, streamed, Map.of("format", "pt"));
   }

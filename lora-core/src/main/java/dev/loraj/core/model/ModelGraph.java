@@ -130,9 +130,9 @@ public final class ModelGraph {
       throw new IllegalStateException("weight '" + name + "' is quantized and cannot be trained;"
           + " dequantize it (PeftModel.storeTorchLayout of a float copy) first");
     }
-    INDArray w = model.quantizedWeights().get(name).dequantize(); // [out, in]
+    INDArray w = model.quantizedWeights().get(name).dequantize(); // [out, in]; a table as stored
     for (LinearSite s : sites.values()) {
-      if (s.weightName().equals(name) && s.fanInFanOut()) {
+      if (s.weightName().equals(name) && s.fanInFanOut() && !s.embedding()) {
         return w.transpose().dup('c'); // stored [in, out]
       }
     }
@@ -191,7 +191,10 @@ public final class ModelGraph {
       throw new IllegalArgumentException(
           "model " + model.family() + " declares no embedding site '" + path + "'");
     }
-    SDVariable out = sd.reshape(sd.gather(weight(site.weightName()), ids, 0), -1, site.out());
+    QuantizedWeight held = model.quantizedWeights().get(site.weightName()); // [vocab, dim]
+    SDVariable rows = held != null ? QuantizedLinearOp.rows(sd, ids, held)
+        : sd.gather(weight(site.weightName()), ids, 0);
+    SDVariable out = sd.reshape(rows, -1, site.out());
     return hook == null ? out : hook.apply(this, site, ids, out);
   }
 

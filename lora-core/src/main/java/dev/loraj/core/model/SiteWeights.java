@@ -46,8 +46,8 @@ final class SiteWeights {
   /** The site's frozen weight as a fresh [out, in] array (dequantized when held quantized). */
   INDArray torchLayout(LinearSite site) {
     QuantizedWeight q = quantized(site);
-    if (q != null) {
-      return q.dequantize();
+    if (q != null) { // an embedding table is held as stored, [num_embeddings, dim]
+      return site.embedding() ? q.dequantize().transpose().dup('c') : q.dequantize();
     }
     INDArray w = base().weights().get(site.weightName());
     if (w == null) {
@@ -74,8 +74,9 @@ final class SiteWeights {
       if (warnRequantize && q.format().blockwise()) {
         log.warn("requantizing '{}' ({}): rounding changes the stored weight", site.weightName(), q);
       }
+      INDArray held = site.embedding() ? w.transpose().dup('c') : w;
       base().quantizedWeights().put(site.weightName(),
-          QuantizedWeight.quantize(w, q.format(), q.blockSize(), q.doubleQuantized()));
+          QuantizedWeight.quantize(held, q.format(), q.blockSize(), q.doubleQuantized()));
       return;
     }
     INDArray stored = site.fanInFanOut() ? w.transpose().dup('c') : w.dup('c');
@@ -91,10 +92,10 @@ final class SiteWeights {
     if (q == null || q.format().blockwise()) {
       return;
     }
-    for (LinearSite s : base().linearSites()) {
+    for (LinearSite s : base().adapterSites()) {
       if (s.weightName().equals(name)) {
-        INDArray w = q.dequantize();
-        base().weights().put(name, s.fanInFanOut() ? w.transpose().dup('c') : w);
+        INDArray w = q.dequantize(); // [out, in]; an embedding table's is as stored
+        base().weights().put(name, s.fanInFanOut() && !s.embedding() ? w.transpose().dup('c') : w);
         base().quantizedWeights().remove(name);
         model.changed();
         log.info("'{}' is trained: held in float32 instead of {}", name, q.format().json());

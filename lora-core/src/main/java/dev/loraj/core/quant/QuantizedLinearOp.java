@@ -2,12 +2,14 @@ package dev.loraj.core.quant;
 
 import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.graph.JavaComputedOp;
+import java.lang.ref.Reference;
 import java.lang.ref.WeakReference;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -66,6 +68,13 @@ public final class QuantizedLinearOp extends JavaComputedOp {
   /** For SameDiff's reflection (clones). */
   public QuantizedLinearOp() {}
 
+  /**
+   * Integer argument 0: {@code y[k] = deq(W)[ids[k]]}, ids (integer, any shape) -> [n, in]: the
+   * lookup of a frozen embedding table held in 16 bits, W [num_embeddings, dim]. Token ids have
+   * no gradient and the table is frozen, so it has no backward op.
+   */
+  static final long ROWS = 2;
+
   private QuantizedLinearOp(SameDiff sd, SDVariable in, String key, long mode) {
     super(sd, in);
     addIArgument(mode);
@@ -85,6 +94,22 @@ public final class QuantizedLinearOp extends JavaComputedOp {
     }
     register();
     return new QuantizedLinearOp(sd, x, keyOf(weight), FORWARD).outputVariable();
+  }
+
+  /**
+   * Rows {@code ids} of deq(W) as a graph node: a frozen embedding table held in 16 bits (or
+   * quantized), looked up without a float copy of the table.
+   *
+   * @param ids token ids, integer, any shape
+   * @param table W [num_embeddings, dim]
+   * @return [ids.length, dim]
+   */
+  public static SDVariable rows(SameDiff sd, SDVariable ids, QuantizedWeight table) {
+    if (!dev.loraj.core.engine.Engine.current().hostKernels()) {
+      return sd.gather(DequantOps.dequantize(sd, table), sd.reshape(ids, -1), 0); // ND4J ops only
+    }
+    register();
+    return new QuantizedLinearOp(sd, ids, keyOf(table), ROWS).outputVariable();
   }
 
   private static String keyOf(QuantizedWeight w) {
@@ -130,6 +155,9 @@ public final class QuantizedLinearOp extends JavaComputedOp {
   public List<LongShapeDescriptor> calculateOutputShape(OpContext oc) {
     INDArray in = oc.getInputArray(0);
     QuantizedWeight w = weight();
+    if (mode() == ROWS) {
+      return computeAndPublish(oc, new long[] {in.length(), w.cols()});
+    }
     return computeAndPublish(oc, new long[] {in.size(0), mode() == FORWARD ? w.rows() : w.cols()});
   }
 
@@ -142,12 +170,42 @@ public final class QuantizedLinearOp extends JavaComputedOp {
   @Override
   protected void computeInto(List<INDArray> inputs, INDArray out) {
     QuantizedWeight w = weight();
+    if (mode() == ROWS) {
+      lookUpRows(w, inputs.get(0), out);
+      return;
+    }
     DequantBuffer buf = BUFFERS.get().computeIfAbsent(w.cols(),
         c -> new DequantBuffer(DequantBuffer.DEFAULT_CHUNK_ROWS, c));
     if (mode() == FORWARD) {
       w.matmulTransposedInto(inputs.get(0), buf, out); // [n, in] x [in, out]
     } else {
       w.matmulInto(inputs.get(0), buf, out);           // [n, out] x [out, in]
+    }
+  }
+
+  /** Writes row {@code ids[k]} of deq(W) into row k of {@code out} [ids.length, cols]. */
+  private void lookUpRows(QuantizedWeight w, INDArray ids, INDArray out) {
+    long[] id = ids.reshape(ids.length()).toLongVector();
+    int cols = w.cols();
+    float[] rows = new float[Math.toIntExact((long) id.length * cols)];
+    float[] row = new float[cols];
+    for (int k = 0; k < id.length; k++) {
+      if (id[k] < 0 || id[k] >= w.rows()) {
+        throw new IndexOutOfBoundsException("token id " + id[k] + " at position " + k
+            + " outside the embedding table's [0, " + w.rows() + ") (op " + getOwnName() + ")");
+      }
+      w.dequantizeRows((int) id[k], 1, row);
+      System.arraycopy(row, 0, rows, k * cols, cols);
+    }
+    INDArray dst = out.isView() || out.ordering() != 'c' ? null : out;
+    if (dst == null) {
+      out.assign(Nd4j.create(rows, new long[] {id.length, cols}, 'c'));
+      return;
+    }
+    try {
+      new FloatPointer(dst.data().addressPointer()).put(rows, 0, rows.length);
+    } finally {
+      Reference.reachabilityFence(dst); // a raw pointer into dst's buffer (see TensorCodec)
     }
   }
 
@@ -172,6 +230,9 @@ public final class QuantizedLinearOp extends JavaComputedOp {
    */
   @Override
   public List<SDVariable> doDiff(List<SDVariable> gradients) {
+    if (mode() == ROWS) {
+      return List.of(sameDiff.zerosLike(arg())); // token ids: no gradient
+    }
     long other = mode() == FORWARD ? INPUT_GRADIENT : FORWARD;
     return List.of(new QuantizedLinearOp(sameDiff, gradients.get(0), sArgs()[0], other).outputVariable());
   }

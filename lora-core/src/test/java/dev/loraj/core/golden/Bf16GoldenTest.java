@@ -60,6 +60,12 @@ public class Bf16GoldenTest {
       assertThat(base.weights()).doesNotContainKey(s.weightName());
       linearParams += (long) s.in() * s.out();
     }
+    for (LinearSite t : base.embeddingSites()) { // the token-embedding table: 16 bits, as stored
+      QuantizedWeight q = base.quantizedWeights().get(t.weightName());
+      assertThat(q).as(t.weightName()).isNotNull();
+      assertThat(new long[] {q.rows(), q.cols()}).isEqualTo(t.weightShape());
+      linearParams += (long) t.in() * t.out();
+    }
     PeftModel pm = new PeftModel(base, AdapterRegistry.discover());
     MemoryLedger ledger = new MemoryLedger();
     pm.addTo(ledger);

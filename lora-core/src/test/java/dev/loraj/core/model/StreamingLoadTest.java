@@ -43,7 +43,7 @@ class StreamingLoadTest {
     for (BaseDtype d : new BaseDtype[] {BaseDtype.AUTO, BaseDtype.BF16, BaseDtype.F16}) {
       BaseModel m = HfModels.load(bf16Model(), d);
       QuantFormat expected = d == BaseDtype.F16 ? QuantFormat.F16 : QuantFormat.BF16;
-      assertThat(m.quantizedWeights()).hasSize(m.linearSites().size());
+      assertThat(m.quantizedWeights()).hasSize(m.adapterSites().size()); // the linears and the table
       for (LinearSite s : m.linearSites()) {
         QuantizedWeight q = m.quantizedWeights().get(s.weightName());
         assertThat(q.format()).isEqualTo(expected);
@@ -88,8 +88,14 @@ class StreamingLoadTest {
     MemoryLedger ledger = new MemoryLedger();
     new PeftModel(m, AdapterRegistry.discover()).addTo(ledger);
     long dense = m.weights().values().stream().mapToLong(a -> 4 * a.length()).sum();
+    long table = 0;
+    for (LinearSite t : m.embeddingSites()) { // the table stays in the checkpoint's bf16, never NF4
+      QuantizedWeight q = m.quantizedWeights().get(t.weightName());
+      assertThat(q.format()).isEqualTo(QuantFormat.BF16);
+      table += q.storageBytes();
+    }
     assertThat(ledger.bytes(MemoryLedger.Category.QUANTIZED)).isEqualTo(quantized);
-    assertThat(ledger.bytes(MemoryLedger.Category.FROZEN)).isEqualTo(half + dense);
+    assertThat(ledger.bytes(MemoryLedger.Category.FROZEN)).isEqualTo(half + table + dense);
     long linear = m.linearSites().stream().mapToLong(s -> 4L * s.in() * s.out()).sum();
     System.out.printf("tiny llama: float32 linear weights %d bytes; held %d (nf4) + %d (bf16 head)%n",
         linear, quantized, half);
@@ -138,7 +144,8 @@ class StreamingLoadTest {
     HfModels.saveWeights(pm.base(), tmp.resolve("model.safetensors"), BaseDtype.AUTO);
     try (dev.loraj.core.io.SafetensorsFile f = dev.loraj.core.io.SafetensorsFile.open(tmp.resolve("model.safetensors"))) {
       assertThat(f.info("model.layers.0.self_attn.q_proj.weight").dtype()).isEqualTo(dev.loraj.core.io.SafetensorsDtype.BF16);
-      assertThat(f.info("model.embed_tokens.weight").dtype()).isEqualTo(dev.loraj.core.io.SafetensorsDtype.F32);
+      // the table is held in the checkpoint's bf16 too, and saved as such
+      assertThat(f.info("model.embed_tokens.weight").dtype()).isEqualTo(dev.loraj.core.io.SafetensorsDtype.BF16);
     }
     BaseModel again = HfModels.load(tmp, BaseDtype.AUTO);
     for (LinearSite s : again.linearSites()) {

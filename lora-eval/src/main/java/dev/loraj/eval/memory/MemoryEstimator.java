@@ -57,6 +57,14 @@ public final class MemoryEstimator {
     return m.sites().stream().mapToLong(x -> (long) x.in() * x.out()).sum();
   }
 
+  /**
+   * Parameters held in a 16-bit {@code frozenDtype} besides the linear weights: a Llama-family
+   * decoder's token-embedding table, which the loader (HfModels) holds in 16 bits with them.
+   */
+  private static long heldTable(ModelShape m, Precision frozenDtype, Precision compute) {
+    return m.family().equals("llama") && frozenDtype.bytes() < compute.bytes() ? (long) m.vocab() * m.hidden() : 0;
+  }
+
   public MemoryBreakdown estimate(ModelShape m, MemorySettings s) {
     return estimate(m, s, 0);
   }
@@ -146,11 +154,12 @@ public final class MemoryEstimator {
       if (extra > 0) {
         notes.add(f.name() + ": " + extra + " frozen values beside the parameters (buffers)");
       }
-      long linear = linearWeights(m) - quantizedParams;
+      long table = heldTable(m, frozenDtype, e);
+      long linear = linearWeights(m) - quantizedParams + table;
       frozen = linear * frozenDtype.bytes() + (denseFrozen - linear + extra) * e.bytes();
       if (frozenDtype != e && linear > 0) {
-        notes.add(String.format(java.util.Locale.ROOT, "frozen linear weights (%,d) held in %s, computed in %s",
-            linear, frozenDtype.json(), e.json()));
+        notes.add(String.format(java.util.Locale.ROOT, "frozen linear weights%s (%,d) held in %s, computed in %s",
+            table > 0 ? " and the token-embedding table" : "", linear, frozenDtype.json(), e.json()));
       }
       if (s.variant().equals("dora")) {
         workspace += adapted.stream().mapToLong(x -> (long) x.in() * x.out()).max().orElse(0) * e.bytes();

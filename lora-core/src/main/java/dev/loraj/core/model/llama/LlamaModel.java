@@ -10,6 +10,8 @@ import dev.loraj.core.model.ModelOutput;
 import dev.loraj.core.model.TransformerOps;
 import dev.loraj.core.model.TransformerOps.AttentionShape;
 import dev.loraj.core.model.TransformerOps.Rope;
+import dev.loraj.core.quant.QuantizedLinearOp;
+import dev.loraj.core.quant.QuantizedWeight;
 import dev.loraj.core.model.TransformerOps.Seq;
 import dev.loraj.core.model.WeightShapes;
 import java.util.ArrayList;
@@ -108,7 +110,8 @@ public final class LlamaModel implements BaseModel {
 
   /**
    * A model whose frozen linear weights in {@code held} are quantized or 16-bit ([out, in], see
-   * {@link #quantizedWeights()}) and absent from {@code weights}.
+   * {@link #quantizedWeights()}) and absent from {@code weights}; a held embedding table is
+   * 16-bit and as stored, [vocab, hidden].
    */
   public LlamaModel(Config config, Map<String, INDArray> weights,
       Map<String, dev.loraj.core.quant.QuantizedWeight> held) {
@@ -200,8 +203,13 @@ public final class LlamaModel implements BaseModel {
 
   @Override
   public List<LinearSite> embeddingSites() {
-    return List.of(LinearSite.embedding("model.embed_tokens", config.vocabSize(), config.hidden(),
-        config.tieWordEmbeddings()));
+    return embeddingSites(config);
+  }
+
+  /** The token-embedding table of a model of {@code c}: {@code model.embed_tokens}. */
+  public static List<LinearSite> embeddingSites(Config c) {
+    return List.of(LinearSite.embedding("model.embed_tokens", c.vocabSize(), c.hidden(),
+        c.tieWordEmbeddings()));
   }
 
   @Override
@@ -247,7 +255,10 @@ public final class LlamaModel implements BaseModel {
     g.endBlock();
     h = rms(g, h, "model.norm.weight");
     SDVariable logits;
-    if (config.tieWordEmbeddings()) {
+    QuantizedWeight heldTable = quantizedWeights().get("model.embed_tokens.weight");
+    if (config.tieWordEmbeddings() && heldTable != null) {
+      logits = QuantizedLinearOp.apply(sd, h, heldTable); // [n, e] x [e, vocab], 16-bit table
+    } else if (config.tieWordEmbeddings()) {
       SDVariable wte = g.weight("model.embed_tokens.weight");
       logits = g.isTrainable("model.embed_tokens.weight")
           ? sd.mmul(h, wte, false, true, false)
