@@ -49,14 +49,28 @@ public final class Report {
   /**
    * As {@link #generate(Path)}, with the reference row of the paired differences named by
    * {@code reference} (a group label or a method name); null takes the sweep's {@code
-   * report.reference} from {@code sweep.json}, else the default (the best lora row).
+   * report.reference} from {@code sweep.json}, else the default (the best lora row). A sweep
+   * file's reference that names no finished row (a shard without it, a partial run, its trials
+   * failed) gives way to the default, with a warning: the report of the rows that did finish
+   * is still written.
    *
-   * @throws IllegalArgumentException also when the reference names no row of the sweep
+   * @throws IllegalArgumentException when {@code reference} (given here) names no row of the sweep
    */
   public static Summary generate(Path dir, String reference) throws IOException {
     System.setProperty("java.awt.headless", "true");
     List<TrialResult> trials = readTrials(dir);
-    Summary summary = Aggregator.summarize(trials, reference != null ? reference : sweepReference(dir));
+    String configured = reference != null ? reference : sweepReference(dir);
+    Summary summary;
+    try {
+      summary = Aggregator.summarize(trials, configured);
+    } catch (IllegalArgumentException e) {
+      if (reference != null || configured == null) {
+        throw e;
+      }
+      org.slf4j.LoggerFactory.getLogger(Report.class).warn("{} (sweep.json); the differences are taken from"
+          + " the default reference instead", e.getMessage());
+      summary = Aggregator.summarize(trials, null);
+    }
     List<Plot> plots = Plots.render(summary, trials);
     for (Plot p : plots) {
       AtomicFiles.write(dir.resolve(p.file()), out -> out.write(p.png()));

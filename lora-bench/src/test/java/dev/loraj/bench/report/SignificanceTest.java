@@ -66,6 +66,22 @@ class SignificanceTest {
   }
 
   @Test
+  void aSweepFileReferenceWithoutAFinishedRowGivesWayToTheDefault() throws IOException {
+    List<TrialResult> trials = new ArrayList<>();
+    for (int s = 0; s < 2; s++) { // a shard (or a partial run) without the reference's trials
+      trials.add(SyntheticTrials.trial("head_only", TrialResult.HEAD_ONLY, true, null, s + 1, 0.7 + s / 100.0, 1_026, 250L << 20, 1));
+      trials.add(SyntheticTrials.trial("full_ft", TrialResult.FULL_FT, true, null, s + 1, 0.8 + s / 50.0, 1_000_000, 900L << 20, 1));
+    }
+    SyntheticTrials.write(dir, trials);
+    Files.writeString(dir.resolve("sweep.json"), "{\"definition\": {\"report\": {\"reference\": \"lora\"}}}");
+    Summary s = Report.generate(dir);
+    assertThat(s.referenceChoice()).isEqualTo("no lora row: the best row");
+    assertThat(dir.resolve(Report.REPORT_MD)).exists();
+    assertThatThrownBy(() -> Report.generate(dir, "lora")).as("named on the command line: still an error")
+        .hasMessageContaining("report.reference = 'lora'");
+  }
+
+  @Test
   void oneSeedSaysPlainlyThatNoRankingIsSupported() throws IOException {
     List<TrialResult> trials = new ArrayList<>();
     trials.add(SyntheticTrials.trial("lora r=4 a=8", "lora", false, 4, 1, 0.80, 8_192, 300L << 20, 1));
