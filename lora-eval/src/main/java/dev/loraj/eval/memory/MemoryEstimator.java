@@ -146,9 +146,9 @@ public final class MemoryEstimator {
         denseFrozen -= quantizedParams;
         workspace += maxSite * e.bytes();
         notes.add(String.format(java.util.Locale.ROOT,
-            "%s base: %,d linear parameters at %.3f bits (%s), the other %,d in %s; one dequantized weight as"
-                + " workspace", format, quantizedParams, 8.0 * quantized / Math.max(1, quantizedParams),
-            doubleQuant ? "double quantization" : "fp32 scales", denseFrozen, e.json()));
+            "%s base: %,d linear parameters at %.3f bits (%s), the other %,d not quantized; one dequantized"
+                + " weight as workspace", format, quantizedParams, 8.0 * quantized / Math.max(1, quantizedParams),
+            doubleQuant ? "double quantization" : "fp32 scales", denseFrozen));
       }
       long extra = f.frozenParametersUnchecked(cfg, adapted);
       if (extra > 0) {
