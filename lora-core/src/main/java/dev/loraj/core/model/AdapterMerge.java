@@ -68,8 +68,7 @@ final class AdapterMerge {
                   + "' has non-finite values; the base is unchanged");
         }
         if (q != null) {
-          mergedHeld.put(ad.site().path(),
-              QuantizedWeight.quantize(m, q.format(), q.blockSize(), q.doubleQuantized()));
+          mergedHeld.put(ad.site().path(), SiteWeights.heldLike(ad.site(), m, q));
           if (m != w) {
             w.close();
           }

@@ -74,13 +74,20 @@ final class SiteWeights {
       if (warnRequantize && q.format().blockwise()) {
         log.warn("requantizing '{}' ({}): rounding changes the stored weight", site.weightName(), q);
       }
-      INDArray held = site.embedding() ? w.transpose().dup('c') : w;
-      base().quantizedWeights().put(site.weightName(),
-          QuantizedWeight.quantize(held, q.format(), q.blockSize(), q.doubleQuantized()));
+      base().quantizedWeights().put(site.weightName(), heldLike(site, w, q));
       return;
     }
     INDArray stored = site.fanInFanOut() ? w.transpose().dup('c') : w.dup('c');
     base().weights().put(site.weightName(), stored.castTo(DataType.FLOAT));
+  }
+
+  /**
+   * {@code w} [out, in] held as {@code like} is (format, block size, double quantization) in the
+   * site's held layout: [out, in], or as stored for an embedding table ([num_embeddings, dim]).
+   */
+  static QuantizedWeight heldLike(LinearSite site, INDArray w, QuantizedWeight like) {
+    INDArray held = site.embedding() ? w.transpose().dup('c') : w;
+    return QuantizedWeight.quantize(held, like.format(), like.blockSize(), like.doubleQuantized());
   }
 
   /**

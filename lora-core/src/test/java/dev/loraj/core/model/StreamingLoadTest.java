@@ -132,6 +132,39 @@ class StreamingLoadTest {
     assertThat(pm.quantized(site)).isSameAs(before);
   }
 
+  /**
+   * LoRA on a token-embedding table held in bf16: the lookup reads the 16-bit rows, merging adds
+   * (B A)^T s in float32 and rounds the table to bf16 in its stored layout, unmerging restores it.
+   */
+  @Test
+  void anEmbeddingAdapterMergesIntoABf16TableAndUnmergesExactly() throws Exception {
+    PeftModel pm = new PeftModel(HfModels.load(bf16Model(), BaseDtype.AUTO), AdapterRegistry.discover());
+    String table = "model.embed_tokens.weight";
+    QuantizedWeight before = pm.base().quantizedWeights().get(table);
+    assertThat(before.format()).isEqualTo(QuantFormat.BF16);
+    INDArray original = pm.output(Map.of("input_ids", ids()));
+    pm.addAdapter("default", new AdapterSpec(LoraConfig.of(4, 8), Targets.of("embed_tokens")), 7);
+    LoraAdapter ad = (LoraAdapter) pm.adapter("default").sites().values().iterator().next();
+    ad.a().assign(Nd4j.rand(DataType.FLOAT, ad.a().shape()).subi(0.5).muli(0.1));
+    INDArray unmerged = pm.output(Map.of("input_ids", ids()));
+    assertThat(unmerged.sub(original).amaxNumber().doubleValue()).as("the adapter acts").isPositive();
+    INDArray delta = ad.b().mmul(ad.a()).transpose().dup('c').muli(ad.scaling()); // [vocab, dim], as stored
+    pm.merge();
+    QuantizedWeight merged = pm.base().quantizedWeights().get(table);
+    assertThat(merged.format()).isEqualTo(QuantFormat.BF16);
+    assertThat(new long[] {merged.rows(), merged.cols()}).isEqualTo(new long[] {before.rows(), before.cols()});
+    INDArray expected = before.dequantize().add(delta);
+    double tableDiff = merged.dequantize().sub(expected).amaxNumber().doubleValue();
+    System.out.printf("bf16 table: merged vs float32 sum max |diff| = %.3e (bf16 rounding)%n", tableDiff);
+    assertThat(tableDiff).isLessThan(1e-2 * Math.max(1, expected.amaxNumber().doubleValue()));
+    INDArray mergedOut = pm.output(Map.of("input_ids", ids()));
+    assertThat(mergedOut.sub(unmerged).amaxNumber().doubleValue()).as("untied head: merged ~ unmerged")
+        .isLessThan(0.05);
+    pm.unmerge();
+    assertThat(pm.base().quantizedWeights().get(table)).isSameAs(before);
+    assertThat(pm.output(Map.of("input_ids", ids())).equalsWithEps(unmerged, 1e-6)).isTrue();
+  }
+
   /** Merge into a bf16 base, save, load again: the merged bf16 weights come back bit for bit. */
   @Test
   void aMergedBf16BaseIsSavedAndReloaded(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
