@@ -50,7 +50,8 @@ final class MemoryCommand implements Callable<Integer> {
 
   @Option(names = "--targets", split = ",",
       description = "Targets (query, key, value, output, fc1, fc2, all-linear, or module names);"
-          + " default: all-linear for qlora/loftq/qpissa, query,value otherwise.")
+          + " default: all-linear for qlora/loftq/qpissa, query,value otherwise; all-linear for every variant"
+          + " of a list that has one of those, so the rows adapt the same layers.")
   List<String> targets;
 
   @Option(names = "--optimizer", defaultValue = "adamw",
@@ -93,8 +94,21 @@ final class MemoryCommand implements Callable<Integer> {
   @picocli.CommandLine.Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
+  /**
+   * The targets of every row when none were given and the list mixes a quantized variant (whose
+   * default is all-linear) with others (query,value): all-linear for all, so that one table compares
+   * the variants on the same layers; otherwise each variant's default.
+   */
+  private void sameDefaultTargets() {
+    if (targets == null && variants.size() > 1
+        && variants.stream().anyMatch(v -> settings(v).quantized())) {
+      targets = List.of(dev.loraj.core.model.Targets.ALL_LINEAR);
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
+    sameDefaultTargets();
     Usage.range(spec, "--rank", rank, 1, 1 << 20);
     Usage.range(spec, "--batch", batch, 1, 1L << 32);
     Usage.range(spec, "--seq", seq, 1, 1L << 32);

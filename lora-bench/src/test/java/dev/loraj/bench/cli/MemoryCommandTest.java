@@ -15,6 +15,15 @@ class MemoryCommandTest {
   }
 
   @Test
+  void aListWithQloraAdaptsTheSameLayersInEveryRowByDefault() {
+    // qlora's default is all-linear, lora's query,value: together, without --targets, both all-linear
+    String together = CliTest.run("memory", "--model", "llama-7b", "--variant", "qlora,lora", "--rank", "8");
+    String alone = CliTest.run("memory", "--model", "llama-7b", "--variant", "lora", "--rank", "8");
+    assertThat(together).contains("llama-7b, lora r=8").contains("19,988,480 trainable");
+    assertThat(alone).doesNotContain("19,988,480 trainable");
+  }
+
+  @Test
   void jsonHasOneRowPerVariant() {
     String out = CliTest.run("memory", "--model", "gpt3-175b", "--variant", "lora", "--rank", "4",
         "--targets", "query,value", "--dtype", "fp16", "--json");
