@@ -34,7 +34,7 @@ import transformers
 from transformers import LlamaConfig, LlamaForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_peft_golden import cli, sha256  # noqa: E402  (the sibling script's command line and hash)
+from make_peft_golden import cli, write_sums  # noqa: E402  (the sibling script's command line and checksums)
 
 GOLDEN_VERSION = "bf16_v1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -96,9 +96,7 @@ def generate(out):
         tolerance_note=("bf16 weights widened to float32, float32 CPU compute on both sides; "
                         "a Java port should match logits to ~1e-5 absolute"))
     (out / "cases.json").write_text(json.dumps(index, indent=2) + "\n")
-    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name not in ("SHA256SUMS", "README.md"))
-    (out / "SHA256SUMS").write_text("".join(f"{sha256(p)}  {p.relative_to(out)}\n" for p in files))
-    print(f"wrote {len(files)} files, {sum(p.stat().st_size for p in files)} bytes, to {out}")
+    write_sums(out)
 
 
 def main():

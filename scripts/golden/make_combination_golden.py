@@ -33,7 +33,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import LlamaForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_peft_golden import cli, deterministic_empty, sha256  # noqa: E402  (the sibling script's command line and hash)
+from make_peft_golden import cli, deterministic_empty, write_sums  # noqa: E402  (the sibling script's helpers)
 
 GOLDEN_VERSION = "combination_v1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -183,9 +183,7 @@ def generate(out):
                  adapters={k: v for k, v in {**ADAPTERS, **DORA_ADAPTERS}.items()},
                  combinations=cases, dora=dora_case)
     (out / "cases.json").write_text(json.dumps(index, indent=2) + "\n")
-    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name not in ("SHA256SUMS", "README.md"))
-    (out / "SHA256SUMS").write_text("".join(f"{sha256(p)}  {p.relative_to(out)}\n" for p in files))
-    print(f"wrote {len(files)} files, {sum(p.stat().st_size for p in files)} bytes, to {out}")
+    write_sums(out)
 
 
 def main():

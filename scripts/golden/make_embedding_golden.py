@@ -46,7 +46,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_peft_golden import (cli, deterministic_empty, sha256,  # noqa: E402  (the sibling script's helpers)
+from make_peft_golden import (cli, deterministic_empty, write_sums,  # noqa: E402  (the sibling script's helpers)
                               sort_target_modules, strip)
 
 GOLDEN_VERSION = "embedding_v1"
@@ -175,9 +175,7 @@ def generate(out):
         cases=cases,
         tolerance_note="float32 CPU compute on both sides; a Java port should match to ~1e-5 absolute")
     (out / "cases.json").write_text(json.dumps(index, indent=2) + "\n")
-    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name not in ("SHA256SUMS", "README.md"))
-    (out / "SHA256SUMS").write_text("".join(f"{sha256(p)}  {p.relative_to(out)}\n" for p in files))
-    print(f"wrote {len(files)} files, {sum(p.stat().st_size for p in files)} bytes, to {out}")
+    write_sums(out)
 
 
 def main():

@@ -330,6 +330,13 @@ def sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def write_sums(out):
+    """SHA256SUMS over every file in {out} but itself and README.md; prints what was written."""
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name not in ("SHA256SUMS", "README.md"))
+    (out / "SHA256SUMS").write_text("".join(f"{sha256(p)}  {p.relative_to(out)}\n" for p in files))
+    print(f"wrote {len(files)} files, {sum(p.stat().st_size for p in files)} bytes, to {out}")
+
+
 def deterministic_empty(out):
     """One torch thread, deterministic kernels, and {out} emptied (created if missing)."""
     torch.set_num_threads(1)
@@ -374,11 +381,7 @@ def generate(out):
         models=models,
         cases=cases)
     (out / "cases.json").write_text(json.dumps(index, indent=2, sort_keys=False) + "\n")
-    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
-    total = sum(p.stat().st_size for p in files)
-    (out / "SHA256SUMS").write_text(
-        "".join(f"{sha256(p)}  {p.relative_to(out)}\n" for p in files if p.name != "README.md"))
-    print(f"wrote {len(files)} files, {total} bytes, to {out}")
+    write_sums(out)
 
 
 def cli(doc, default_out, golden_version, generate_into):

@@ -33,7 +33,7 @@ from peft import AdaLoraConfig, PeftModel, VeraConfig, get_peft_model
 from transformers import LlamaForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_peft_golden import cli, sha256  # noqa: E402  (the sibling script's command line and hash)
+from make_peft_golden import cli, write_sums  # noqa: E402  (the sibling script's command line and checksums)
 
 GOLDEN_VERSION = "peft_tuners_v1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -166,10 +166,7 @@ def generate(out):
         expected_file="expected.safetensors",
         cases=cases)
     (out / "cases.json").write_text(json.dumps(index, indent=2) + "\n")
-    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
-    (out / "SHA256SUMS").write_text(
-        "".join(f"{sha256(p)}  {p.relative_to(out)}\n" for p in files if p.name != "README.md"))
-    print(f"wrote {len(files)} files to {out}")
+    write_sums(out)
     for c in cases:
         print(f"{c['name']}: max |adapter - base| = {c['max_abs_adapter_minus_base']:.3e}, "
               f"max |reloaded - in memory| = {c['max_abs_reloaded_minus_in_memory']:.3e}")
