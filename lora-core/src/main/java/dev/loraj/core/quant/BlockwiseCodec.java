@@ -17,7 +17,7 @@ final class BlockwiseCodec {
   private BlockwiseCodec() {}
 
   /** The codes and the fp32 absmax of each block of an encoded weight. */
-  record Encoded(NativeCodes codes, float[] absmax) {}
+  record Encoded(NativeBytes codes, float[] absmax) {}
 
   /** Where the decoder gets a block's absmax (exact, or reconstructed after double quantization). */
   @FunctionalInterface
@@ -35,7 +35,7 @@ final class BlockwiseCodec {
       int blockSize) {
     int blocks = Math.toIntExact((n + blockSize - 1) / blockSize);
     float[] amax = new float[blocks];
-    NativeCodes stored = new NativeCodes(codeBytes(format, n));
+    NativeBytes stored = new NativeBytes(codeBytes(format, n));
     ByteBuffer codes = stored.view();
     Codebook cb = format.codebook();
     boolean packed = format.bits() == 4;
@@ -71,7 +71,7 @@ final class BlockwiseCodec {
    * Decodes elements {@code [start, start + len)}, flat row-major indices, into
    * {@code out[0, len)}: {@code deq(W)_e = table[code_e] * a_b} in float.
    */
-  static void decode(QuantFormat format, float[] table, NativeCodes stored, int blockSize,
+  static void decode(QuantFormat format, float[] table, NativeBytes stored, int blockSize,
       BlockScale scale, long start, int len, float[] out) {
     try {
       decode(format, table, stored.view(), blockSize, scale, start, len, out);

@@ -4,9 +4,7 @@ import dev.loraj.core.io.HalfPrecision;
 import java.lang.ref.Reference;
 import java.nio.ByteOrder;
 import java.nio.ShortBuffer;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Encoding and decoding of the 16-bit formats (BF16, F16) of a {@link QuantizedWeight}: each
@@ -20,28 +18,17 @@ final class HalfCodec {
   private static final int CHUNK = 1 << 16;
 
   /**
-   * A 16-bit weight's elements, row-major, in native memory (an ND4J array of shorts) and read
-   * through a buffer view of it.
-   *
-   * <p>Why not a {@code short[]}: a model's 16-bit weights are most of its memory, and on the
-   * Java heap they were humongous objects that made the collector grow the heap at load time
-   * (Qwen2.5-0.5B in bf16: 0.7 GB of weights, 3.3 GB of heap committed), and a training step's
-   * ordinary garbage then filled the grown heap before any collection: the resident set of a
-   * bf16 base ended above that of an fp32 one. Native memory is also outside -Xmx.
-   *
-   * <p>The view reads memory the array owns, so every read keeps this object, and with it the
-   * array, reachable until it returns (the rule of {@code TensorCodec}, docs/engine.md).
+   * A 16-bit weight's elements, row-major, in native memory ({@link NativeBytes}, which says why)
+   * and read through a native-order short view of it; every read keeps this object, and with it
+   * the memory, reachable until it returns.
    */
   static final class Elements {
-    private final INDArray array;
+    private final NativeBytes store;
     private final ShortBuffer bits;
 
     Elements(long n) {
-      array = Nd4j.createUninitialized(DataType.SHORT, n);
-      bits = array.data().asNio().order(ByteOrder.nativeOrder()).asShortBuffer();
-      if (bits.capacity() != n) {
-        throw new IllegalStateException("a view of " + bits.capacity() + " elements over " + n);
-      }
+      store = new NativeBytes(2 * n);
+      bits = store.view().duplicate().order(ByteOrder.nativeOrder()).asShortBuffer();
     }
 
     /** The elements' bits copied from {@code src}, position to limit. */
@@ -61,7 +48,7 @@ final class HalfCodec {
 
     /** The native array, for the memory ledger. */
     INDArray array() {
-      return array;
+      return store.array();
     }
 
     /** Widens elements {@code [start, start + len)} into {@code out[0, len)}. */

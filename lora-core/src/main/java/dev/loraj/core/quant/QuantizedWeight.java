@@ -56,13 +56,13 @@ public final class QuantizedWeight {
   private final int rows;       // out
   private final int cols;       // in
   private final int blockSize;
-  private final NativeCodes codes;     // block-wise formats (native memory)
+  private final NativeBytes codes;     // block-wise formats (native memory)
   private final float[] absmax;        // null when double quantized
   private final DoubleQuantizedAbsmax dq; // null unless double quantized
   private final float[] table;         // format levels, indexed by code (null for 16-bit)
   private final HalfCodec.Elements halves; // 16-bit formats: the elements' bits, row-major
 
-  private QuantizedWeight(QuantFormat format, int rows, int cols, int blockSize, NativeCodes codes,
+  private QuantizedWeight(QuantFormat format, int rows, int cols, int blockSize, NativeBytes codes,
       float[] absmax, DoubleQuantizedAbsmax dq) {
     this.format = format;
     this.rows = rows;
@@ -198,7 +198,7 @@ public final class QuantizedWeight {
             + ": expected finite values");
       }
     }
-    return new QuantizedWeight(format, out, in, blockSize, NativeCodes.copyOf(codes), absmax.clone(), null);
+    return new QuantizedWeight(format, out, in, blockSize, NativeBytes.copyOf(codes), absmax.clone(), null);
   }
 
   /** Rebuilds a double-quantized weight (e.g. read from a checkpoint). */
@@ -215,7 +215,7 @@ public final class QuantizedWeight {
     if (!Float.isFinite(absmaxOffset)) {
       throw new IllegalArgumentException("absmaxOffset: " + absmaxOffset + ", expected finite");
     }
-    return new QuantizedWeight(format, out, in, blockSize, NativeCodes.copyOf(codes), null,
+    return new QuantizedWeight(format, out, in, blockSize, NativeBytes.copyOf(codes), null,
         new DoubleQuantizedAbsmax(absmaxCodes.clone(), absmaxScales.clone(), absmaxOffset));
   }
 
