@@ -232,14 +232,13 @@ public final class HfModels {
       if (q == null) {
         continue;
       }
-      boolean transposed = site.fanInFanOut() && !site.embedding(); // a table is held as stored
       SafetensorsDtype type = dense;
       if (dtype == BaseDtype.AUTO && !q.format().blockwise()) {
         type = q.format() == QuantFormat.BF16 ? SafetensorsDtype.BF16 : SafetensorsDtype.F16;
       }
       SafetensorsDtype target = type;
       streamed.put(site.weightName(), new SafetensorsWriter.Streamed(target, site.weightShape(),
-          out -> writeHeld(q, transposed, target, out)));
+          out -> writeHeld(q, site.heldTransposed(), target, out)));
     }
     SafetensorsWriter.write(file, model.weights(), dense, streamed, Map.of("format", "pt"));
   }

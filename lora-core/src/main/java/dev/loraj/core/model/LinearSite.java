@@ -58,6 +58,15 @@ public record LinearSite(
     return path + ".bias";
   }
 
+  /**
+   * Whether the base's held copy of this weight (quantized or 16-bit) is the transpose of the
+   * stored one: held weights are [out, in], except an embedding table, held as stored
+   * ([num_embeddings, dim]) so that a lookup reads rows.
+   */
+  public boolean heldTransposed() {
+    return fanInFanOut && !embedding;
+  }
+
   /** Stored shape of the weight: [out, in], or [in, out] with fan_in_fan_out. */
   public long[] weightShape() {
     return fanInFanOut ? new long[] {in, out} : new long[] {out, in};

@@ -130,9 +130,9 @@ public final class ModelGraph {
       throw new IllegalStateException("weight '" + name + "' is quantized and cannot be trained;"
           + " dequantize it (PeftModel.storeTorchLayout of a float copy) first");
     }
-    INDArray w = model.quantizedWeights().get(name).dequantize(); // [out, in]; a table as stored
+    INDArray w = model.quantizedWeights().get(name).dequantize(); // the held layout
     for (LinearSite s : sites.values()) {
-      if (s.weightName().equals(name) && s.fanInFanOut() && !s.embedding()) {
+      if (s.weightName().equals(name) && s.heldTransposed()) {
         return w.transpose().dup('c'); // stored [in, out]
       }
     }

@@ -101,8 +101,8 @@ final class SiteWeights {
     }
     for (LinearSite s : base().adapterSites()) {
       if (s.weightName().equals(name)) {
-        INDArray w = q.dequantize(); // [out, in]; an embedding table's is as stored
-        base().weights().put(name, s.fanInFanOut() && !s.embedding() ? w.transpose().dup('c') : w);
+        INDArray w = q.dequantize();
+        base().weights().put(name, s.heldTransposed() ? w.transpose().dup('c') : w);
         base().quantizedWeights().remove(name);
         model.changed();
         log.info("'{}' is trained: held in float32 instead of {}", name, q.format().json());
