@@ -42,6 +42,12 @@ import org.nd4j.nativeblas.NativeOpsHolder;
 public final class Threads {
   private Threads() {}
 
+  /**
+   * The fewest multiply-adds a part of a split matrix product gets (about 10 us on one core):
+   * below this, handing a part to another thread costs more than it saves.
+   */
+  public static final long GEMM_MIN_PART = 1L << 20;
+
   private static volatile int minChunk = Integer.getInteger("loraj.parallelMinElements", 1 << 15);
   private static final int ND4J_THREADS = Integer.getInteger("loraj.nd4jThreads", ompAtStart());
 
@@ -171,11 +177,18 @@ public final class Threads {
    * The parts depend only on {@code count}, {@code align}, {@code weight} and the thread count.
    */
   public static void split(int count, int align, long weight, Range body) {
+    long w = Math.max(1, weight);
+    splitParts(count, align, Math.max(1, (minChunk + w - 1) / w), body);
+  }
+
+  /**
+   * As {@link #split}, with each part at least {@code minIndices} indices long (work whose cost
+   * per index is not a count of floats, such as a GEMM's rows).
+   */
+  public static void splitParts(int count, int align, long minIndices, Range body) {
     ForkJoinPool p = pool;
     int n = kernels;
-    long w = Math.max(1, weight);
-    long minIndices = Math.max(1, (minChunk + w - 1) / w);
-    int parts = (int) Math.min(n, count / Math.max(minIndices, align));
+    int parts = (int) Math.min(n, count / Math.max(Math.max(1, minIndices), align));
     if (p == null || parts < 2) {
       body.run(0, count);
       return;
@@ -190,6 +203,45 @@ public final class Threads {
     body.run(0, Math.min(count, size));
     for (ForkJoinTask<?> t : tasks) {
       t.join();
+    }
+  }
+
+  /** Work during which OpenBLAS runs on its callers' threads; closing it ends that. */
+  public interface Scope extends AutoCloseable {
+    @Override
+    void close();
+  }
+
+  private static int callerBlasDepth;
+
+  /**
+   * Puts OpenBLAS (the copy ND4J's GEMMs call) on one thread until the returned scope closes, so
+   * that products split over the kernel pool run as one single-threaded sgemm per part instead of
+   * queueing for OpenBLAS's own threads; on close the configured count returns. Scopes nest (the
+   * outermost restores). With one kernel thread nothing changes.
+   */
+  public static Scope callerBlas() {
+    synchronized (Threads.class) {
+      if (kernels < 2) {
+        return () -> {};
+      }
+      if (callerBlasDepth++ == 0) {
+        Nd4j.factory().blas().setMaxThreads(1);
+      }
+    }
+    return () -> {
+      synchronized (Threads.class) {
+        if (--callerBlasDepth == 0) {
+          Nd4j.factory().blas().setMaxThreads(kernels);
+        }
+      }
+    };
+  }
+
+  /** Whether OpenBLAS runs on its callers' threads now ({@link #callerBlas()}). */
+  public static boolean blasOnCallers() {
+    synchronized (Threads.class) {
+      return callerBlasDepth > 0;
     }
   }
 

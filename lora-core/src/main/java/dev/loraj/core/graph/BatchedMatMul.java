@@ -1,6 +1,7 @@
 package dev.loraj.core.graph;
 
 import dev.loraj.core.engine.Engine;
+import dev.loraj.core.engine.Threads;
 import java.lang.ref.Reference;
 import java.util.List;
 import org.bytedeco.javacpp.FloatPointer;
@@ -182,16 +183,27 @@ public final class BatchedMatMul extends JavaComputedOp {
     int k = (int) (ta() ? x.rows() : x.cols());
     // raw pointers into the operands' native buffers: the arrays that own them (x and y may be
     // temporary copies) stay reachable until the last product has run (see TensorCodec)
-    try {
+    // the matrices in parts over the kernel pool while OpenBLAS runs on its callers' threads
+    // (a replayed step, Threads.callerBlas); otherwise on this thread, OpenBLAS threading each
+    Threads.Range products = (from, to) -> {
       FloatPointer pa = new FloatPointer(x.array().data().addressPointer());
       FloatPointer pb = new FloatPointer(y.array().data().addressPointer());
       FloatPointer pc = new FloatPointer(out.data().addressPointer());
-      for (long i = 0; i < z.batch(); i++) {
+      for (long i = from; i < to; i++) {
         pa.position(x.base(i));
         pb.position(y.base(i));
         pc.position(z.base(i));
         openblas_nolapack.cblas_sgemm(ROW_MAJOR, ta() ? TRANS : NO_TRANS, tb() ? TRANS : NO_TRANS,
             m, n, k, 1f, pa, x.ld(), pb, y.ld(), 0f, pc, z.ld());
+      }
+    };
+    try {
+      int batch = (int) z.batch();
+      long work = (long) m * n * k;
+      if (Threads.blasOnCallers()) {
+        Threads.splitParts(batch, 1, (Threads.GEMM_MIN_PART + work - 1) / work, products);
+      } else {
+        products.run(0, batch);
       }
     } finally {
       Reference.reachabilityFence(x.array());

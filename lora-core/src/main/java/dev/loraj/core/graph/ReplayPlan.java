@@ -1,6 +1,7 @@
 package dev.loraj.core.graph;
 
 import dev.loraj.core.engine.MemoryLedger;
+import dev.loraj.core.engine.Threads;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -67,6 +68,8 @@ final class ReplayPlan {
     final List<INDArray> inputs;
     final Slot scalarArg; // a legacy scalar op's scalar given as an array input
     boolean bindsPerReplay;
+    /** A matmul that may run split over the kernel pool, or null. */
+    SplitGemm gemm;
     long[] iArgs;
     double[] tArgs;
     boolean[] bArgs;
@@ -166,6 +169,26 @@ final class ReplayPlan {
       }
     }
     OpExecutioner ex = Nd4j.getExecutioner();
+    try (Threads.Scope blas = Threads.callerBlas()) {
+      runSteps(ex, timer);
+    }
+    for (int k = 0; k < results.length; k++) {
+      INDArray a = results[k].array;
+      outs.put(names.get(k), results[k].kind == SRC_FRESH ? a : a.dup());
+    }
+    for (Slot s : placeholders) {
+      s.array = null;
+    }
+    for (Slot s : results) {
+      if (s.kind == SRC_FRESH) {
+        s.array = null;
+      }
+    }
+    return outs;
+  }
+
+  /** Runs every step in order ({@code timer}: time each op, or null). */
+  private void runSteps(OpExecutioner ex, OpTimer timer) {
     for (Step st : steps) {
       long t0 = timer == null ? 0 : System.nanoTime();
       exec(st, ex);
@@ -185,22 +208,12 @@ final class ReplayPlan {
         timer.op(name, in, iArgs, st.out.length == 0 ? null : st.out[0].array, t);
       }
     }
-    for (int k = 0; k < results.length; k++) {
-      INDArray a = results[k].array;
-      outs.put(names.get(k), results[k].kind == SRC_FRESH ? a : a.dup());
-    }
-    for (Slot s : placeholders) {
-      s.array = null;
-    }
-    for (Slot s : results) {
-      if (s.kind == SRC_FRESH) {
-        s.array = null;
-      }
-    }
-    return outs;
   }
 
   private static void exec(Step st, OpExecutioner ex) {
+    if (st.gemm != null && st.gemm.run(st.in[0].array, st.in[1].array, st.out[0].array)) {
+      return;
+    }
     if (st.direct) {
       for (int k = 0; k < st.in.length; k++) {
         st.inputs.set(k, st.in[k].array);

@@ -4,6 +4,7 @@ import static dev.loraj.core.graph.ReplayPlan.SRC_FIXED;
 import static dev.loraj.core.graph.ReplayPlan.SRC_FRESH;
 import static dev.loraj.core.graph.ReplayPlan.SRC_PLACEHOLDER;
 
+import dev.loraj.core.engine.Engine;
 import dev.loraj.core.graph.GradientReplay.Unsupported;
 import dev.loraj.core.graph.ReplayPlan.Slot;
 import dev.loraj.core.graph.ReplayPlan.Step;
@@ -180,6 +181,9 @@ final class ReplayPlanBuilder {
         }
         if (!r.dArgs().isEmpty()) {
           st.dArgs = r.dArgs().toArray(DataType[]::new);
+        }
+        if (in.length == 2 && out.length == 1 && Engine.current().hostKernels()) {
+          st.gemm = SplitGemm.of(op, st.iArgs, st.tArgs);
         }
         boolean perReplay = st.javaComputed || st.scalarArg != null;
         for (Slot s : in) {

@@ -1,6 +1,7 @@
 package dev.loraj.core.quant;
 
 import dev.loraj.core.engine.MemoryLedger;
+import dev.loraj.core.engine.Threads;
 import dev.loraj.core.graph.JavaComputedOp;
 import java.lang.ref.Reference;
 import java.lang.ref.WeakReference;
@@ -47,6 +48,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * {@link #register()} maps the op name to this class in ND4J's op registry.
  *
  * <p>Thread-safety: one {@link DequantBuffer} per thread and input width is reused across calls.
+ * In a replayed step the products are split over the kernel pool ({@link Threads}), whose threads
+ * keep buffers of their own.
  */
 public final class QuantizedLinearOp extends JavaComputedOp {
 
@@ -174,13 +177,81 @@ public final class QuantizedLinearOp extends JavaComputedOp {
       lookUpRows(w, inputs.get(0), out);
       return;
     }
-    DequantBuffer buf = BUFFERS.get().computeIfAbsent(w.cols(),
-        c -> new DequantBuffer(DequantBuffer.DEFAULT_CHUNK_ROWS, c));
-    if (mode() == FORWARD) {
-      w.matmulTransposedInto(inputs.get(0), buf, out); // [n, in] x [in, out]
-    } else {
-      w.matmulInto(inputs.get(0), buf, out);           // [n, out] x [out, in]
+    boolean forward = mode() == FORWARD;
+    INDArray in = inputs.get(0);
+    QuantizedMatmul.requireMatrix(forward ? "x" : "dy", in, forward ? w.cols() : w.rows(),
+        forward ? "in" : "out");
+    INDArray plain = QuantizedMatmul.plain(in);
+    QuantizedMatmul.requireOutput(forward ? "y" : "dx", out, plain.size(0),
+        forward ? w.rows() : w.cols());
+    try {
+      if (forward) {
+        forward(w, plain, out);  // [n, in] x [in, out]
+      } else {
+        backward(w, plain, out); // [n, out] x [out, in]
+      }
+    } finally {
+      if (plain != in) {
+        plain.close();
+      }
     }
+  }
+
+  private static DequantBuffer buffer(QuantizedWeight w) {
+    return BUFFERS.get().computeIfAbsent(w.cols(),
+        c -> new DequantBuffer(DequantBuffer.DEFAULT_CHUNK_ROWS, c));
+  }
+
+  /**
+   * {@code y = x deq(W)^T}; while OpenBLAS runs on its callers' threads (a replayed step,
+   * {@link Threads#callerBlas()}), W's row chunks are split over the kernel pool, each thread
+   * dequantizing into a buffer of its own and writing its own columns of y.
+   */
+  private static void forward(QuantizedWeight w, INDArray x, INDArray y) {
+    int chunk = DequantBuffer.DEFAULT_CHUNK_ROWS;
+    int chunks = (w.rows() + chunk - 1) / chunk;
+    if (!Threads.blasOnCallers() || chunks < 2) {
+      QuantizedMatmul.forwardRows(w, x, buffer(w), y, 0, w.rows());
+      return;
+    }
+    Threads.splitParts(chunks, 1, minChunksPerPart(w, x.size(0)), (from, to) ->
+        QuantizedMatmul.forwardRows(w, x, buffer(w), y, from * chunk, Math.min(w.rows(), to * chunk)));
+  }
+
+  /**
+   * {@code dx = dy deq(W)}, split as {@link #forward}: every part sums over its own rows of W, the
+   * caller's part into {@code dx}, each other part into an array of its own, which is then added
+   * to {@code dx} in the order of the parts (so a given thread count gives the same bits).
+   */
+  private static void backward(QuantizedWeight w, INDArray dy, INDArray dx) {
+    int chunk = DequantBuffer.DEFAULT_CHUNK_ROWS;
+    int chunks = (w.rows() + chunk - 1) / chunk;
+    if (!Threads.blasOnCallers() || chunks < 2) {
+      QuantizedMatmul.backwardRows(w, dy, buffer(w), dx, 0, w.rows());
+      return;
+    }
+    java.util.concurrent.ConcurrentSkipListMap<Integer, INDArray> partials =
+        new java.util.concurrent.ConcurrentSkipListMap<>();
+    try {
+      Threads.splitParts(chunks, 1, minChunksPerPart(w, dy.size(0)), (from, to) -> {
+        INDArray target = dx;
+        if (from > 0) {
+          target = Nd4j.createUninitialized(DataType.FLOAT, dx.shape(), 'c');
+          partials.put(from, target);
+        }
+        QuantizedMatmul.backwardRows(w, dy, buffer(w), target, from * chunk,
+            Math.min(w.rows(), to * chunk));
+      });
+      partials.values().forEach(dx::addi);
+    } finally {
+      partials.values().forEach(INDArray::close);
+    }
+  }
+
+  /** Chunks per part so that a part has at least {@link Threads#GEMM_MIN_PART} multiply-adds. */
+  private static long minChunksPerPart(QuantizedWeight w, long n) {
+    long perChunk = Math.max(1, n * DequantBuffer.DEFAULT_CHUNK_ROWS * w.cols());
+    return (Threads.GEMM_MIN_PART + perChunk - 1) / perChunk;
   }
 
   /** Writes row {@code ids[k]} of deq(W) into row k of {@code out} [ids.length, cols]. */

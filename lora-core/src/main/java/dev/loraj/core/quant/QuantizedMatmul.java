@@ -24,27 +24,35 @@ final class QuantizedMatmul {
    * dimension out, so no result array of its own exists.
    */
   static void matmulTransposedInto(QuantizedWeight w, INDArray x, DequantBuffer buf, INDArray y) {
+    requireMatrix("x", x, w.cols(), "in");
+    INDArray xf = plain(x);
+    requireOutput("y", y, xf.size(0), w.rows());
+    forwardRows(w, xf, buf, y, 0, w.rows());
+    if (xf != x) {
+      xf.close();
+    }
+  }
+
+  /**
+   * Columns [from, to) of {@code y = x @ deq(W)^T}: rows [from, to) of W, a chunk at a time
+   * ({@code x} float32 c order without offset, {@code y} checked by the caller).
+   */
+  static void forwardRows(QuantizedWeight w, INDArray x, DequantBuffer buf, INDArray y, int from, int to) {
     int rows = w.rows();
     int cols = w.cols();
-    requireMatrix("x", x, cols, "in");
     buf.checkFits(w);
-    INDArray xf = plain(x);
-    long n = xf.size(0);
-    requireOutput("y", y, n, rows);
-    FloatPointer px = new FloatPointer(xf.data().addressPointer());
+    long n = x.size(0);
+    FloatPointer px = new FloatPointer(x.data().addressPointer());
     FloatPointer py = new FloatPointer(y.data().addressPointer());
     int chunk = buf.chunkRows();
-    for (int r0 = 0; r0 < rows; r0 += chunk) {
-      int r = Math.min(chunk, rows - r0);
+    for (int r0 = from; r0 < to; r0 += chunk) {
+      int r = Math.min(chunk, to - r0);
       INDArray wRows = buf.load(w, r0, r); // [r, in], c order
       FloatPointer pw = new FloatPointer(wRows.data().addressPointer());
       py.position(r0);
       // y[:, r0:r0+r] = x [n, in] x wRows^T [in, r]
       openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, (int) n, r, cols, 1f, px, cols, pw, cols,
           0f, py, rows);
-    }
-    if (xf != x) {
-      xf.close();
     }
   }
 
@@ -53,27 +61,36 @@ final class QuantizedMatmul {
    * column block of dY that meets each chunk of W's rows is read in place (leading dimension out).
    */
   static void matmulInto(QuantizedWeight w, INDArray dy, DequantBuffer buf, INDArray dx) {
+    requireMatrix("dy", dy, w.rows(), "out");
+    INDArray df = plain(dy);
+    requireOutput("dx", dx, df.size(0), w.cols());
+    backwardRows(w, df, buf, dx, 0, w.rows());
+    if (df != dy) {
+      df.close();
+    }
+  }
+
+  /**
+   * The part of {@code dx = dY @ deq(W)} that rows [from, to) of W contribute, written (not
+   * added) into {@code dx} ({@code dy} float32 c order without offset, {@code dx} checked by the
+   * caller).
+   */
+  static void backwardRows(QuantizedWeight w, INDArray dy, DequantBuffer buf, INDArray dx, int from, int to) {
     int rows = w.rows();
     int cols = w.cols();
-    requireMatrix("dy", dy, rows, "out");
     buf.checkFits(w);
-    INDArray df = plain(dy);
-    long n = df.size(0);
-    requireOutput("dx", dx, n, cols);
-    FloatPointer pd = new FloatPointer(df.data().addressPointer());
+    long n = dy.size(0);
+    FloatPointer pd = new FloatPointer(dy.data().addressPointer());
     FloatPointer px = new FloatPointer(dx.data().addressPointer());
     int chunk = buf.chunkRows();
-    for (int r0 = 0; r0 < rows; r0 += chunk) {
-      int r = Math.min(chunk, rows - r0);
+    for (int r0 = from; r0 < to; r0 += chunk) {
+      int r = Math.min(chunk, to - r0);
       INDArray wRows = buf.load(w, r0, r); // [r, in], c order
       FloatPointer pw = new FloatPointer(wRows.data().addressPointer());
       pd.position(r0);
       // dx (+)= dY[:, r0:r0+r] [n, r] x wRows [r, in]
       openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (int) n, cols, r, 1f, pd, rows, pw, cols,
-          r0 == 0 ? 0f : 1f, px, cols);
-    }
-    if (df != dy) {
-      df.close();
+          r0 == from ? 0f : 1f, px, cols);
     }
   }
 
@@ -83,13 +100,13 @@ final class QuantizedMatmul {
   private static final int TRANS = 112;
 
   /** {@code a} as float32 in c order without offset (itself if it is already). */
-  private static INDArray plain(INDArray a) {
+  static INDArray plain(INDArray a) {
     boolean ok = a.dataType() == DataType.FLOAT && a.ordering() == 'c' && a.offset() == 0
         && Shape.hasDefaultStridesForShape(a);
     return ok ? a : a.castTo(DataType.FLOAT).dup('c');
   }
 
-  private static void requireOutput(String name, INDArray out, long n, long width) {
+  static void requireOutput(String name, INDArray out, long n, long width) {
     if (out.dataType() != DataType.FLOAT || out.ordering() != 'c' || out.offset() != 0
         || !Shape.hasDefaultStridesForShape(out) || out.rank() != 2 || out.size(0) != n || out.size(1) != width) {
       throw new IllegalArgumentException(name + ": expected a float32 c-order [" + n + ", " + width
@@ -99,7 +116,7 @@ final class QuantizedMatmul {
   }
 
 
-  private static void requireMatrix(String name, INDArray a, int cols, String dim) {
+  static void requireMatrix(String name, INDArray a, int cols, String dim) {
     Objects.requireNonNull(a, name);
     if (a.rank() != 2 || a.size(1) != cols) {
       throw new IllegalArgumentException(name + ": expected shape [n, " + cols + "] (" + dim

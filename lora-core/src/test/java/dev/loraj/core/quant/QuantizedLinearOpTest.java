@@ -69,4 +69,49 @@ class QuantizedLinearOpTest {
     List<String> gradOps = Arrays.stream(sd.getFunction("grad").ops()).map(op -> op.opName()).toList();
     assertThat(gradOps).contains(QuantizedLinearOp.OP_NAME).doesNotContain("matmul", "matmul_bp");
   }
+
+  /**
+   * Split over two threads (as in a replayed step) the product and the input gradient give the
+   * same bits every time and equal the one-thread results to float rounding (1e-5 absolute on
+   * entries of order 1; the input gradient's parts are summed in another order).
+   */
+  @Test
+  void splitOverTwoThreadsMatchesOneThread() {
+    int n = 64;
+    int in = 64;
+    int out = 1000; // four chunks of 256 rows: two parts
+    QuantizedWeight q = QuantizedWeight.quantize(gaussian(out, in, 5, 0.1), QuantFormat.NF4, 64, true);
+    SameDiff sd = Graphs.newSameDiff();
+    SDVariable x = sd.placeHolder("x", DataType.FLOAT, -1, in);
+    SDVariable v = sd.var("v", gaussian(1, in, 6, 1));
+    SDVariable y = QuantizedLinearOp.apply(sd, x.mul(v), q);
+    sd.setLossVariables(y.mul(sd.constant(gaussian(n, out, 7, 1))).sum().name());
+    Graphs.createGradFunction(sd, List.of());
+    Map<String, INDArray> ph = Map.of("x", gaussian(n, in, 8, 1));
+    INDArray y1 = sd.output(ph, y.name()).get(y.name());
+    INDArray g1 = sd.calculateGradients(ph, "v").get("v");
+    try {
+      dev.loraj.core.engine.Threads.configure(2);
+      INDArray[] first = null;
+      for (int rep = 0; rep < 2; rep++) {
+        INDArray y2;
+        INDArray g2;
+        try (var blas = dev.loraj.core.engine.Threads.callerBlas()) {
+          y2 = sd.output(ph, y.name()).get(y.name());
+          g2 = sd.calculateGradients(ph, "v").get("v");
+        }
+        assertThat(y2.equalsWithEps(y1, 1e-5)).as("forward").isTrue();
+        assertThat(g2.equalsWithEps(g1, 1e-5 * Math.max(1, g1.amaxNumber().doubleValue())))
+            .as("dL/dv").isTrue();
+        if (first == null) {
+          first = new INDArray[] {y2, g2};
+        } else {
+          dev.loraj.core.testing.ExactArrays.assertBitIdentical(y2, first[0], "forward, twice");
+          dev.loraj.core.testing.ExactArrays.assertBitIdentical(g2, first[1], "dL/dv, twice");
+        }
+      }
+    } finally {
+      dev.loraj.core.engine.Threads.configure(1);
+    }
+  }
 }
