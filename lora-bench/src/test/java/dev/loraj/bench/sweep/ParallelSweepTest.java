@@ -76,4 +76,20 @@ class ParallelSweepTest {
     n.remove(MEASURED);
     return n;
   }
+
+  /**
+   * Workers take the quickstart's trials longest first: both full fine-tuning trials, then the
+   * adapters, head-only last; and each worker JVM gets its share of processors.
+   */
+  @Test
+  void workersTakeLongTrialsFirstAndTheirShareOfProcessors() throws Exception {
+    SweepConfig cfg = SweepConfig.read(Path.of("..", "examples", "quickstart.yaml"));
+    List<TrialSpec> trials = new java.util.ArrayList<>(SweepPlan.of(cfg, registry).trials());
+    trials.sort(java.util.Comparator.comparingDouble(ParallelSweep::expectedCost).reversed());
+    List<String> order = trials.stream().map(TrialSpec::variant).toList();
+    assertThat(order.subList(0, 2)).containsOnly(TrialSpec.FULL_FT);
+    assertThat(order.subList(order.size() - 5, order.size())).containsOnly(TrialSpec.HEAD_ONLY);
+    assertThat(ParallelSweep.workerJvmOptions(1))
+        .containsExactly("-Dloraj.threads=1", "-XX:ActiveProcessorCount=1");
+  }
 }
