@@ -70,8 +70,6 @@ final class ReplayPlan {
     boolean bindsPerReplay;
     /** A matmul that may run split over the kernel pool, or null. */
     SplitGemm gemm;
-    /** An element-wise sum, difference, product or quotient computed in Java, or null. */
-    SplitPairwise pairwise;
     long[] iArgs;
     double[] tArgs;
     boolean[] bArgs;
@@ -213,8 +211,7 @@ final class ReplayPlan {
   }
 
   private static void exec(Step st, OpExecutioner ex) {
-    if (st.gemm != null && st.gemm.run(st.in[0].array, st.in[1].array, st.out[0].array)
-        || st.pairwise != null && st.pairwise.run(st.in[0].array, st.in[1].array, st.out[0].array)) {
+    if (st.gemm != null && st.gemm.run(st.in[0].array, st.in[1].array, st.out[0].array)) {
       return;
     }
     if (st.direct) {

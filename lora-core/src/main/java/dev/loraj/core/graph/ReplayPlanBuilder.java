@@ -182,9 +182,8 @@ final class ReplayPlanBuilder {
         if (!r.dArgs().isEmpty()) {
           st.dArgs = r.dArgs().toArray(DataType[]::new);
         }
-        if (in.length == 2 && out.length == 1 && st.custom && Engine.current().hostKernels()) {
+        if (in.length == 2 && out.length == 1 && Engine.current().hostKernels()) {
           st.gemm = SplitGemm.of(op, st.iArgs, st.tArgs);
-          st.pairwise = Engine.current().vectorKernels() ? SplitPairwise.of(op) : null;
         }
         boolean perReplay = st.javaComputed || st.scalarArg != null;
         for (Slot s : in) {

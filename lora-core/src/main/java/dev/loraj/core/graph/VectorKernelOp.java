@@ -252,7 +252,7 @@ public final class VectorKernelOp extends JavaComputedOp {
   }
 
   /** Floats [from, to) of {@code b} as a buffer of their own (native byte order). */
-  static ByteBuffer part(ByteBuffer b, int from, int to) {
+  private static ByteBuffer part(ByteBuffer b, int from, int to) {
     return b.slice(from * 4, (to - from) * 4).order(ByteOrder.nativeOrder());
   }
 

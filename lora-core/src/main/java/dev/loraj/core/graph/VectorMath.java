@@ -53,7 +53,6 @@ final class VectorMath {
       silu(a, c, n);
       siluBackward(a, b, c, n);
       exp(a, c, n);
-      pairwise(it & 3, a, b, d, n);
       softmaxRows(a, c, rows, cols);
       softmaxRowsBackward(c, b, d, rows, cols);
       crossEntropyRows(a, b, d, rows, cols);
@@ -210,31 +209,6 @@ final class VectorMath {
       float cdf = Math.abs(v) < 1e-30f ? 0.5f : y.getFloat(i * 4) / v;
       float pdf = exp(v * v * -0.5f) * INV_SQRT_2PI;
       dx.putFloat(i * 4, dy.getFloat(i * 4) * Math.fma(v, pdf, cdf));
-    }
-  }
-
-  /** {@code c = a (op) b} element by element ({@code op}: 0 add, 1 subtract, 2 multiply, 3 divide). */
-  static void pairwise(int op, ByteBuffer a, ByteBuffer b, ByteBuffer c, int n) {
-    int i = 0;
-    for (int end = S.loopBound(n); i < end; i += S.length()) {
-      FloatVector x = load(a, i);
-      FloatVector y = load(b, i);
-      (switch (op) {
-        case 0 -> x.add(y);
-        case 1 -> x.sub(y);
-        case 2 -> x.mul(y);
-        default -> x.div(y);
-      }).intoByteBuffer(c, i * 4, NATIVE);
-    }
-    for (; i < n; i++) {
-      float x = a.getFloat(i * 4);
-      float y = b.getFloat(i * 4);
-      c.putFloat(i * 4, switch (op) {
-        case 0 -> x + y;
-        case 1 -> x - y;
-        case 2 -> x * y;
-        default -> x / y;
-      });
     }
   }
 
