@@ -1,9 +1,5 @@
 package dev.loraj.core.engine;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.nativeblas.NativeOpsHolder;
 
@@ -21,7 +17,7 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  *       OpenBLAS is built with pthreads here, so its thread count is its own, apart from OpenMP's;
  *       it grows its pool at run time.
  *   <li><b>Vector API kernels</b> (GELU, SiLU, softmax, exp, cross-entropy, column sums): split
- *       over rows (or aligned element ranges) on a shared fork-join pool of {@code n} threads, and
+ *       over rows (or aligned element ranges) on {@code n} threads (the caller and a {@link KernelTeam}), and
  *       only when each part has at least {@link #minChunk()} floats ({@code
  *       -Dloraj.parallelMinElements}, default 32768), below which handing the work over costs more
  *       than it saves. Parts start at multiples of the vector width, so every element is computed
@@ -46,13 +42,13 @@ public final class Threads {
    * The fewest multiply-adds a part of a split matrix product gets (about 10 us on one core):
    * below this, handing a part to another thread costs more than it saves.
    */
-  public static final long GEMM_MIN_PART = 1L << 20;
+  public static final long GEMM_MIN_PART = Long.getLong("loraj.gemmMinPart", 1L << 20);
 
   private static volatile int minChunk = Integer.getInteger("loraj.parallelMinElements", 1 << 15);
   private static final int ND4J_THREADS = Integer.getInteger("loraj.nd4jThreads", ompAtStart());
 
   private static volatile int kernels = 1;
-  private static ForkJoinPool pool;
+  private static volatile KernelTeam team;
 
   /**
    * What each pool runs on: the requested count, OpenBLAS's, OpenMP's (libnd4j), libnd4j's
@@ -88,11 +84,11 @@ public final class Threads {
       // not on this class path (a GPU backend): nothing to set
     }
     if (n != kernels) {
-      ForkJoinPool old = pool;
-      pool = n > 1 ? new ForkJoinPool(n, daemonFactory(), null, false) : null;
+      KernelTeam old = team;
+      team = n > 1 ? new KernelTeam(n) : null;
       kernels = n;
       if (old != null) {
-        old.shutdown();
+        old.close();
       }
     }
     return current(n);
@@ -186,24 +182,13 @@ public final class Threads {
    * per index is not a count of floats, such as a GEMM's rows).
    */
   public static void splitParts(int count, int align, long minIndices, Range body) {
-    ForkJoinPool p = pool;
-    int n = kernels;
-    int parts = (int) Math.min(n, count / Math.max(Math.max(1, minIndices), align));
-    if (p == null || parts < 2) {
+    KernelTeam t = team;
+    int parts = t == null ? 1 : (int) Math.min(t.size(), count / Math.max(Math.max(1, minIndices), align));
+    if (parts < 2) {
       body.run(0, count);
       return;
     }
-    int size = (int) ((((long) count + parts - 1) / parts + align - 1) / align * align);
-    List<ForkJoinTask<?>> tasks = new ArrayList<>(parts - 1);
-    for (int from = size; from < count; from += size) {
-      int f = from;
-      int t = Math.min(count, from + size);
-      tasks.add(p.submit(() -> body.run(f, t)));
-    }
-    body.run(0, Math.min(count, size));
-    for (ForkJoinTask<?> t : tasks) {
-      t.join();
-    }
+    t.run(count, (int) ((((long) count + parts - 1) / parts + align - 1) / align * align), body);
   }
 
   /** Work during which OpenBLAS runs on its callers' threads; closing it ends that. */
@@ -252,14 +237,5 @@ public final class Threads {
     } catch (NumberFormatException e) {
       return 1;
     }
-  }
-
-  private static ForkJoinPool.ForkJoinWorkerThreadFactory daemonFactory() {
-    return fjp -> {
-      var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(fjp);
-      t.setDaemon(true);
-      t.setName("loraj-kernel-" + t.getPoolIndex());
-      return t;
-    };
   }
 }
