@@ -1,9 +1,11 @@
 package dev.loraj.core.model;
 
+import dev.loraj.core.engine.Engine;
 import dev.loraj.core.graph.BatchedMatMul;
 import dev.loraj.core.graph.FrozenAdd;
 import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.graph.FrozenMultiply;
+import dev.loraj.core.graph.GroupedHeads;
 import dev.loraj.core.graph.RowNorm;
 import dev.loraj.core.graph.VectorKernelOp;
 import java.util.function.UnaryOperator;
@@ -199,8 +201,13 @@ public final class TransformerOps {
     if (kvh != h) {
       // head j uses key/value head j / (h / kvh), as transformers' repeat_kv
       int rep = h / kvh;
-      k4 = sd.reshape(sd.tile(sd.expandDims(k4, 3), 1, 1, 1, rep, 1), seq.shapeWith(h, d));
-      v4 = sd.reshape(sd.tile(sd.expandDims(v4, 3), 1, 1, 1, rep, 1), seq.shapeWith(h, d));
+      if (Engine.current().hostKernels()) {
+        k4 = GroupedHeads.repeat(sd, k4, rep);
+        v4 = GroupedHeads.repeat(sd, v4, rep);
+      } else {
+        k4 = sd.reshape(sd.tile(sd.expandDims(k4, 3), 1, 1, 1, rep, 1), seq.shapeWith(h, d));
+        v4 = sd.reshape(sd.tile(sd.expandDims(v4, 3), 1, 1, 1, rep, 1), seq.shapeWith(h, d));
+      }
     }
     SDVariable qh = sd.permute(q4, 0, 2, 1, 3); // [b, h, s, d]
     SDVariable kh = sd.permute(k4, 0, 2, 1, 3);
