@@ -12,10 +12,14 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  * libnd4j's own loops. {@link #configure(int) configure(n)} therefore sets:
  *
  * <ul>
- *   <li><b>OpenBLAS</b>: {@code n} threads ({@code openblas_set_num_threads}, in both OpenBLAS
- *       copies ND4J loads: the one without LAPACK that ND4J's GEMMs call and the one with LAPACK).
- *       OpenBLAS is built with pthreads here, so its thread count is its own, apart from OpenMP's;
- *       it grows its pool at run time.
+ *   <li><b>Matrix products</b>: in a replayed step, split by the engine into contiguous parts
+ *       (rows or columns of a product, matrices of a batched product, row chunks of a quantized
+ *       weight), each part one single-threaded sgemm, on the caller and a {@link KernelTeam} of
+ *       {@code n - 1} workers, with OpenBLAS on one thread meanwhile ({@link #callerBlas()});
+ *       elsewhere (SameDiff's own runs, LAPACK) on OpenBLAS's {@code n} threads
+ *       ({@code openblas_set_num_threads}, in both OpenBLAS copies ND4J loads: the one without
+ *       LAPACK that ND4J's GEMMs call and the one with LAPACK; OpenBLAS is built with pthreads
+ *       here, so its thread count is its own, apart from OpenMP's).
  *   <li><b>Vector API kernels</b> (GELU, SiLU, softmax, exp, cross-entropy, column sums): split
  *       over rows (or aligned element ranges) on {@code n} threads (the caller and a {@link KernelTeam}), and
  *       only when each part has at least {@link #minChunk()} floats ({@code
@@ -32,17 +36,13 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  *
  * <p>Determinism: for a given {@code n} every part is fixed by the sizes alone, so a step gives
  * the same bits run after run. Across {@code n}, the kernels and libnd4j's single-threaded loops
- * give the same bits; OpenBLAS splits a product's output, not its sums, so its results agree to
- * float rounding at most.
+ * give the same bits; a product split in parts (by the engine or by OpenBLAS) agrees with the
+ * unsplit one to float rounding at most.
  */
 public final class Threads {
   private Threads() {}
 
-  /**
-   * The fewest multiply-adds a part of a split matrix product gets (about 10 us on one core):
-   * below this, handing a part to another thread costs more than it saves.
-   */
-  public static final long GEMM_MIN_PART = Long.getLong("loraj.gemmMinPart", 1L << 20);
+  private static volatile long gemmMinPart = Long.getLong("loraj.gemmMinPart", 1L << 20);
 
   private static volatile int minChunk = Integer.getInteger("loraj.parallelMinElements", 1 << 15);
   private static final int ND4J_THREADS = Integer.getInteger("loraj.nd4jThreads", ompAtStart());
@@ -156,6 +156,29 @@ public final class Threads {
     }
     int old = minChunk;
     minChunk = floats;
+    return old;
+  }
+
+  /**
+   * The fewest multiply-adds a part of a split matrix product gets ({@code -Dloraj.gemmMinPart},
+   * default 2^20, about 10 us on one core): below this, handing a part to another thread costs
+   * more than it saves.
+   */
+  public static long gemmMinPart() {
+    return gemmMinPart;
+  }
+
+  /**
+   * Sets {@link #gemmMinPart()} (tests split small products with it) and returns the previous value.
+   *
+   * @throws IllegalArgumentException if {@code multiplyAdds < 1}
+   */
+  public static long setGemmMinPart(long multiplyAdds) {
+    if (multiplyAdds < 1) {
+      throw new IllegalArgumentException("gemmMinPart = " + multiplyAdds + ": must be >= 1");
+    }
+    long old = gemmMinPart;
+    gemmMinPart = multiplyAdds;
     return old;
   }
 

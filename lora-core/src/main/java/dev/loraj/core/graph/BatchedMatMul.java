@@ -201,7 +201,7 @@ public final class BatchedMatMul extends JavaComputedOp {
       int batch = (int) z.batch();
       long work = (long) m * n * k;
       if (Threads.blasOnCallers()) {
-        Threads.splitParts(batch, 1, (Threads.GEMM_MIN_PART + work - 1) / work, products);
+        Threads.splitParts(batch, 1, (Threads.gemmMinPart() + work - 1) / work, products);
       } else {
         products.run(0, batch);
       }

@@ -72,13 +72,13 @@ final class SplitGemm {
     long k = ta ? a.size(0) : a.size(1);
     long n = tb ? b.size(0) : b.size(1);
     if (m != c.size(0) || n != c.size(1) || k != (tb ? b.size(1) : b.size(0))
-        || m * n * k < 2 * Threads.GEMM_MIN_PART || Math.max(m, n) > Integer.MAX_VALUE) {
+        || m * n * k < 2 * Threads.gemmMinPart() || Math.max(m, n) > Integer.MAX_VALUE) {
       return false;
     }
     boolean byRows = m >= n;
     long perIndex = (byRows ? n : m) * k;
     try {
-      Threads.splitParts((int) (byRows ? m : n), ALIGN, (Threads.GEMM_MIN_PART + perIndex - 1) / perIndex,
+      Threads.splitParts((int) (byRows ? m : n), ALIGN, (Threads.gemmMinPart() + perIndex - 1) / perIndex,
           (from, to) -> {
             FloatPointer pa = x.at(byRows ? from : 0);
             FloatPointer pb = y.atColumn(byRows ? 0 : from);

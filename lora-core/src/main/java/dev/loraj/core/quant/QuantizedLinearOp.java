@@ -248,10 +248,10 @@ public final class QuantizedLinearOp extends JavaComputedOp {
     }
   }
 
-  /** Chunks per part so that a part has at least {@link Threads#GEMM_MIN_PART} multiply-adds. */
+  /** Chunks per part so that a part has at least {@link Threads#gemmMinPart()} multiply-adds. */
   private static long minChunksPerPart(QuantizedWeight w, long n) {
     long perChunk = Math.max(1, n * DequantBuffer.DEFAULT_CHUNK_ROWS * w.cols());
-    return (Threads.GEMM_MIN_PART + perChunk - 1) / perChunk;
+    return (Threads.gemmMinPart() + perChunk - 1) / perChunk;
   }
 
   /** Writes row {@code ids[k]} of deq(W) into row k of {@code out} [ids.length, cols]. */

@@ -40,15 +40,18 @@ import org.nd4j.linalg.factory.Nd4j;
 class ThreadsTest {
 
   private int oldChunk;
+  private long oldGemmPart;
 
   @BeforeEach
   void smallChunks() {
     oldChunk = Threads.setMinChunk(16); // split the tiny test tensors
+    oldGemmPart = Threads.setGemmMinPart(64); // and the tiny products of a replayed step
   }
 
   @AfterEach
   void restore() {
     Threads.setMinChunk(oldChunk);
+    Threads.setGemmMinPart(oldGemmPart);
     Threads.configure(1);
   }
 
