@@ -57,7 +57,8 @@ public interface Objective {
    * ({@link VectorKernelOp#crossEntropyIds}), so around the loss only the logits and their
    * gradient exist. Without them (portable engine, kernels switched off) the one-hot rows are
    * built in the graph from the ids (ND4J ops only) and fed to the same log-softmax as
-   * {@link #classification()}.
+   * {@link #classification()}; there a label out of range makes the loss non-finite instead
+   * ({@link NonFiniteLossException} from the trainer).
    */
   static Objective tokenCrossEntropy() {
     return new Objective() {
@@ -76,6 +77,10 @@ public interface Objective {
           SDVariable classes = sd.range(sd.constant(0L), vocab, sd.constant(1L), DataType.INT64);
           SDVariable oneHot = sd.eq(flat, sd.reshape(classes, 1, -1)).castTo(DataType.FLOAT); // -100: zeros
           logp = FrozenMultiply.apply(sd, logSoftmax(sd, logits), oneHot).sum(1);
+          // a counted row without its one-hot entry has a label out of range: log(1 - bad) is 0
+          // when there is none, and makes the loss non-finite (the trainer stops) when there is
+          SDVariable bad = counted.sub(oneHot.sum());
+          return logp.sum().div(sd.math().max(counted, sd.constant(1f))).neg().add(sd.math().log(bad.rsub(1.0)));
         }
         return logp.sum().div(sd.math().max(counted, sd.constant(1f))).neg();
       }

@@ -31,7 +31,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * largest entry, in the optimized engine (the fused kernel, through SameDiff, recorded and
  * replayed: the replayed runs bit-identical to the first), with the kernels switched off (ND4J
  * op chain, replayed) and in the portable engine (ND4J ops).
- * Ignored positions (-100) contribute nothing; a bad label is an error naming it (fused kernel).
+ * Ignored positions (-100) contribute nothing; a bad label is an error naming it (fused kernel) or a
+ * non-finite loss (ND4J op chain).
  */
 class TokenCrossEntropyTest {
   static final int ROWS = 37;
@@ -184,6 +185,12 @@ class TokenCrossEntropyTest {
         assertThatThrownBy(() -> run(Objective.tokenCrossEntropy(), logits(9), Objective.LABEL_IDS, Nd4j.createFromArray(ids)))
             .hasStackTraceContaining("row 6 has label " + bad)
             .hasStackTraceContaining("vocabulary size " + VOCAB);
+      }
+      for (Setup chain : List.of(Setup.NO_VECTOR_KERNELS, Setup.PORTABLE)) { // ND4J ops: a non-finite loss
+        try (Engine.Scope scope = use(chain)) {
+          double loss = run(Objective.tokenCrossEntropy(), logits(9), Objective.LABEL_IDS, Nd4j.createFromArray(ids)).loss();
+          assertThat(Double.isFinite(loss)).as("%s, label %d: loss %s", chain, bad, loss).isFalse();
+        }
       }
     }
   }
