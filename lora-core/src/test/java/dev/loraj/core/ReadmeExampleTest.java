@@ -23,7 +23,6 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -40,17 +39,17 @@ class ReadmeExampleTest {
 
   @TempDir Path tmp;
 
-  /** A next-token batch of one fixed token stream: input_ids [2, 7] and one-hot labels [14, vocab]. */
+  /** A next-token batch of one fixed token stream: input_ids [2, 7] and label_ids [14] (the next tokens). */
   private static Map<String, INDArray> nextTokens(long step, int vocab) {
     long[][] ids = new long[2][7];
-    INDArray labels = Nd4j.zeros(DataType.FLOAT, 14, vocab);
+    long[] next = new long[14];
     for (int b = 0; b < 2; b++) {
       for (int t = 0; t < 7; t++) {
         ids[b][t] = (step * 5 + b * 11 + t * 3) % vocab;
-        labels.putScalar(b * 7 + t, (step * 5 + b * 11 + (t + 1) * 3) % vocab, 1f);
+        next[b * 7 + t] = (step * 5 + b * 11 + (t + 1) * 3) % vocab;
       }
     }
-    return Map.of("input_ids", Nd4j.createFromArray(ids), "labels", labels);
+    return Map.of("input_ids", Nd4j.createFromArray(ids), "label_ids", Nd4j.createFromArray(next));
   }
 
   @Test
@@ -65,7 +64,7 @@ class ReadmeExampleTest {
     PeftModel model = new PeftModel(base, registry);
     model.addAdapter("default", new AdapterSpec(LoraConfig.of(8, 16), Targets.of("q_proj", "v_proj")), 42);
     TrainResult r = new Trainer(TrainConfig.of(20, 1e-2, 42))
-        .train(model, Objective.classification(), batches);  // batches: input_ids + one-hot next-token labels
+        .train(model, Objective.tokenCrossEntropy(), batches);  // batches: input_ids + next-token label_ids
     INDArray logits = model.output(inputs);                                 // base + adapter, unmerged
     PeftAdapters.save(model, "default", adapterDir);                        // PEFT loads this directory
     BaseModel merged = model.mergeAndUnload();                              // a plain model with W + dW

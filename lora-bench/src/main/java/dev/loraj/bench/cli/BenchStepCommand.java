@@ -71,8 +71,9 @@ final class BenchStepCommand implements Callable<Integer> {
   boolean gc;
 
   @Option(names = "--fused-loss", defaultValue = "false",
-      description = "Cross-entropy as libnd4j's fused softmax_cross_entropy_loss op instead of"
-          + " Objective.classification()'s elementary ops (measured: 5-7x slower on [1024, 32000]).")
+      description = "Cross-entropy as libnd4j's fused softmax_cross_entropy_loss op on one-hot labels instead of"
+          + " the framework's row kernel (llama: on next-token ids, Objective.tokenCrossEntropy(); bert:"
+          + " Objective.classification()) (measured: 5-7x slower on [1024, 32000]).")
   boolean fusedLoss;
 
   @Option(names = "--base-dtype", defaultValue = "f32",

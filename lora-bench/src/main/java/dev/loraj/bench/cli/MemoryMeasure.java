@@ -192,7 +192,7 @@ final class MemoryMeasure {
     List<Long> stepPeaks = new ArrayList<>(); // VmHWM of each step alone (reset before it)
     try (MemoryMonitor mon = MemoryMonitor.start();
         Trainer.Session session = new Trainer(TrainConfig.of(steps, 1e-4, 1)).checkpointing(s.checkpointing())
-            .start(pm, Objective.classification())) {
+            .start(pm, decoder ? Objective.tokenCrossEntropy() : Objective.classification())) {
       int vocab = decoder ? ((LlamaModel) base).config().vocabSize() : ((BertModel) base).config().vocabSize();
       for (int step = 1; step <= steps; step++) {
         if (hwmTrain) {
@@ -274,13 +274,13 @@ final class MemoryMeasure {
     return s.targets() != null ? s.targets() : s.quantized() ? List.of(Targets.ALL_LINEAR) : List.of("query", "value");
   }
 
-  /** Random tokens [batch, seq] and one-hot next-token labels [batch * seq, vocab]. */
+  /** Random tokens [batch, seq] and next-token label ids [batch * seq] ({@link Objective#tokenCrossEntropy()}). */
   static Map<String, INDArray> decoderBatch(long step, int batch, int seq, int vocab) {
     SplittableRandom rnd = new SplittableRandom(step);
     long[][] ids = StepBench.randomTokens(batch, seq, vocab, rnd);
     Map<String, INDArray> m = new HashMap<>();
     m.put("input_ids", Nd4j.createFromArray(ids));
-    m.put("labels", StepBench.nextTokenLabels(ids, vocab, rnd));
+    m.put(Objective.LABEL_IDS, StepBench.nextTokenIds(ids, vocab, rnd));
     return m;
   }
 

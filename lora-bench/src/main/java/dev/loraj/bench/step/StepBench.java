@@ -52,7 +52,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * </ul>
  *
  * AdamW (lr 1e-4, weight decay 0.01, torch's defaults otherwise) through {@link Trainer}; the
- * loss is softmax cross-entropy ({@link #objective(boolean)}). One
+ * loss is softmax cross-entropy ({@link #objective(Spec)}: a Llama's reads next-token ids). One
  * batch of random tokens (fixed seed) is reused every step.
  */
 public final class StepBench {
@@ -150,6 +150,7 @@ public final class StepBench {
     if (spec.mode() == Mode.FORWARD) {
       Map<String, INDArray> in = new LinkedHashMap<>(batch);
       in.remove("labels");
+      in.remove(Objective.LABEL_IDS);
       SameDiff sd = model.cachedInference(null).sd();
       for (int i = 0; i < spec.warmup() + spec.steps(); i++) {
         listen(sd, profile, i == spec.warmup());
@@ -162,7 +163,7 @@ public final class StepBench {
       int total = spec.warmup() + spec.steps();
       TrainConfig cfg = TrainConfig.of(total, 1e-4, spec.seed()).withWeightDecay(0.01);
       Trainer.Session session = new Trainer(cfg).checkpointing(spec.checkpointing())
-          .start(model, objective(spec.fusedLoss()));
+          .start(model, objective(spec));
       trainable = session.trainableParameters();
       Batches batches = (step, micro) -> batch;
       for (int i = 0; i < total; i++) {
@@ -252,8 +253,9 @@ public final class StepBench {
 
   /**
    * Random tokens [batch, seq] (seed {@code spec.seed() + 2}); BERT: attention mask all ones,
-   * token types 0, one random label per example (one-hot [batch, 2]); Llama: one-hot next-token
-   * labels [batch * seq, vocab] (the last position's target is a random token).
+   * token types 0, one random label per example (one-hot [batch, 2]); Llama: next-token label ids
+   * [batch * seq] (one-hot rows [batch * seq, vocab] for the fused libnd4j loss; the last
+   * position's target is a random token).
    */
   static Map<String, INDArray> batch(Spec spec) {
     SplittableRandom rnd = new SplittableRandom(spec.seed() + 2);
@@ -275,8 +277,10 @@ public final class StepBench {
         labels.putScalar(i, rnd.nextInt(StepShapes.BERT_LABELS), 1f);
       }
       m.put("labels", labels);
-    } else {
+    } else if (spec.fusedLoss()) {
       m.put("labels", nextTokenLabels(ids, vocab, rnd));
+    } else {
+      m.put(Objective.LABEL_IDS, nextTokenIds(ids, vocab, rnd));
     }
     return m;
   }
@@ -290,6 +294,23 @@ public final class StepBench {
       }
     }
     return ids;
+  }
+
+  /**
+   * Next-token label ids [batch * seq] for token rows {@code ids} (row {@code b * seq + t} is
+   * token {@code t + 1}; the last position's target is a random token): the causal-LM loss as
+   * {@link Objective#tokenCrossEntropy()} reads it. The same labels as {@link #nextTokenLabels}
+   * for the same {@code rnd} state.
+   */
+  public static INDArray nextTokenIds(long[][] ids, int vocab, SplittableRandom rnd) {
+    int s = ids[0].length;
+    long[] next = new long[ids.length * s];
+    for (int i = 0; i < ids.length; i++) {
+      for (int t = 0; t < s; t++) {
+        next[i * s + t] = t + 1 < s ? ids[i][t + 1] : rnd.nextInt(vocab);
+      }
+    }
+    return Nd4j.createFromArray(next);
   }
 
   /**
@@ -327,6 +348,19 @@ public final class StepBench {
     if (!fused) {
       return Objective.classification();
     }
+    return fusedOneHot();
+  }
+
+  /**
+   * The loss of {@code spec}: a Llama's causal-LM loss reads label ids
+   * ({@link Objective#tokenCrossEntropy()}: no one-hot [batch * seq, vocab] array) unless the
+   * fused libnd4j op is asked for, which reads one-hot rows; BERT: {@link #objective(boolean)}.
+   */
+  public static Objective objective(Spec spec) {
+    return spec.arch().isBert() || spec.fusedLoss() ? objective(spec.fusedLoss()) : Objective.tokenCrossEntropy();
+  }
+
+  private static Objective fusedOneHot() {
     return new Objective() {
       @Override
       public SDVariable loss(SameDiff sd, SDVariable logits) {

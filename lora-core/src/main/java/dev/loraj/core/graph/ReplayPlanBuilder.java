@@ -281,7 +281,9 @@ final class ReplayPlanBuilder {
       throw new Unsupported("input " + var + " (" + t + ") has no producer in the run");
     }
     byVar.put(var, s);
-    recordedArray.put(var, recorded);
+    // the graph's or caller's array, also when a Java-computed op (whose recorded inputs are
+    // gone) reads it first: later readers are checked against it
+    recordedArray.put(var, s.kind == SRC_PLACEHOLDER ? ph.get(var) : s.array);
     return s;
   }
 }

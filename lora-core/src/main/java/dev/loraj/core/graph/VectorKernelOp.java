@@ -40,7 +40,8 @@ public final class VectorKernelOp extends JavaComputedOp {
   }
 
   /** What the op computes; integer argument 0. */
-  enum Kernel { GELU, GELU_BP, SILU, SILU_BP, SOFTMAX, SOFTMAX_BP, EXP, XENT, XENT_BP, COLSUM, COLSUM_PROD }
+  enum Kernel { GELU, GELU_BP, SILU, SILU_BP, SOFTMAX, SOFTMAX_BP, EXP, XENT, XENT_BP, COLSUM, COLSUM_PROD,
+    XENT_IDS, XENT_IDS_BP }
 
   /** For SameDiff's reflection (clones). */
   public VectorKernelOp() {}
@@ -116,6 +117,47 @@ public final class VectorKernelOp extends JavaComputedOp {
   }
 
   /**
+   * Per row of {@code logits} [rows, classes] and its label index in {@code ids} [rows] (an
+   * integer placeholder): {@code log softmax(logits)_label} in column 0 of a [rows, 3] result
+   * (column 1 the row's log-sum-exp, column 2 whether the row counts: 1, or 0 for label
+   * {@link #IGNORE_INDEX}, whose column 0 is 0 and whose gradient is 0). Differentiable in the
+   * logits only. The backward op writes {@code dy (onehot - softmax)} straight into the logits'
+   * gradient: no one-hot, softmax or log-softmax array of [rows, classes] exists, forward or
+   * backward. A label below 0 other than {@link #IGNORE_INDEX}, or not below the class count, is
+   * an {@link IllegalArgumentException} when the op runs. {@code null} when the kernels do not
+   * apply (callers build an op chain).
+   */
+  public static SDVariable crossEntropyIds(SameDiff sd, SDVariable logits, SDVariable ids) {
+    if (!usable(logits)) {
+      return null;
+    }
+    return of(sd, Kernel.XENT_IDS, logits, ids);
+  }
+
+  /** The label of a position the loss ignores (transformers' {@code ignore_index}). */
+  public static final int IGNORE_INDEX = -100;
+
+  /**
+   * {@code ids} as longs, each checked to be a class of {@code classes} or {@link #IGNORE_INDEX};
+   * the error names the placeholder's row, the value and the class count.
+   */
+  static long[] checkedLabels(INDArray ids, long rows, long classes) {
+    if (ids.length() != rows) {
+      throw new IllegalArgumentException("label ids: " + ids.length() + " labels for " + rows
+          + " rows of logits (shape " + java.util.Arrays.toString(ids.shape()) + "); one label per row");
+    }
+    long[] v = ids.reshape(rows).toLongVector();
+    for (int r = 0; r < v.length; r++) {
+      if (v[r] != IGNORE_INDEX && (v[r] < 0 || v[r] >= classes)) {
+        throw new IllegalArgumentException("label ids: row " + r + " has label " + v[r]
+            + "; accepted: 0.." + (classes - 1) + " (vocabulary size " + classes + ") or "
+            + IGNORE_INDEX + " (ignored)");
+      }
+    }
+    return v;
+  }
+
+  /**
    * Column sums of {@code a} [rows, cols] (with {@code b}: of {@code a * b}) as [cols]: the
    * gradient of a trainable row weight broadcast over rows (a LayerNorm gain, a bias). libnd4j's
    * {@code multiply_bp}/{@code add_bp} reduce the broadcast axis at 4-7 ms per [1024, 384];
@@ -157,7 +199,7 @@ public final class VectorKernelOp extends JavaComputedOp {
   public List<LongShapeDescriptor> calculateOutputShape(OpContext oc) {
     long[] shape = oc.getInputArray(0).shape();
     return computeAndPublish(oc, switch (kernel()) {
-      case XENT -> new long[] {shape[0], 3};
+      case XENT, XENT_IDS -> new long[] {shape[0], 3};
       case COLSUM, COLSUM_PROD -> new long[] {shape[shape.length - 1]};
       default -> shape;
     });
@@ -173,7 +215,7 @@ public final class VectorKernelOp extends JavaComputedOp {
   void compute(List<INDArray> given, INDArray out) {
     // the kernels read and write raw views of native buffers: the arrays that own them (inputs,
     // their C-order copies, the output) stay reachable until the kernel returns (see TensorCodec)
-    List<INDArray> in = given.stream().map(VectorKernelOp::plainFloat).toList();
+    List<INDArray> in = given.stream().map(a -> a.dataType().isFPType() ? plainFloat(a) : a).toList();
     try {
       run(in, out);
     } finally {
@@ -234,6 +276,21 @@ public final class VectorKernelOp extends JavaComputedOp {
               part(dy, f * 3, t * 3), part(o, f * cols, t * cols), t - f, cols));
         }
       }
+      case XENT_IDS, XENT_IDS_BP -> {
+        int rows = (int) in.get(0).size(0);
+        int cols = (int) in.get(0).size(1);
+        long[] ids = checkedLabels(in.get(1), rows, cols);
+        if (kernel() == Kernel.XENT_IDS) {
+          Threads.split(rows, 1, cols, (f, t) -> VectorMath.crossEntropyIds(part(x, f * cols, t * cols),
+              ids, f, part(o, f * 3, t * 3), t - f, cols));
+        } else {
+          ByteBuffer fwd = data(in.get(2));
+          ByteBuffer dy = data(in.get(3));
+          Threads.split(rows, 1, cols, (f, t) -> VectorMath.crossEntropyIdsBackward(
+              part(x, f * cols, t * cols), ids, f, part(fwd, f * 3, t * 3), part(dy, f * 3, t * 3),
+              part(o, f * cols, t * cols), t - f, cols));
+        }
+      }
       case SOFTMAX, SOFTMAX_BP -> {
         long[] shape = out.shape();
         int cols = (int) shape[shape.length - 1];
@@ -289,6 +346,9 @@ public final class VectorKernelOp extends JavaComputedOp {
       case SOFTMAX -> List.of(of(sameDiff, Kernel.SOFTMAX_BP, outputVariable(), dy));
       // the labels are data: their gradient is never requested, so this zeros op never runs
       case XENT -> List.of(of(sameDiff, Kernel.XENT_BP, arg(0), arg(1), outputVariable(), dy),
+          sameDiff.zerosLike(arg(1)));
+      // integer labels: SameDiff differentiates floating-point paths only, so this never runs
+      case XENT_IDS -> List.of(of(sameDiff, Kernel.XENT_IDS_BP, arg(0), arg(1), outputVariable(), dy),
           sameDiff.zerosLike(arg(1)));
       default -> throw new UnsupportedOperationException(OP_NAME + " " + kernel()
           + " has no gradient (use it behind a GradientCut)");

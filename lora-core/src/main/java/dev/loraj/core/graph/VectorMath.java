@@ -57,10 +57,15 @@ final class VectorMath {
       softmaxRowsBackward(c, b, d, rows, cols);
       crossEntropyRows(a, b, d, rows, cols);
       crossEntropyRowsBackward(a, b, d, c, c, rows, cols);
+      crossEntropyIds(a, WARM_IDS, 0, d, rows, cols);
+      crossEntropyIdsBackward(a, WARM_IDS, 0, d, c, c, rows, cols);
       columnSums(a, b, c, rows, cols, 0, cols);
       columnSums(a, c, rows, cols);
     }
   }
+
+  /** Labels of the warm-up rows: columns and one ignored row. */
+  private static final long[] WARM_IDS = {3, -100, 63, 0};
 
   private static FloatVector load(ByteBuffer b, int i) {
     return FloatVector.fromByteBuffer(S, b, i * 4, NATIVE);
@@ -384,6 +389,77 @@ final class VectorMath {
       }
     }
   }
+  /**
+   * Per row of logits {@code x} [rows, cols] and its label {@code ids[r]} (a column, or a negative
+   * value: ignored) into {@code out} [rows, 3]: {@code log softmax(x)_label = x_label - lse},
+   * {@code lse = log sum_j exp(x_j)} and 1 (0, 0 and 0 for an ignored row). The same values as
+   * {@link #crossEntropyRows} with a one-hot row, without reading one: with a one-hot {@code y},
+   * {@code <y, x> = x_label} and {@code sum_j y_j = 1} exactly.
+   */
+  static void crossEntropyIds(ByteBuffer x, long[] ids, int idFrom, ByteBuffer out, int rows, int cols) {
+    float[] lanes = new float[S.length()];
+    int end = S.loopBound(cols);
+    for (int r = 0, base = 0; r < rows; r++, base += cols) {
+      long label = ids[idFrom + r];
+      if (label < 0) {
+        out.putFloat(r * 12, 0f);
+        out.putFloat(r * 12 + 4, 0f);
+        out.putFloat(r * 12 + 8, 0f);
+        continue;
+      }
+      float max = rowMax(x, base, cols, end);
+      FloatVector acc = FloatVector.zero(S);
+      int j = 0;
+      for (; j < end; j += S.length()) {
+        acc = acc.add(exp(load(x, base + j).sub(max)));
+      }
+      float sum = sum(acc, lanes);
+      for (; j < cols; j++) {
+        sum += exp(x.getFloat((base + j) * 4) - max);
+      }
+      float lse = (float) StrictMath.log(sum) + max;
+      out.putFloat(r * 12, x.getFloat((base + (int) label) * 4) - lse);
+      out.putFloat(r * 12 + 4, lse);
+      out.putFloat(r * 12 + 8, 1f);
+    }
+  }
+
+  /**
+   * The backward pass of {@link #crossEntropyIds} for upstream {@code dy} [rows, 3] (column 0
+   * counts) given its output {@code fwd}, written straight into {@code dx} [rows, cols]:
+   * {@code dx_j = dy (onehot_j - exp(x_j - lse))}, zeros for an ignored row.
+   */
+  static void crossEntropyIdsBackward(ByteBuffer x, long[] ids, int idFrom, ByteBuffer fwd, ByteBuffer dy,
+      ByteBuffer dx, int rows, int cols) {
+    int end = S.loopBound(cols);
+    FloatVector zero = FloatVector.zero(S);
+    for (int r = 0, base = 0; r < rows; r++, base += cols) {
+      long label = ids[idFrom + r];
+      int j = 0;
+      if (label < 0) {
+        for (; j < end; j += S.length()) {
+          zero.intoByteBuffer(dx, (base + j) * 4, NATIVE);
+        }
+        for (; j < cols; j++) {
+          dx.putFloat((base + j) * 4, 0f);
+        }
+        continue;
+      }
+      float lse = fwd.getFloat(r * 12 + 4);
+      float g = dy.getFloat(r * 12);
+      float ng = -g;
+      for (; j < end; j += S.length()) {
+        exp(load(x, base + j).sub(lse)).mul(ng).intoByteBuffer(dx, (base + j) * 4, NATIVE);
+      }
+      for (; j < cols; j++) {
+        int o = (base + j) * 4;
+        dx.putFloat(o, exp(x.getFloat(o) - lse) * ng);
+      }
+      int o = (base + (int) label) * 4;
+      dx.putFloat(o, g * (1f - exp(x.getFloat(o) - lse)));
+    }
+  }
+
   /** Column sums of {@code a} [rows, cols] (c order) into {@code out} [cols], rows in order. */
   static void columnSums(ByteBuffer a, ByteBuffer out, int rows, int cols) {
     columnSums(a, null, out, rows, cols, 0, cols);

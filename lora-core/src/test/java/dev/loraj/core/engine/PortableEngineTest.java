@@ -157,6 +157,16 @@ class PortableEngineTest {
         (step, micro) -> nextTokens(step), Map.of("input_ids", nextTokens(9).get("input_ids")));
   }
 
+  /** The causal-LM loss on label ids: the fused kernel against the portable engine's op chain. */
+  @Test
+  void llamaOnLabelIdsMatchesTheOptimizedEngine() {
+    sameResults("llama ids", () -> llama(false), Objective.tokenCrossEntropy(), (step, micro) -> {
+      Map<String, INDArray> m = nextTokens(step);
+      m.put(Objective.LABEL_IDS, m.remove("labels").argMax(1));
+      return m;
+    }, Map.of("input_ids", nextTokens(9).get("input_ids")));
+  }
+
   @Test
   void nf4QuantizedLlamaMatchesTheOptimizedEngine() {
     sameResults("llama nf4", () -> llama(true), Objective.classification(),

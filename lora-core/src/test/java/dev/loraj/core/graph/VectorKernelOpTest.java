@@ -136,6 +136,19 @@ class VectorKernelOpTest {
       VectorKernelOp op = new VectorKernelOp();
       op.addIArgument(k.ordinal());
       INDArray in0 = k == VectorKernelOp.Kernel.SOFTMAX_BP ? Transforms.softmax(x, true) : x;
+      if (k == VectorKernelOp.Kernel.XENT_IDS || k == VectorKernelOp.Kernel.XENT_IDS_BP) {
+        INDArray rows = Nd4j.create(DataType.FLOAT, 1, 3);
+        VectorKernelOp fwd = new VectorKernelOp();
+        fwd.addIArgument(VectorKernelOp.Kernel.XENT_IDS.ordinal());
+        INDArray ids = Nd4j.createFromArray(5L); // at x = 0
+        fwd.compute(List.of(x, ids), rows);
+        out = k == VectorKernelOp.Kernel.XENT_IDS ? rows : x.ulike();
+        if (k == VectorKernelOp.Kernel.XENT_IDS_BP) {
+          op.compute(List.of(x, ids, rows, Nd4j.ones(DataType.FLOAT, 1, 3)), out);
+        }
+        assertThat(out.isNaN().any() || out.isInfinite().any()).as("%s: %s", k, out).isFalse();
+        continue;
+      }
       if (k == VectorKernelOp.Kernel.XENT || k == VectorKernelOp.Kernel.XENT_BP) {
         INDArray rows = Nd4j.create(DataType.FLOAT, 1, 3);
         VectorKernelOp fwd = new VectorKernelOp();

@@ -48,7 +48,12 @@ public final class ActivationModel {
     return m.layers() * seq * batch * m.hidden() * act.bytes() + layer;
   }
 
-  /** fp32 logits and their gradient of a language-model loss over every position. */
+  /**
+   * fp32 logits and their gradient of a language-model loss over every position: the two
+   * [batch * seq, vocab] arrays of {@code Objective.tokenCrossEntropy()}, which reads label ids
+   * and writes the gradient in one op (a one-hot objective adds its label rows and, without the
+   * fused kernel, its log-softmax).
+   */
   public static long logitsBytes(ModelShape m, long batch, long seq) {
     return 2L * 4 * batch * seq * m.vocab();
   }

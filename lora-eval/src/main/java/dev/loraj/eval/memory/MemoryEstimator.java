@@ -180,7 +180,7 @@ public final class MemoryEstimator {
     long adapterAct = adapted.size() * s.batch() * s.seq() * (long) s.rank() * e.bytes();
     boolean lm = !(m.family().equals("roberta") || m.family().equals("deberta-v2") || m.family().equals("bert"));
     long logits = lm ? ActivationModel.logitsBytes(m, s.batch(), s.seq()) : 0;
-    notes.add(lm ? "language-model loss: fp32 logits and their gradient counted"
+    notes.add(lm ? "language-model loss on label ids: fp32 logits and their gradient counted"
         : "encoder: the classification head's outputs are negligible and not counted");
     return new MemoryBreakdown(m.name(), s, m.totalParams(), trainable, frozen, quantized, trainableBytes, gradients,
         optimizer, act + adapterAct + logits, workspace, ActivationModel.formula(s.checkpointing()), notes);
