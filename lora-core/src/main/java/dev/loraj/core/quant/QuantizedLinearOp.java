@@ -178,23 +178,13 @@ public final class QuantizedLinearOp extends JavaComputedOp {
       return;
     }
     boolean forward = mode() == FORWARD;
-    INDArray in = inputs.get(0);
-    QuantizedMatmul.requireMatrix(forward ? "x" : "dy", in, forward ? w.cols() : w.rows(),
-        forward ? "in" : "out");
-    INDArray plain = QuantizedMatmul.plain(in);
-    QuantizedMatmul.requireOutput(forward ? "y" : "dx", out, plain.size(0),
-        forward ? w.rows() : w.cols());
-    try {
+    QuantizedMatmul.checked(w, inputs.get(0), out, forward, in -> {
       if (forward) {
-        forward(w, plain, out);  // [n, in] x [in, out]
+        forward(w, in, out);  // [n, in] x [in, out]
       } else {
-        backward(w, plain, out); // [n, out] x [out, in]
+        backward(w, in, out); // [n, out] x [out, in]
       }
-    } finally {
-      if (plain != in) {
-        plain.close();
-      }
-    }
+    });
   }
 
   private static DequantBuffer buffer(QuantizedWeight w) {

@@ -24,12 +24,25 @@ final class QuantizedMatmul {
    * dimension out, so no result array of its own exists.
    */
   static void matmulTransposedInto(QuantizedWeight w, INDArray x, DequantBuffer buf, INDArray y) {
-    requireMatrix("x", x, w.cols(), "in");
-    INDArray xf = plain(x);
-    requireOutput("y", y, xf.size(0), w.rows());
-    forwardRows(w, xf, buf, y, 0, w.rows());
-    if (xf != x) {
-      xf.close();
+    checked(w, x, y, true, xf -> forwardRows(w, xf, buf, y, 0, w.rows()));
+  }
+
+  /**
+   * Checks {@code in} ([n, in] forward, [n, out] for the input gradient) and {@code out} (float32,
+   * c order, no offset, [n, out] or [n, in]), then runs {@code body} on {@code in} as float32 in c
+   * order without offset (a copy, freed after, when it is not already).
+   */
+  static void checked(QuantizedWeight w, INDArray in, INDArray out, boolean forward,
+      java.util.function.Consumer<INDArray> body) {
+    requireMatrix(forward ? "x" : "dy", in, forward ? w.cols() : w.rows(), forward ? "in" : "out");
+    INDArray plain = plain(in);
+    try {
+      requireOutput(forward ? "y" : "dx", out, plain.size(0), forward ? w.rows() : w.cols());
+      body.accept(plain);
+    } finally {
+      if (plain != in) {
+        plain.close();
+      }
     }
   }
 
@@ -61,13 +74,7 @@ final class QuantizedMatmul {
    * column block of dY that meets each chunk of W's rows is read in place (leading dimension out).
    */
   static void matmulInto(QuantizedWeight w, INDArray dy, DequantBuffer buf, INDArray dx) {
-    requireMatrix("dy", dy, w.rows(), "out");
-    INDArray df = plain(dy);
-    requireOutput("dx", dx, df.size(0), w.cols());
-    backwardRows(w, df, buf, dx, 0, w.rows());
-    if (df != dy) {
-      df.close();
-    }
+    checked(w, dy, dx, false, df -> backwardRows(w, df, buf, dx, 0, w.rows()));
   }
 
   /**
@@ -100,13 +107,13 @@ final class QuantizedMatmul {
   private static final int TRANS = 112;
 
   /** {@code a} as float32 in c order without offset (itself if it is already). */
-  static INDArray plain(INDArray a) {
+  private static INDArray plain(INDArray a) {
     boolean ok = a.dataType() == DataType.FLOAT && a.ordering() == 'c' && a.offset() == 0
         && Shape.hasDefaultStridesForShape(a);
     return ok ? a : a.castTo(DataType.FLOAT).dup('c');
   }
 
-  static void requireOutput(String name, INDArray out, long n, long width) {
+  private static void requireOutput(String name, INDArray out, long n, long width) {
     if (out.dataType() != DataType.FLOAT || out.ordering() != 'c' || out.offset() != 0
         || !Shape.hasDefaultStridesForShape(out) || out.rank() != 2 || out.size(0) != n || out.size(1) != width) {
       throw new IllegalArgumentException(name + ": expected a float32 c-order [" + n + ", " + width
@@ -116,7 +123,7 @@ final class QuantizedMatmul {
   }
 
 
-  static void requireMatrix(String name, INDArray a, int cols, String dim) {
+  private static void requireMatrix(String name, INDArray a, int cols, String dim) {
     Objects.requireNonNull(a, name);
     if (a.rank() != 2 || a.size(1) != cols) {
       throw new IllegalArgumentException(name + ": expected shape [n, " + cols + "] (" + dim
