@@ -199,7 +199,7 @@ public final class BatchedMatMul extends JavaComputedOp {
     };
     try {
       int batch = (int) z.batch();
-      long work = (long) m * n * k;
+      long work = Math.max(1, (long) m * n * k);
       if (Threads.blasOnCallers()) {
         Threads.splitParts(batch, 1, (Threads.gemmMinPart() + work - 1) / work, products);
       } else {
