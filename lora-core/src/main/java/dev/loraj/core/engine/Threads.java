@@ -214,6 +214,21 @@ public final class Threads {
     t.run(count, (int) ((((long) count + parts - 1) / parts + align - 1) / align * align), body);
   }
 
+  /**
+   * Runs the parts of a matrix product ({@code multiplyAdds} per index of [0, count)): while
+   * OpenBLAS runs on its callers' threads ({@link #callerBlas()}), as {@link #splitParts} with each
+   * part at least {@link #gemmMinPart()} multiply-adds; otherwise as one part on the caller, where
+   * OpenBLAS threads each product itself.
+   */
+  public static void splitProducts(int count, int align, long multiplyAdds, Range body) {
+    if (!blasOnCallers()) {
+      body.run(0, count);
+      return;
+    }
+    long w = Math.max(1, multiplyAdds);
+    splitParts(count, align, (gemmMinPart + w - 1) / w, body);
+  }
+
   /** Work during which OpenBLAS runs on its callers' threads; closing it ends that. */
   public interface Scope extends AutoCloseable {
     @Override

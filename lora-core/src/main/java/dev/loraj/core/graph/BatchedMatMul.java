@@ -198,13 +198,7 @@ public final class BatchedMatMul extends JavaComputedOp {
       }
     };
     try {
-      int batch = (int) z.batch();
-      long work = Math.max(1, (long) m * n * k);
-      if (Threads.blasOnCallers()) {
-        Threads.splitParts(batch, 1, (Threads.gemmMinPart() + work - 1) / work, products);
-      } else {
-        products.run(0, batch);
-      }
+      Threads.splitProducts((int) z.batch(), 1, (long) m * n * k, products);
     } finally {
       Reference.reachabilityFence(x.array());
       Reference.reachabilityFence(y.array());

@@ -78,7 +78,7 @@ final class SplitGemm {
     boolean byRows = m >= n;
     long perIndex = (byRows ? n : m) * k;
     try {
-      Threads.splitParts((int) (byRows ? m : n), ALIGN, (Threads.gemmMinPart() + perIndex - 1) / perIndex,
+      Threads.splitProducts((int) (byRows ? m : n), ALIGN, perIndex,
           (from, to) -> {
             FloatPointer pa = x.at(byRows ? from : 0);
             FloatPointer pb = y.atColumn(byRows ? 0 : from);

@@ -199,12 +199,7 @@ public final class QuantizedLinearOp extends JavaComputedOp {
    */
   private static void forward(QuantizedWeight w, INDArray x, INDArray y) {
     int chunk = DequantBuffer.DEFAULT_CHUNK_ROWS;
-    int chunks = (w.rows() + chunk - 1) / chunk;
-    if (!Threads.blasOnCallers() || chunks < 2) {
-      QuantizedMatmul.forwardRows(w, x, buffer(w), y, 0, w.rows());
-      return;
-    }
-    Threads.splitParts(chunks, 1, minChunksPerPart(w, x.size(0)), (from, to) ->
+    Threads.splitProducts(chunks(w), 1, chunkWork(w, x.size(0)), (from, to) ->
         QuantizedMatmul.forwardRows(w, x, buffer(w), y, from * chunk, Math.min(w.rows(), to * chunk)));
   }
 
@@ -215,15 +210,10 @@ public final class QuantizedLinearOp extends JavaComputedOp {
    */
   private static void backward(QuantizedWeight w, INDArray dy, INDArray dx) {
     int chunk = DequantBuffer.DEFAULT_CHUNK_ROWS;
-    int chunks = (w.rows() + chunk - 1) / chunk;
-    if (!Threads.blasOnCallers() || chunks < 2) {
-      QuantizedMatmul.backwardRows(w, dy, buffer(w), dx, 0, w.rows());
-      return;
-    }
     java.util.concurrent.ConcurrentSkipListMap<Integer, INDArray> partials =
         new java.util.concurrent.ConcurrentSkipListMap<>();
     try {
-      Threads.splitParts(chunks, 1, minChunksPerPart(w, dy.size(0)), (from, to) -> {
+      Threads.splitProducts(chunks(w), 1, chunkWork(w, dy.size(0)), (from, to) -> {
         INDArray target = dx;
         if (from > 0) {
           target = Nd4j.createUninitialized(DataType.FLOAT, dx.shape(), 'c');
@@ -238,10 +228,14 @@ public final class QuantizedLinearOp extends JavaComputedOp {
     }
   }
 
-  /** Chunks per part so that a part has at least {@link Threads#gemmMinPart()} multiply-adds. */
-  private static long minChunksPerPart(QuantizedWeight w, long n) {
-    long perChunk = Math.max(1, n * DequantBuffer.DEFAULT_CHUNK_ROWS * w.cols());
-    return (Threads.gemmMinPart() + perChunk - 1) / perChunk;
+  /** W's row chunks of {@link DequantBuffer#DEFAULT_CHUNK_ROWS}. */
+  private static int chunks(QuantizedWeight w) {
+    return (w.rows() + DequantBuffer.DEFAULT_CHUNK_ROWS - 1) / DequantBuffer.DEFAULT_CHUNK_ROWS;
+  }
+
+  /** Multiply-adds of one chunk's product with {@code n} rows. */
+  private static long chunkWork(QuantizedWeight w, long n) {
+    return n * DequantBuffer.DEFAULT_CHUNK_ROWS * w.cols();
   }
 
   /** Writes row {@code ids[k]} of deq(W) into row k of {@code out} [ids.length, cols]. */
