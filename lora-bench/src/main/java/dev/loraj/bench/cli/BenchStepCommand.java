@@ -84,8 +84,9 @@ final class BenchStepCommand implements Callable<Integer> {
 
   @Option(names = "--checkpointing", defaultValue = "false",
       description = "Gradient checkpointing per transformer block: keep only the blocks' inputs in"
-          + " the forward pass and recompute each block's forward in the backward pass (from the"
-          + " third step on; keep --warmup >= 2). Prints the activation bytes the step held.")
+          + " the forward pass and recompute each block's forward in the backward pass (every"
+          + " step; the first also records the plan, keep --warmup >= 1). Prints the activation"
+          + " bytes the step held.")
   boolean checkpointing;
 
   @Option(names = "--json", description = "Print one JSON object: step_ms_median, step_ms, arch, mode, batch, seq, rank, threads, ...")

@@ -62,9 +62,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * settled resident set once the base model is loaded; {@code peak_rss_over_loaded} the
  * difference, which is what fine-tuning costs on top of holding the model; and
  * {@code peak_rss_delta} the training steps' peak above the settled set-up (model and adapter);
- * {@code peak_rss_replayed_steps} the peak of the replayed steps alone (from the third on, VmHWM
- * reset before it; whatever the first two left resident included), which is where gradient
- * checkpointing ({@code --checkpointing}) acts; {@code peak_rss_by_step} the peak of each step
+ * {@code peak_rss_replayed_steps} the peak of the steps from the third on (VmHWM reset before
+ * it; whatever the first two left resident included): without {@code --checkpointing} the first
+ * two run through SameDiff's session and build the replay plan, with it every step is replayed
+ * (the first records the plan on scratch arrays); {@code peak_rss_by_step} the peak of each step
  * alone (VmHWM reset before every step).
  */
 final class MemoryMeasure {
@@ -253,7 +254,7 @@ final class MemoryMeasure {
     out.put("load_seconds", loadSeconds);
     ArrayNode times = out.putArray("step_seconds");
     stepSeconds.forEach(times::add);
-    // from the third step on, the replayed steady state (the first two build and record the plan)
+    // from the third step on: the steady state (without checkpointing the first two build and record the plan)
     out.put("step_seconds_median", StepBench.median(stepSeconds.size() >= STEADY_FROM
         ? stepSeconds.subList(STEADY_FROM - 1, stepSeconds.size()) : stepSeconds));
     // CPU time of the whole process per step: on a loaded machine, wall time measures the load too
@@ -285,8 +286,8 @@ final class MemoryMeasure {
   }
 
   /**
-   * The first step the trainer replays (the first two build the graph and record the plan, and
-   * hold every activation as SameDiff's session does; gradient checkpointing acts from here on).
+   * The first step of the steady state: without checkpointing the first two build the graph and
+   * record the plan, holding every activation as SameDiff's session does.
    */
   static final int STEADY_FROM = 3;
 

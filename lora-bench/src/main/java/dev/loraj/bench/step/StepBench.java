@@ -76,8 +76,9 @@ public final class StepBench {
    *     empty heap a step's temporaries pile up (RSS 6-8 GB for the BERT LoRA step at batch 8,
    *     seq 128), so every step pays for fresh pages; PyTorch frees them by reference counting
    * @param fusedLoss the loss as one fused op ({@link #objective(boolean)})
-   * @param checkpointing gradient checkpointing per block ({@link Trainer#checkpointing}): it
-   *     applies from the third step on (replayed steps), so time it after a warm-up of 2 or more
+   * @param checkpointing gradient checkpointing per block ({@link Trainer#checkpointing}): every
+   *     step is replayed, the first one after recording its plan on scratch arrays, so time it
+   *     after a warm-up of 1 or more
    * @param variant the registered variant of {@link Mode#LORA} (e.g. lora, dora, vera); only
    *     "lora" with the other modes
    * @param targets target module names (or "all-linear") of the adapter; empty: query and value

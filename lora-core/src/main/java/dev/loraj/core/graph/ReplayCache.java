@@ -16,8 +16,12 @@ public final class ReplayCache implements AutoCloseable {
   /** Plans kept (different placeholder shapes, e.g. a short last batch); the least used goes. */
   private static final int MAX_PLANS = 3;
 
-  /** What a run does: SameDiff as usual, SameDiff recording for a plan, or the plan. */
-  enum Mode { PLAIN, RECORD }
+  /**
+   * What a run does: SameDiff as usual, SameDiff recording for a plan, or SameDiff recording on
+   * scratch arrays ({@link ScratchMemoryMgr}) whose values are thrown away, the plan then running
+   * the step itself.
+   */
+  enum Mode { PLAIN, RECORD, SCRATCH }
 
   private final LinkedHashMap<GradientReplay.Key, ReplayPlan> plans =
       new LinkedHashMap<>(4, 0.75f, true);
@@ -29,6 +33,8 @@ public final class ReplayCache implements AutoCloseable {
   private List<Set<String>> blocks;
   private int recomputedBlocks;
   private int recomputedOps;
+  /** Set when a run on scratch arrays failed: later plans are recorded from real runs. */
+  private boolean noScratch;
 
   /**
    * Gradient checkpointing ({@link BlockRecompute}): plans recorded from now on keep only the
@@ -74,9 +80,11 @@ public final class ReplayCache implements AutoCloseable {
 
   /**
    * The plan for this run, or the mode SameDiff should run in: the first run of a key is plain,
-   * the second recorded.
+   * the second recorded. With {@code scratch} (a gradient run) and blocks to recompute, the first
+   * is recorded on scratch arrays instead: a plain or recorded run holds every activation at once,
+   * which is what gradient checkpointing is asked to avoid, and it would be the run's peak.
    */
-  synchronized Object lookup(SameDiff fn, GradientReplay.Key key) {
+  synchronized Object lookup(SameDiff fn, GradientReplay.Key key, boolean scratch) {
     if (gradFn != fn) { // a new gradient function: nothing recorded applies
       close();
       gradFn = fn;
@@ -92,7 +100,20 @@ public final class ReplayCache implements AutoCloseable {
       }
       plans.remove(key).close();
     }
+    if (scratch && blocks != null && !noScratch) {
+      return Mode.SCRATCH;
+    }
     return seen.merge(key, 1, Integer::sum) >= 2 ? Mode.RECORD : Mode.PLAIN;
+  }
+
+  /** A run on scratch arrays failed: from now on plans are recorded from runs SameDiff computes. */
+  synchronized void scratchFailed() {
+    noScratch = true;
+  }
+
+  /** The plan stored for {@code key}, or null. */
+  synchronized ReplayPlan plan(GradientReplay.Key key) {
+    return plans.get(key);
   }
 
   /** Keeps {@code plan} for {@code key}; {@code null} with a reason: SameDiff runs this graph. */

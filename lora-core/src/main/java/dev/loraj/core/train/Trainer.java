@@ -85,11 +85,13 @@ public final class Trainer {
    * without it; the step's activation memory falls to about one block's plus the boundaries, for
    * the price of a second forward pass through every block.
    *
-   * <p>It applies to replayed steps ({@code GradientReplay}): from the third step of each batch
-   * shape on; the first two run through SameDiff's session, which holds every activation, and so
-   * does every step of a graph that is not replayed ({@link Session#replayUnsupported()}, the
-   * portable engine, a profiler attached). {@link Session#recomputedBlocks()} says how many blocks
-   * the replayed step recomputes.
+   * <p>It applies to replayed steps ({@code GradientReplay}), and with it on every step is one:
+   * the first step of each batch shape records the plan from a SameDiff run on scratch arrays
+   * (one floating-point buffer per type shared by every intermediate, its values thrown away) and
+   * then computes the step with the plan, so no step holds every block's activations. A graph
+   * that is not replayed ({@link Session#replayUnsupported()}, the portable engine, a profiler
+   * attached) runs every step through SameDiff's session, which holds them all.
+   * {@link Session#recomputedBlocks()} says how many blocks the replayed step recomputes.
    */
   public Trainer checkpointing(boolean on) {
     this.recompute = on;
@@ -334,7 +336,7 @@ public final class Trainer {
 
     /**
      * Blocks the replayed step recomputes with {@link Trainer#checkpointing} on: 0 without it,
-     * before the third step of a batch shape, or when the step is not replayed.
+     * before the first step of a batch shape, or when the step is not replayed.
      */
     public int recomputedBlocks() {
       return replay.recomputedBlocks();
