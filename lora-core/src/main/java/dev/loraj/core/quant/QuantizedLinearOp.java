@@ -5,7 +5,6 @@ import dev.loraj.core.engine.Threads;
 import dev.loraj.core.graph.JavaComputedOp;
 import java.lang.ref.Reference;
 import java.lang.ref.WeakReference;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -65,8 +64,10 @@ public final class QuantizedLinearOp extends JavaComputedOp {
   private static final Map<QuantizedWeight, String> KEYS =
       java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
   private static final AtomicLong NEXT_KEY = new AtomicLong();
-  private static final ThreadLocal<Map<Integer, DequantBuffer>> BUFFERS =
-      ThreadLocal.withInitial(HashMap::new);
+  /** Every thread's buffers by input width: the kernel team's workers have their own too. */
+  private static final Map<Thread, Map<Integer, DequantBuffer>> ALL_BUFFERS = new ConcurrentHashMap<>();
+  private static final ThreadLocal<Map<Integer, DequantBuffer>> BUFFERS = ThreadLocal.withInitial(() ->
+      ALL_BUFFERS.computeIfAbsent(Thread.currentThread(), t -> new ConcurrentHashMap<>()));
 
   /** For SameDiff's reflection (clones). */
   public QuantizedLinearOp() {}
@@ -265,17 +266,23 @@ public final class QuantizedLinearOp extends JavaComputedOp {
   }
 
   /**
-   * Adds this thread's dequantization buffers to {@code ledger} as activations (the step's
-   * working set).
+   * Adds every thread's dequantization buffers to {@code ledger} as activations (the step's
+   * working set): the caller's and those of the kernel team's workers, which split the products.
    */
   public static void addBuffersTo(MemoryLedger ledger) {
-    BUFFERS.get().values().forEach(b -> b.addTo(ledger));
+    ALL_BUFFERS.values().forEach(m -> m.values().forEach(b -> b.addTo(ledger)));
   }
 
-  /** Frees this thread's dequantization buffers (the next product allocates them again). */
+  /**
+   * Frees every thread's dequantization buffers (the next product allocates them again); call it
+   * when no product runs, e.g. between trials. A thread that has ended leaves its map here.
+   */
   public static void releaseBuffers() {
-    BUFFERS.get().values().forEach(DequantBuffer::close);
-    BUFFERS.get().clear();
+    ALL_BUFFERS.forEach((t, m) -> {
+      m.values().forEach(DequantBuffer::close);
+      m.clear();
+    });
+    ALL_BUFFERS.keySet().removeIf(t -> !t.isAlive());
   }
 
   /**

@@ -110,6 +110,17 @@ class QuantizedLinearOpTest {
           dev.loraj.core.testing.ExactArrays.assertBitIdentical(g2, first[1], "dL/dv, twice");
         }
       }
+      // the worker that ran the second part dequantized into a buffer of its own: the ledger
+      // counts it beside the caller's, and releasing frees both
+      dev.loraj.core.engine.MemoryLedger ledger = new dev.loraj.core.engine.MemoryLedger();
+      QuantizedLinearOp.addBuffersTo(ledger);
+      long oneBuffer = 4L * 256 * in;
+      assertThat(ledger.bytes(dev.loraj.core.engine.MemoryLedger.Category.ACTIVATIONS))
+          .as("dequantization buffers of both threads").isGreaterThanOrEqualTo(2 * oneBuffer);
+      QuantizedLinearOp.releaseBuffers();
+      dev.loraj.core.engine.MemoryLedger after = new dev.loraj.core.engine.MemoryLedger();
+      QuantizedLinearOp.addBuffersTo(after);
+      assertThat(after.bytes(dev.loraj.core.engine.MemoryLedger.Category.ACTIVATIONS)).isZero();
     } finally {
       dev.loraj.core.engine.Threads.configure(1);
     }
