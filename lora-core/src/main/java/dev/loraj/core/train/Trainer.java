@@ -191,7 +191,7 @@ public final class Trainer {
       Nd4j.getRandom().setSeed(config.seed()); // dropout masks; ND4J has no per-op RNG
       PeftModel.Built built = model.build(true, null);
       sd = built.sd();
-      SDVariable loss = objective.loss(sd, built.output());
+      SDVariable loss = objective.loss(sd, built.modelOutput());
       SDVariable total = built.regularization() == null ? loss : loss.add(built.regularization());
       lossName = total.name();
       taskLossName = built.regularization() == null ? null : loss.name();
