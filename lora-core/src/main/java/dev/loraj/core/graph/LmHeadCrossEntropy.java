@@ -1,5 +1,6 @@
 package dev.loraj.core.graph;
 
+import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.engine.Threads;
 import dev.loraj.core.quant.DequantBuffer;
 import dev.loraj.core.quant.QuantizedLinearOp;
@@ -77,6 +78,14 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
     if (key != null) {
       addSArgument(key);
     }
+  }
+
+  /**
+   * Whether losses use this op where they can: {@code -Dloraj.fusedHead=false} keeps the logits
+   * path (for before/after measurements).
+   */
+  public static boolean enabled() {
+    return !"false".equals(System.getProperty("loraj.fusedHead"));
   }
 
   /** Vocabulary rows per chunk of the ops built from now on. */
@@ -253,19 +262,68 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
     }
   }
 
-  /** One thread's contiguous range of chunks, with its scratch arrays and partial results. */
+  /**
+   * A thread's scratch arrays, kept for the next step (one set per thread, replaced when the
+   * shape changes): a chunk of logits [rows, chunk] and, for a held W, a dequantization buffer.
+   */
+  private record Scratch(int rows, int chunk, int e, INDArray logits, DequantBuffer buffer) {
+    static Scratch of(Head head) {
+      Scratch s = SCRATCH.get();
+      if (s == null || s.rows != head.rows || s.chunk != head.chunk || s.e != head.e
+          || (s.buffer == null) != (head.held == null)) {
+        if (s != null) {
+          s.close();
+        }
+        s = new Scratch(head.rows, head.chunk, head.e,
+            Nd4j.createUninitialized(DataType.FLOAT, new long[] {head.rows, head.chunk}, 'c'),
+            head.held == null ? null : new DequantBuffer(head.chunk, head.e));
+        SCRATCH.set(s);
+      }
+      return s;
+    }
+
+    void close() {
+      logits.close();
+      if (buffer != null) {
+        buffer.close();
+      }
+    }
+  }
+
+  private static final ThreadLocal<Scratch> SCRATCH = new ThreadLocal<>();
+
+  /** Adds this thread's scratch arrays to {@code ledger} as activations (the step's working set). */
+  public static void addBuffersTo(MemoryLedger ledger) {
+    Scratch s = SCRATCH.get();
+    if (s != null) {
+      ledger.add(MemoryLedger.Category.ACTIVATIONS, s.logits);
+      if (s.buffer != null) {
+        s.buffer.addTo(ledger);
+      }
+    }
+  }
+
+  /** Frees this thread's scratch arrays (the next loss allocates them again). */
+  public static void releaseBuffers() {
+    Scratch s = SCRATCH.get();
+    if (s != null) {
+      s.close();
+      SCRATCH.remove();
+    }
+  }
+
+  /**
+   * One contiguous range of chunks and its partial results; each pass takes the scratch arrays
+   * of the thread it runs on.
+   */
   private static final class Part implements AutoCloseable {
     private final Head head;
-    private final DequantBuffer buffer;
-    private final INDArray logits; // [rows, chunk]
     final float[] max;
     final float[] sum;
     INDArray dh; // [rows, e]
 
     Part(Head head) {
       this.head = head;
-      this.buffer = head.held == null ? null : new DequantBuffer(head.chunk, head.e);
-      this.logits = Nd4j.createUninitialized(DataType.FLOAT, new long[] {head.rows, head.chunk}, 'c');
       this.max = new float[head.rows];
       this.sum = new float[head.rows];
       java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
@@ -273,10 +331,11 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
 
     /** Pass 1 over chunks [from, to): running maxima and sums, and the labels' logits. */
     void logSumExp(int from, int to) {
+      Scratch s = Scratch.of(head);
       for (int c = from; c < to; c++) {
         int r0 = c * head.chunk;
         int n = Math.min(head.chunk, head.vocab - r0);
-        ByteBuffer l = chunkLogits(r0, n);
+        ByteBuffer l = chunkLogits(s, r0, n);
         if (VectorKernelOp.available()) {
           VectorMath.logSumExpChunk(l, head.ids, head.rows, n, max, sum);
         } else {
@@ -293,14 +352,15 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
 
     /** Pass 2 over chunks [from, to): {@code dh = sum_c ((softmax - onehot) scale)_c W_c}. */
     void gradient(int from, int to, float scale) {
+      Scratch s = Scratch.of(head);
       dh = Nd4j.createUninitialized(DataType.FLOAT, new long[] {head.rows, head.e}, 'c');
       FloatPointer pd = new FloatPointer(dh.data().addressPointer());
-      FloatPointer pl = new FloatPointer(logits.data().addressPointer());
+      FloatPointer pl = new FloatPointer(s.logits.data().addressPointer());
       try {
         for (int c = from; c < to; c++) {
           int r0 = c * head.chunk;
           int n = Math.min(head.chunk, head.vocab - r0);
-          ByteBuffer l = chunkLogits(r0, n);
+          ByteBuffer l = chunkLogits(s, r0, n);
           if (VectorKernelOp.available()) {
             VectorMath.scaledSoftmaxChunk(l, head.ids, head.rows, n, head.lse, scale);
           } else {
@@ -315,11 +375,11 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
           }
           // dh (+)= G_c [rows, n] x W_c [n, e]
           openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, head.rows, head.e, n, 1f, pl, n,
-              weightRows(r0, n), head.e, c == from ? 0f : 1f, pd, head.e);
+              weightRows(s, r0, n), head.e, c == from ? 0f : 1f, pd, head.e);
         }
       } finally {
         Reference.reachabilityFence(dh);
-        Reference.reachabilityFence(logits);
+        Reference.reachabilityFence(s);
       }
       if (from == to) {
         dh.assign(0);
@@ -327,24 +387,24 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
     }
 
     /** The logits of vocabulary rows [r0, r0 + n) for every row of h, as [rows, n] in row-major order. */
-    private ByteBuffer chunkLogits(int r0, int n) {
-      FloatPointer pl = new FloatPointer(logits.data().addressPointer());
+    private ByteBuffer chunkLogits(Scratch s, int r0, int n) {
+      FloatPointer pl = new FloatPointer(s.logits.data().addressPointer());
       FloatPointer ph = new FloatPointer(head.h.data().addressPointer());
       try {
         // logits [rows, n] = h [rows, e] x W_c^T [e, n]
         openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, head.rows, n, head.e, 1f, ph, head.e,
-            weightRows(r0, n), head.e, 0f, pl, n);
+            weightRows(s, r0, n), head.e, 0f, pl, n);
       } finally {
         Reference.reachabilityFence(head.h);
       }
-      return logits.data().asNio().order(ByteOrder.nativeOrder()).slice(0, head.rows * n * 4)
+      return s.logits.data().asNio().order(ByteOrder.nativeOrder()).slice(0, head.rows * n * 4)
           .order(ByteOrder.nativeOrder());
     }
 
     /** A pointer to rows [r0, r0 + n) of W as float32 [n, e], dequantized when W is held. */
-    private FloatPointer weightRows(int r0, int n) {
+    private FloatPointer weightRows(Scratch s, int r0, int n) {
       if (head.held != null) {
-        return new FloatPointer(buffer.load(head.held, r0, n).data().addressPointer());
+        return new FloatPointer(s.buffer.load(head.held, r0, n).data().addressPointer());
       }
       FloatPointer p = new FloatPointer(head.dense.data().addressPointer());
       p.position((long) r0 * head.e);
@@ -353,10 +413,6 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
 
     @Override
     public void close() {
-      if (buffer != null) {
-        buffer.close();
-      }
-      logits.close();
       if (dh != null) {
         dh.close();
       }

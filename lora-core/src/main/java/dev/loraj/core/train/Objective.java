@@ -83,7 +83,8 @@ public interface Objective {
       @Override
       public SDVariable loss(SameDiff sd, ModelOutput out) {
         ModelOutput.FrozenHead head = out.head();
-        if (head == null || !Engine.current().hostKernels() || head.hidden().dataType() != DataType.FLOAT) {
+        if (head == null || !Engine.current().hostKernels() || head.hidden().dataType() != DataType.FLOAT
+            || !LmHeadCrossEntropy.enabled()) {
           return loss(sd, out.output());
         }
         SDVariable ids = sd.placeHolder(LABEL_IDS, DataType.INT64);

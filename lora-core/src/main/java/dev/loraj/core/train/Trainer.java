@@ -5,6 +5,7 @@ import dev.loraj.core.adapter.StepContext;
 import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.engine.NativeMemoryGuard;
 import dev.loraj.core.graph.Graphs;
+import dev.loraj.core.graph.LmHeadCrossEntropy;
 import dev.loraj.core.graph.ReplayCache;
 import dev.loraj.core.model.PeftModel;
 import dev.loraj.core.quant.QuantizedLinearOp;
@@ -315,6 +316,7 @@ public final class Trainer {
       ledger.addCounted(MemoryLedger.Category.GRADIENTS, gradientBytes);
       replay.addTo(ledger, MemoryLedger.Category.ACTIVATIONS);
       QuantizedLinearOp.addBuffersTo(ledger);
+      LmHeadCrossEntropy.addBuffersTo(ledger);
       ledger.addCounted(MemoryLedger.Category.ACTIVATIONS, gradientCopyBytes);
       for (SDVariable v : sd.variables()) {
         if (v.getVariableType() == VariableType.CONSTANT) {
