@@ -25,8 +25,11 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 /**
  * A language model's loss through a frozen head, without its [rows, vocab] logits: token
  * cross-entropy of {@code logits = h W^T} against label ids, for final hidden states h [rows, e]
- * and a frozen head weight W [vocab, e] (a 16-bit or quantized tied embedding table held as a
- * {@link QuantizedWeight}, or a float32 array).
+ * and a frozen head weight W [vocab, e] (a tied embedding table or an {@code lm_head} no adapter
+ * targets, held in 16 bits or quantized as a {@link QuantizedWeight}, or a float32 array).
+ * {@code Objective.tokenCrossEntropy()} uses it when the model describes such a head
+ * ({@code ModelOutput.FrozenHead}) and the engine has host kernels; {@code -Dloraj.fusedHead=false}
+ * keeps the logits path.
  *
  * <p><b>Why.</b> At a 151,936-token vocabulary the logits and their gradient are two float32
  * arrays of 156 MB per 256 positions, the largest activations of a step. This op walks W in
@@ -35,17 +38,17 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * and picks the label's logit: {@code loss = mean over counted rows of (lse - logit_label)}.
  * Pass 2 recomputes each chunk's logits, forms {@code G_c = (softmax - onehot) / counted} for
  * the chunk, and accumulates {@code dL/dh += G_c W_c}. Only one chunk of logits per thread
- * ([rows, chunkRows]) and one dequantized chunk of W exist at a time.
+ * ([rows, chunkRows]) and one dequantized chunk of W exist at a time, kept for the next step.
  *
  * <p><b>Forward computes the gradient.</b> Pass 2 runs in the forward op, and its output
  * carries both: element 0 is the loss, elements 1.. are dL/dh [rows, e] in row-major order.
  * {@link #loss} returns element 0 as the scalar loss; the backward op multiplies elements 1..
  * by the upstream gradient of that scalar. The head's products thus run three times per step
  * (two logits, one input gradient) where the unfused path runs two (logits, input gradient);
- * recomputing in the backward op instead would be four. Measured cost at Qwen2.5-0.5B (vocab
- * 151,936, e 896, batch 1 x 256, QLoRA all-linear, checkpointing, 2 shared cores): see the
- * {@code lora memory --measure} figures in docs/engine.md ("Fused LM head"), about one extra
- * head product per step.
+ * recomputing in the backward op instead would be four. Measured ({@code lora bench step --arch
+ * llama}: 4 blocks of 512, batch 8 x 128, a frozen [32000, 512] lm_head, LoRA on q/v, 2 shared
+ * cores): the step's median 1,503 -> 1,877 ms on one thread and 822 -> 1,079 ms on two, about one
+ * more head product, while the activations it holds fall from 522 to 268 MB.
  *
  * <p><b>Threads.</b> The chunks are split over {@link Threads}' kernel pool in contiguous
  * parts (OpenBLAS on the callers' threads meanwhile, {@link Threads#callerBlas()}); each part
