@@ -10,6 +10,7 @@ import dev.loraj.core.checkpoint.PeftAdapters;
 import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.engine.MemoryMonitor;
 import dev.loraj.core.engine.NativeMemoryGuard;
+import dev.loraj.core.graph.LmHeadCrossEntropy;
 import dev.loraj.core.io.SafetensorsDtype;
 import dev.loraj.core.io.SafetensorsWriter;
 import dev.loraj.core.model.BaseModel;
@@ -277,6 +278,7 @@ public final class TrialRunner {
    */
   static void resetBetweenTrials() {
     QuantizedLinearOp.releaseBuffers();
+    LmHeadCrossEntropy.releaseBuffers();
     MemoryMonitor.settledRssBytes(); // collects, and returns the freed native memory to the system
     NativeMemoryGuard.global().reset();
   }

@@ -460,6 +460,55 @@ final class VectorMath {
     }
   }
 
+  /**
+   * One vocabulary chunk of an online log-sum-exp: for each row r of logits {@code x} [rows, cols]
+   * whose label {@code ids[r]} counts, folds the chunk into the running maximum {@code max[r]} and
+   * the running {@code sum[r] = sum_j exp(x_j - max[r])} over the chunks seen so far
+   * ({@code sum[r] = 0} before the first). Ignored rows are left as they are.
+   */
+  static void logSumExpChunk(ByteBuffer x, long[] ids, int rows, int cols, float[] max, float[] sum) {
+    float[] lanes = new float[S.length()];
+    int end = S.loopBound(cols);
+    for (int r = 0, base = 0; r < rows; r++, base += cols) {
+      if (ids[r] < 0) {
+        continue;
+      }
+      float m = Math.max(max[r], rowMax(x, base, cols, end));
+      FloatVector acc = FloatVector.zero(S);
+      int j = 0;
+      for (; j < end; j += S.length()) {
+        acc = acc.add(exp(load(x, base + j).sub(m)));
+      }
+      float s = sum(acc, lanes);
+      for (; j < cols; j++) {
+        s += exp(x.getFloat((base + j) * 4) - m);
+      }
+      sum[r] = (sum[r] == 0f ? 0f : sum[r] * exp(max[r] - m)) + s;
+      max[r] = m;
+    }
+  }
+
+  /**
+   * In place, per row r of logits {@code x} [rows, cols]: {@code x_j <- scale exp(x_j - lse[r])}
+   * for a counted row, 0 for an ignored one (label {@code ids[r] < 0}).
+   */
+  static void scaledSoftmaxChunk(ByteBuffer x, long[] ids, int rows, int cols, float[] lse, float scale) {
+    int end = S.loopBound(cols);
+    FloatVector zero = FloatVector.zero(S);
+    for (int r = 0, base = 0; r < rows; r++, base += cols) {
+      boolean counted = ids[r] >= 0;
+      float l = lse[r];
+      int j = 0;
+      for (; j < end; j += S.length()) {
+        (counted ? exp(load(x, base + j).sub(l)).mul(scale) : zero).intoByteBuffer(x, (base + j) * 4, NATIVE);
+      }
+      for (; j < cols; j++) {
+        int o = (base + j) * 4;
+        x.putFloat(o, counted ? exp(x.getFloat(o) - l) * scale : 0f);
+      }
+    }
+  }
+
   /** Column sums of {@code a} [rows, cols] (c order) into {@code out} [cols], rows in order. */
   static void columnSums(ByteBuffer a, ByteBuffer out, int rows, int cols) {
     columnSums(a, null, out, rows, cols, 0, cols);

@@ -115,7 +115,7 @@ final class ForwardGraph {
       reg = reg == null ? r : reg.add(r);
     }
     return new Built(sd, out.output(), out.inputs(), trainable,
-        masks.keySet().stream().map(k -> "mask/" + k).toList(), reg, mg.blocks());
+        masks.keySet().stream().map(k -> "mask/" + k).toList(), reg, mg.blocks(), out.head());
   }
 
   /** One adapter's view of the graph at one site: its parameters, buffers and base tensors. */

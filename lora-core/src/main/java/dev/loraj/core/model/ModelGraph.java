@@ -58,6 +58,8 @@ public final class ModelGraph {
   /** Op names that existed when the open block began; null when no block is open. */
   private Set<String> opsBeforeBlock;
   private final Map<String, INDArray> replaced;
+  /** Input and output of the {@link #linear} calls that are a frozen {@code x W^T} alone, by site path. */
+  private final Map<String, List<SDVariable>> plainLinears = new HashMap<>();
 
   /**
    * @param replaced base tensors computed with other arrays of the same shape (an adapter's own
@@ -206,6 +208,7 @@ public final class ModelGraph {
           "model " + model.family() + " declares no linear site '" + path + "'");
     }
     SDVariable out = baseLinear == null ? null : baseLinear.apply(this, site, x);
+    boolean plain = out == null && !site.hasBias(); // a frozen (or trainable) x W^T alone so far
     QuantizedWeight quantized = model.quantizedWeights().get(site.weightName());
     if (out == null && quantized != null) {
       out = QuantizedLinearOp.apply(sd, x, quantized); // [rows, in] x [in, out], chunked
@@ -219,6 +222,29 @@ public final class ModelGraph {
     if (site.hasBias()) {
       out = FrozenAdd.byWeight(sd, out, weight(site.biasName()));
     }
-    return hook == null ? out : hook.apply(this, site, x, out);
+    SDVariable y = hook == null ? out : hook.apply(this, site, x, out);
+    if (plain && y == out && !isTrainable(site.weightName()) && !site.fanInFanOut()) {
+      plainLinears.put(path, List.of(x, y));
+    }
+    return y;
+  }
+
+  /**
+   * The frozen head behind {@code y = linear(path, x)} when {@code y} is exactly {@code x W^T}
+   * for the site's frozen weight W [out, in] (no bias, no adapter, no trainable or replaced
+   * computation), so that a loss may compute it in its own way; {@code null} otherwise.
+   */
+  public ModelOutput.FrozenHead frozenHead(String path, SDVariable x, SDVariable y) {
+    List<SDVariable> plainXY = plainLinears.get(path);
+    if (plainXY == null || plainXY.get(0) != x || plainXY.get(1) != y) {
+      return null;
+    }
+    String name = sites.get(path).weightName();
+    QuantizedWeight held = model.quantizedWeights().get(name);
+    if (held != null) {
+      return new ModelOutput.FrozenHead(x, held, null);
+    }
+    SDVariable w = weight(name);
+    return w.dataType() == DataType.FLOAT ? new ModelOutput.FrozenHead(x, null, w) : null;
   }
 }

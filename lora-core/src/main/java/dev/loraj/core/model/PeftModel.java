@@ -411,10 +411,17 @@ public final class PeftModel {
 
   /**
    * A forward graph built from the current state; {@code blocks} are the op names of each
-   * transformer block the family marked ({@link ModelGraph#beginBlock}), empty if none.
+   * transformer block the family marked ({@link ModelGraph#beginBlock}), empty if none;
+   * {@code head} the frozen language-model head of {@link ModelOutput#head()}, or {@code null}.
    */
   public record Built(SameDiff sd, SDVariable output, List<String> inputs, List<TrainableVar> trainable,
-      List<String> maskInputs, SDVariable regularization, List<Set<String>> blocks) {}
+      List<String> maskInputs, SDVariable regularization, List<Set<String>> blocks,
+      ModelOutput.FrozenHead head) {
+    /** The base model's output as it built it (output, inputs, frozen head if any). */
+    public ModelOutput modelOutput() {
+      return new ModelOutput(output, inputs, head);
+    }
+  }
 
   /**
    * Builds the forward graph.

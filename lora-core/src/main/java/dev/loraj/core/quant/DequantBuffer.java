@@ -61,7 +61,7 @@ public final class DequantBuffer implements AutoCloseable {
   }
 
   /** Dequantizes rows [row0, row0 + rows) of {@code w} into the native chunk; a [rows, in] view. */
-  INDArray load(QuantizedWeight w, int row0, int rows) {
+  public INDArray load(QuantizedWeight w, int row0, int rows) {
     if (rows > chunkRows) {
       throw new IllegalArgumentException("rows: " + rows + " > chunkRows " + chunkRows);
     }

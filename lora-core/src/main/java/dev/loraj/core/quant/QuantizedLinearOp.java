@@ -116,7 +116,11 @@ public final class QuantizedLinearOp extends JavaComputedOp {
     return new QuantizedLinearOp(sd, ids, keyOf(table), ROWS).outputVariable();
   }
 
-  private static String keyOf(QuantizedWeight w) {
+  /**
+   * The key under which ops of this framework name {@code w} in their string arguments (see
+   * "Cloning" above); {@link #held} resolves it.
+   */
+  public static String keyOf(QuantizedWeight w) {
     synchronized (KEYS) {
       String key = KEYS.get(w);
       if (key == null) {
@@ -130,11 +134,15 @@ public final class QuantizedLinearOp extends JavaComputedOp {
   }
 
   private QuantizedWeight weight() {
-    String key = sArgs()[0];
+    return held(sArgs()[0], getOwnName());
+  }
+
+  /** The weight {@link #keyOf} named {@code key}; the error names {@code op}, the op reading it. */
+  public static QuantizedWeight held(String key, String op) {
     WeakReference<QuantizedWeight> ref = WEIGHTS.get(key);
     QuantizedWeight w = ref == null ? null : ref.get();
     if (w == null) {
-      throw new IllegalStateException("quantized weight '" + key + "' of op " + getOwnName()
+      throw new IllegalStateException("quantized weight '" + key + "' of op " + op
           + " is no longer held by any model: rebuild the graph from the model");
     }
     return w;

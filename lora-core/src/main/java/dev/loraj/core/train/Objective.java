@@ -1,8 +1,11 @@
 package dev.loraj.core.train;
 
+import dev.loraj.core.engine.Engine;
 import dev.loraj.core.graph.FrozenMultiply;
+import dev.loraj.core.graph.LmHeadCrossEntropy;
 import dev.loraj.core.graph.LogSoftmaxOut;
 import dev.loraj.core.graph.VectorKernelOp;
+import dev.loraj.core.model.ModelOutput;
 import java.util.List;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -15,6 +18,15 @@ public interface Objective {
   SDVariable loss(SameDiff sd, SDVariable output);
 
   List<String> labelInputs();
+
+  /**
+   * The loss on a model's whole output: by default {@link #loss(SameDiff, SDVariable)} on its
+   * output variable; an objective that can use the model's frozen head
+   * ({@link ModelOutput#head()}) may compute the loss without the output.
+   */
+  default SDVariable loss(SameDiff sd, ModelOutput out) {
+    return loss(sd, out.output());
+  }
 
   /**
    * Softmax cross-entropy; placeholder {@code labels} holds one-hot rows [batch, classes]
@@ -62,6 +74,25 @@ public interface Objective {
    */
   static Objective tokenCrossEntropy() {
     return new Objective() {
+      /**
+       * With a frozen head ({@link ModelOutput#head()}) and host kernels, one op computes the
+       * loss from the final hidden states and the head weight a vocabulary chunk at a time
+       * ({@link LmHeadCrossEntropy}): no [rows, vocab] logits or gradient exist. The logits
+       * variable stays in the graph for inference; a training step does not compute it.
+       */
+      @Override
+      public SDVariable loss(SameDiff sd, ModelOutput out) {
+        ModelOutput.FrozenHead head = out.head();
+        if (head == null || !Engine.current().hostKernels() || head.hidden().dataType() != DataType.FLOAT
+            || !LmHeadCrossEntropy.enabled()) {
+          return loss(sd, out.output());
+        }
+        SDVariable ids = sd.placeHolder(LABEL_IDS, DataType.INT64);
+        return head.held() != null
+            ? LmHeadCrossEntropy.loss(sd, head.hidden(), ids, head.held())
+            : LmHeadCrossEntropy.loss(sd, head.hidden(), ids, head.weight());
+      }
+
       @Override
       public SDVariable loss(SameDiff sd, SDVariable logits) {
         SDVariable ids = sd.placeHolder(LABEL_IDS, DataType.INT64);

@@ -5,6 +5,7 @@ import dev.loraj.core.adapter.StepContext;
 import dev.loraj.core.engine.MemoryLedger;
 import dev.loraj.core.engine.NativeMemoryGuard;
 import dev.loraj.core.graph.Graphs;
+import dev.loraj.core.graph.LmHeadCrossEntropy;
 import dev.loraj.core.graph.ReplayCache;
 import dev.loraj.core.model.PeftModel;
 import dev.loraj.core.quant.QuantizedLinearOp;
@@ -191,7 +192,7 @@ public final class Trainer {
       Nd4j.getRandom().setSeed(config.seed()); // dropout masks; ND4J has no per-op RNG
       PeftModel.Built built = model.build(true, null);
       sd = built.sd();
-      SDVariable loss = objective.loss(sd, built.output());
+      SDVariable loss = objective.loss(sd, built.modelOutput());
       SDVariable total = built.regularization() == null ? loss : loss.add(built.regularization());
       lossName = total.name();
       taskLossName = built.regularization() == null ? null : loss.name();
@@ -315,6 +316,7 @@ public final class Trainer {
       ledger.addCounted(MemoryLedger.Category.GRADIENTS, gradientBytes);
       replay.addTo(ledger, MemoryLedger.Category.ACTIVATIONS);
       QuantizedLinearOp.addBuffersTo(ledger);
+      LmHeadCrossEntropy.addBuffersTo(ledger);
       ledger.addCounted(MemoryLedger.Category.ACTIVATIONS, gradientCopyBytes);
       for (SDVariable v : sd.variables()) {
         if (v.getVariableType() == VariableType.CONSTANT) {

@@ -21,7 +21,8 @@ package dev.loraj.eval.memory;
  * recomputation", {@code 2 sbhL}) only each layer's input is kept, plus the one layer being
  * recomputed during its backward pass. Adapters add their low-rank intermediate {@code A x}
  * ({@code s b r} elements per adapted site). Decoders add the fp32 logits of the language-model
- * loss and their gradient, {@code 2 x 4 B x b s V}. Attention kernels that do not store the
+ * loss and their gradient, {@code 2 x 4 B x b s V}, or, when the head is frozen,
+ * the few [b s, h] arrays of the chunked loss ({@link #fusedHeadBytes}). Attention kernels that do not store the
  * {@code s x s} scores (FlashAttention) remove the {@code a s^2 b} terms; this estimate keeps them.
  */
 public final class ActivationModel {
@@ -56,6 +57,18 @@ public final class ActivationModel {
    */
   public static long logitsBytes(ModelShape m, long batch, long seq) {
     return 2L * 4 * batch * seq * m.vocab();
+  }
+
+  /**
+   * What the loss of a frozen language-model head holds instead of {@link #logitsBytes}
+   * ({@code LmHeadCrossEntropy}: the logits are computed a vocabulary chunk at a time and never
+   * kept): its fp32 output (the loss and dL/dh, {@code b s h + 1} floats), that output's gradient
+   * and dL/dh again as the hidden states' gradient, {@code 3 x 4 B x b s h}, plus one chunk of
+   * logits, {@code 4 B x b s x chunkRows}.
+   */
+  public static long fusedHeadBytes(ModelShape m, long batch, long seq, int chunkRows) {
+    long rows = batch * seq;
+    return 3L * 4 * (rows * m.hidden() + 1) + 4L * rows * Math.min(chunkRows, m.vocab());
   }
 
   /** One line stating the formula, for reports. */

@@ -3,6 +3,7 @@ package dev.loraj.eval.memory;
 import dev.loraj.core.adapter.AdapterConfig;
 import dev.loraj.core.adapter.AdapterFactory;
 import dev.loraj.core.adapter.AdapterRegistry;
+import dev.loraj.core.graph.LmHeadCrossEntropy;
 import dev.loraj.core.model.ArchitectureCards;
 import dev.loraj.core.model.LinearSite;
 import dev.loraj.core.model.Targets;
@@ -179,9 +180,18 @@ public final class MemoryEstimator {
     long act = ActivationModel.stackBytes(m, s.batch(), s.seq(), e, s.checkpointing());
     long adapterAct = adapted.size() * s.batch() * s.seq() * (long) s.rank() * e.bytes();
     boolean lm = !(m.family().equals("roberta") || m.family().equals("deberta-v2") || m.family().equals("bert"));
-    long logits = lm ? ActivationModel.logitsBytes(m, s.batch(), s.seq()) : 0;
-    notes.add(lm ? "language-model loss on label ids: fp32 logits and their gradient counted"
-        : "encoder: the classification head's outputs are negligible and not counted");
+    // a LLaMA-family head that stays frozen (tied to the embedding table, or an lm_head no adapter
+    // targets): the loss is computed a vocabulary chunk at a time from the hidden states
+    // (LmHeadCrossEntropy), without the logits
+    boolean fusedHead = lm && m.family().equals("llama") && !s.variant().equals("full")
+        && trainedBaseParams == 0 && adapted.stream().noneMatch(LinearSite::outputHead);
+    long logits = !lm ? 0 : fusedHead
+        ? ActivationModel.fusedHeadBytes(m, s.batch(), s.seq(), LmHeadCrossEntropy.DEFAULT_CHUNK_ROWS)
+        : ActivationModel.logitsBytes(m, s.batch(), s.seq());
+    notes.add(!lm ? "encoder: the classification head's outputs are negligible and not counted"
+        : fusedHead ? "language-model loss through the frozen head, a vocabulary chunk at a time:"
+            + " no logits; its output (loss and dL/dh), their gradients and one chunk of logits counted"
+        : "language-model loss on label ids: fp32 logits and their gradient counted");
     return new MemoryBreakdown(m.name(), s, m.totalParams(), trainable, frozen, quantized, trainableBytes, gradients,
         optimizer, act + adapterAct + logits, workspace, ActivationModel.formula(s.checkpointing()), notes);
   }

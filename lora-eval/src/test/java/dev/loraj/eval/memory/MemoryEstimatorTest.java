@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.loraj.core.graph.LmHeadCrossEntropy;
+import dev.loraj.core.model.Targets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -78,6 +80,24 @@ class MemoryEstimatorTest {
     // attention 5 sbh + a s^2 b, MLP sbh + 4 s b i, norms 2 sbh; 2-byte elements, no masks
     assertThat(ActivationModel.perLayerBytes(m, 1, s, Precision.BF16))
         .isEqualTo(2 * (8 * sbh + as2b + 4 * sbi));
+  }
+
+  /**
+   * A frozen head's loss is computed a vocabulary chunk at a time (no [b s, V] logits); full
+   * fine-tuning trains the head and keeps the logits and their gradient.
+   */
+  @Test
+  void aFrozenHeadHoldsNoLogits() throws Exception {
+    ModelShape m = ModelShape.of("llama-7b");
+    MemorySettings lora = MemorySettings.of("lora", 16, 1, 256).withTargets(List.of(Targets.ALL_LINEAR));
+    MemorySettings full = MemorySettings.of("full", 0, 1, 256);
+    long stack = ActivationModel.stackBytes(m, 1, 256, Precision.FP32, false);
+    long adapters = 32L * 7 * 256 * 16 * 4; // A x of each adapted site
+    assertThat(est.estimate(m, lora).activationBytes()).isEqualTo(stack + adapters
+        + ActivationModel.fusedHeadBytes(m, 1, 256, LmHeadCrossEntropy.DEFAULT_CHUNK_ROWS));
+    assertThat(est.estimate(m, full).activationBytes()).isEqualTo(stack + ActivationModel.logitsBytes(m, 1, 256));
+    // 3 [256, 4096] fp32 arrays and a [256, 1024] chunk instead of 2 of [256, 32000]
+    assertThat(ActivationModel.fusedHeadBytes(m, 1, 256, 1024)).isEqualTo(12L * (256 * 4096 + 1) + 4L * 256 * 1024);
   }
 
   @Test

@@ -255,18 +255,23 @@ public final class LlamaModel implements BaseModel {
     g.endBlock();
     h = rms(g, h, "model.norm.weight");
     SDVariable logits;
+    ModelOutput.FrozenHead head = null; // lets the loss skip the logits (LmHeadCrossEntropy)
     QuantizedWeight heldTable = quantizedWeights().get("model.embed_tokens.weight");
     if (config.tieWordEmbeddings() && heldTable != null) {
       logits = QuantizedLinearOp.apply(sd, h, heldTable); // [n, e] x [e, vocab], 16-bit table
+      head = new ModelOutput.FrozenHead(h, heldTable, null);
     } else if (config.tieWordEmbeddings()) {
       SDVariable wte = g.weight("model.embed_tokens.weight");
-      logits = g.isTrainable("model.embed_tokens.weight")
+      boolean trainable = g.isTrainable("model.embed_tokens.weight");
+      logits = trainable
           ? sd.mmul(h, wte, false, true, false)
           : FrozenMatMul.apply(sd, h, wte, true); // [n, e] x [e, vocab]
+      head = trainable || wte.dataType() != DataType.FLOAT ? null : new ModelOutput.FrozenHead(h, null, wte);
     } else {
       logits = g.linear("lm_head", h);
+      head = g.frozenHead("lm_head", h, logits); // null with an adapter on it or trained
     }
-    return new ModelOutput(logits, List.of("input_ids"));
+    return new ModelOutput(logits, List.of("input_ids"), head);
   }
 
   private SDVariable rms(ModelGraph g, SDVariable x, String weight) {
