@@ -33,27 +33,27 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *
  * <p><b>Why.</b> At a 151,936-token vocabulary the logits and their gradient are two float32
  * arrays of 156 MB per 256 positions, the largest activations of a step. This op walks W in
- * chunks of {@link #chunkRows()} rows instead. Pass 1 computes each chunk's logits
- * {@code h W_c^T} and folds them into each row's log-sum-exp online (running maximum and sum)
- * and picks the label's logit: {@code loss = mean over counted rows of (lse - logit_label)}.
- * Pass 2 recomputes each chunk's logits, forms {@code G_c = (softmax - onehot) / counted} for
- * the chunk, and accumulates {@code dL/dh += G_c W_c}. Only one chunk of logits per thread
- * ([rows, chunkRows]) and one dequantized chunk of W exist at a time, kept for the next step.
+ * chunks of {@link #chunkRows()} rows instead, once. Since
+ * {@code dL/dh_r = (softmax(h_r W^T) W - W[label_r]) / counted}, the first term is an attention
+ * of h over W with W as keys and values, and it is accumulated as flash attention accumulates its
+ * output (Dao et al. 2022, arXiv 2205.14135): per chunk, the logits {@code h W_c^T}, each row's
+ * running maximum m and sum l of {@code exp(logit - m)}, and {@code acc <- alpha acc + exp(logits
+ * - m) W_c}, where {@code alpha = exp(m_old - m_new)} rescales what was accumulated against an
+ * older maximum. At the end {@code loss = mean over counted rows of (m + log l - logit_label)} and
+ * {@code dL/dh_r = (acc_r / l_r - W[label_r]) / counted}. Two products per chunk, as the unfused
+ * path's logits and input gradient; only one chunk of logits per thread ([rows, chunkRows]) and
+ * one dequantized chunk of W exist at a time, kept for the next step.
  *
- * <p><b>Forward computes the gradient.</b> Pass 2 runs in the forward op, and its output
- * carries both: element 0 is the loss, elements 1.. are dL/dh [rows, e] in row-major order.
- * {@link #loss} returns element 0 as the scalar loss; the backward op multiplies elements 1..
- * by the upstream gradient of that scalar. The head's products thus run three times per step
- * (two logits, one input gradient) where the unfused path runs two (logits, input gradient);
- * recomputing in the backward op instead would be four. Measured ({@code lora bench step --arch
- * llama}: 4 blocks of 512, batch 8 x 128, a frozen [32000, 512] lm_head, LoRA on q/v, 2 shared
- * cores): the step's median 1,503 -> 1,877 ms on one thread and 822 -> 1,079 ms on two, about one
- * more head product, while the activations it holds fall from 522 to 268 MB.
+ * <p><b>Forward computes the gradient.</b> The forward op's output carries both: element 0 is
+ * the loss, elements 1.. are dL/dh [rows, e] in row-major order. {@link #loss} returns element 0
+ * as the scalar loss; the backward op multiplies elements 1.. by the upstream gradient of that
+ * scalar.
  *
  * <p><b>Threads.</b> The chunks are split over {@link Threads}' kernel pool in contiguous
  * parts (OpenBLAS on the callers' threads meanwhile, {@link Threads#callerBlas()}); each part
- * keeps its own running maxima and sums and its own dL/dh, which are combined in the order of
- * the parts, so a given thread count gives the same bits in a SameDiff run and a replayed one.
+ * keeps its own running maxima, sums and accumulator, which are rescaled to the rows' overall
+ * maxima and added in the order of the parts, so a given thread count gives the same bits in a
+ * SameDiff run and a replayed one.
  *
  * <p>Labels are checked as by {@link VectorKernelOp#crossEntropyIds}: one per row,
  * {@link VectorKernelOp#IGNORE_INDEX} ignored, anything else outside [0, vocab) an error naming
@@ -202,43 +202,55 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
       Threads.splitParts(chunks, 1, minChunks, (from, to) -> {
         Part p = new Part(head);
         parts.put(from, p);
-        p.logSumExp(from, to);
+        p.run(from, to);
       });
+      // the parts' running maxima, sums and accumulated products, rescaled to one maximum per
+      // row and added in the order of the parts
       float[] max = new float[rows];
       float[] sum = new float[rows];
       java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
-      for (Part p : parts.values()) { // in the order of the parts
+      for (Part p : parts.values()) {
+        for (int r = 0; r < rows; r++) {
+          max[r] = Math.max(max[r], p.max[r]);
+        }
+      }
+      float[] dh = new float[rows * e];
+      float[] acc = new float[rows * e];
+      for (Part p : parts.values()) {
+        p.acc.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer().get(acc, 0, rows * e);
         for (int r = 0; r < rows; r++) {
           if (p.sum[r] == 0f) {
             continue;
           }
-          float m = Math.max(max[r], p.max[r]);
-          sum[r] = (sum[r] == 0f ? 0f : sum[r] * (float) Math.exp(max[r] - m))
-              + p.sum[r] * (float) Math.exp(p.max[r] - m);
-          max[r] = m;
+          float f = p.max[r] == max[r] ? 1f : (float) Math.exp(p.max[r] - max[r]);
+          sum[r] += p.sum[r] * f;
+          for (int k = r * e, end = k + e; k < end; k++) {
+            dh[k] += acc[k] * f;
+          }
         }
       }
       double total = 0;
+      float scale = 1f / counted;
       for (int r = 0; r < rows; r++) {
-        if (ids[r] >= 0) {
-          head.lse[r] = (float) Math.log(sum[r]) + max[r];
-          total += head.lse[r] - head.labelLogit[r];
+        if (ids[r] < 0) {
+          java.util.Arrays.fill(dh, r * e, (r + 1) * e, 0f);
+          continue;
+        }
+        total += Math.log(sum[r]) + max[r] - head.labelLogit[r];
+        // dL/dh_r = (softmax_r W - W[label_r]) / counted, softmax_r W = acc_r / sum_r
+        float inv = 1f / sum[r];
+        for (int k = r * e, j = 0; j < e; k++, j++) {
+          dh[k] = (dh[k] * inv - head.labelRow[k]) * scale;
         }
       }
-      float scale = 1f / counted;
-      Threads.splitParts(chunks, 1, minChunks, (from, to) -> parts.get(from).gradient(from, to, scale));
-      INDArray dh = null;
-      for (Part p : parts.values()) {
-        dh = dh == null ? p.dh : dh.addi(p.dh);
-      }
       out.putScalar(0, total / counted);
-      out.get(NDArrayIndex.interval(1, 1 + (long) rows * e)).assign(dh.reshape('c', new long[] {(long) rows * e}));
+      out.get(NDArrayIndex.interval(1, 1 + (long) rows * e)).assign(Nd4j.createFromArray(dh));
     } finally {
       parts.values().forEach(Part::close);
     }
   }
 
-  /** The operands every part reads, and the per-row values pass 1 finds. */
+  /** The operands every part reads, and the per-row values of the label's chunk. */
   private static final class Head {
     final INDArray h;
     final long[] ids;
@@ -248,8 +260,10 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
     final int e;
     final int vocab;
     final int chunk;
+    /** Each row's logit of its label, written by the part whose chunk holds the label. */
     final float[] labelLogit;
-    final float[] lse;
+    /** Each row's label row of W [rows, e], written likewise. */
+    final float[] labelRow;
 
     Head(INDArray h, long[] ids, QuantizedWeight held, INDArray dense, int rows, int e, int vocab, int chunk) {
       this.h = h;
@@ -261,7 +275,7 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
       this.vocab = vocab;
       this.chunk = chunk;
       this.labelLogit = new float[rows];
-      this.lse = new float[rows];
+      this.labelRow = new float[rows * e];
     }
   }
 
@@ -271,7 +285,7 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
    */
   private record Scratch(int rows, int chunk, int e, INDArray logits, DequantBuffer buffer) {
     static Scratch of(Head head) {
-      Scratch s = SCRATCH.get();
+      Scratch s = SCRATCH.get(Thread.currentThread());
       if (s == null || s.rows != head.rows || s.chunk != head.chunk || s.e != head.e
           || (s.buffer == null) != (head.held == null)) {
         if (s != null) {
@@ -280,7 +294,7 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
         s = new Scratch(head.rows, head.chunk, head.e,
             Nd4j.createUninitialized(DataType.FLOAT, new long[] {head.rows, head.chunk}, 'c'),
             head.held == null ? null : new DequantBuffer(head.chunk, head.e));
-        SCRATCH.set(s);
+        SCRATCH.put(Thread.currentThread(), s);
       }
       return s;
     }
@@ -293,12 +307,12 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
     }
   }
 
-  private static final ThreadLocal<Scratch> SCRATCH = new ThreadLocal<>();
+  /** Every thread's scratch arrays: the kernel team's workers run parts too. */
+  private static final java.util.Map<Thread, Scratch> SCRATCH = new java.util.concurrent.ConcurrentHashMap<>();
 
-  /** Adds this thread's scratch arrays to {@code ledger} as activations (the step's working set). */
+  /** Adds every thread's scratch arrays to {@code ledger} as activations (the step's working set). */
   public static void addBuffersTo(MemoryLedger ledger) {
-    Scratch s = SCRATCH.get();
-    if (s != null) {
+    for (Scratch s : SCRATCH.values()) {
       ledger.add(MemoryLedger.Category.ACTIVATIONS, s.logits);
       if (s.buffer != null) {
         s.buffer.addTo(ledger);
@@ -306,102 +320,91 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
     }
   }
 
-  /** Frees this thread's scratch arrays (the next loss allocates them again). */
+  /** Frees every thread's scratch arrays (the next loss allocates them again); call it when no loss runs. */
   public static void releaseBuffers() {
-    Scratch s = SCRATCH.get();
-    if (s != null) {
-      s.close();
-      SCRATCH.remove();
-    }
+    SCRATCH.values().forEach(Scratch::close);
+    SCRATCH.clear();
   }
 
   /**
-   * One contiguous range of chunks and its partial results; each pass takes the scratch arrays
-   * of the thread it runs on.
+   * One contiguous range of chunks: its running maxima and sums, and the products of its
+   * softmax weights with W accumulated against its own running maxima (as flash attention keeps
+   * its output); it runs on the scratch arrays of the thread it runs on.
    */
   private static final class Part implements AutoCloseable {
     private final Head head;
     final float[] max;
     final float[] sum;
-    INDArray dh; // [rows, e]
+    private final float[] alpha;
+    INDArray acc; // [rows, e]: sum over chunks of exp(logits - max) W_c, rescaled as max grows
 
     Part(Head head) {
       this.head = head;
       this.max = new float[head.rows];
       this.sum = new float[head.rows];
+      this.alpha = new float[head.rows];
       java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
     }
 
-    /** Pass 1 over chunks [from, to): running maxima and sums, and the labels' logits. */
-    void logSumExp(int from, int to) {
+    /**
+     * Chunks [from, to): per chunk the logits {@code h W_c^T}, the labels' logits and W rows,
+     * the online softmax, and {@code acc <- alpha acc + exp(logits - max) W_c}: two products per
+     * chunk, as the logits and the input gradient of the unfused path.
+     */
+    void run(int from, int to) {
       Scratch s = Scratch.of(head);
-      for (int c = from; c < to; c++) {
-        int r0 = c * head.chunk;
-        int n = Math.min(head.chunk, head.vocab - r0);
-        ByteBuffer l = chunkLogits(s, r0, n);
-        if (VectorKernelOp.available()) {
-          VectorMath.logSumExpChunk(l, head.ids, head.rows, n, max, sum);
-        } else {
-          logSumExpChunk(l, head.ids, head.rows, n, max, sum);
-        }
-        for (int r = 0; r < head.rows; r++) {
-          long id = head.ids[r];
-          if (id >= r0 && id < r0 + n) {
-            head.labelLogit[r] = l.getFloat((r * n + (int) (id - r0)) * 4);
-          }
-        }
-      }
-    }
-
-    /** Pass 2 over chunks [from, to): {@code dh = sum_c ((softmax - onehot) scale)_c W_c}. */
-    void gradient(int from, int to, float scale) {
-      Scratch s = Scratch.of(head);
-      dh = Nd4j.createUninitialized(DataType.FLOAT, new long[] {head.rows, head.e}, 'c');
-      FloatPointer pd = new FloatPointer(dh.data().addressPointer());
+      int rows = head.rows;
+      int e = head.e;
+      acc = Nd4j.createUninitialized(DataType.FLOAT, new long[] {rows, e}, 'c');
+      FloatPointer pa = new FloatPointer(acc.data().addressPointer());
       FloatPointer pl = new FloatPointer(s.logits.data().addressPointer());
+      FloatPointer ph = new FloatPointer(head.h.data().addressPointer());
+      java.nio.FloatBuffer fa = acc.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer();
       try {
         for (int c = from; c < to; c++) {
           int r0 = c * head.chunk;
           int n = Math.min(head.chunk, head.vocab - r0);
-          ByteBuffer l = chunkLogits(s, r0, n);
-          if (VectorKernelOp.available()) {
-            VectorMath.scaledSoftmaxChunk(l, head.ids, head.rows, n, head.lse, scale);
-          } else {
-            scaledSoftmaxChunk(l, head.ids, head.rows, n, head.lse, scale);
-          }
-          for (int r = 0; r < head.rows; r++) {
+          FloatPointer w = weightRows(s, r0, n);
+          // logits [rows, n] = h [rows, e] x W_c^T [e, n]
+          openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, rows, n, e, 1f, ph, e, w, e, 0f, pl, n);
+          ByteBuffer l = s.logits.data().asNio().order(ByteOrder.nativeOrder()).slice(0, rows * n * 4)
+              .order(ByteOrder.nativeOrder());
+          long w0 = w.position();
+          for (int r = 0; r < rows; r++) {
             long id = head.ids[r];
             if (id >= r0 && id < r0 + n) {
-              int o = (r * n + (int) (id - r0)) * 4;
-              l.putFloat(o, l.getFloat(o) - scale);
+              head.labelLogit[r] = l.getFloat((r * n + (int) (id - r0)) * 4);
+              w.position(w0 + (id - r0) * e).get(head.labelRow, r * e, e);
+              w.position(w0);
             }
           }
-          // dh (+)= G_c [rows, n] x W_c [n, e]
-          openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, head.rows, head.e, n, 1f, pl, n,
-              weightRows(s, r0, n), head.e, c == from ? 0f : 1f, pd, head.e);
+          if (VectorKernelOp.available()) {
+            VectorMath.onlineSoftmaxChunk(l, head.ids, rows, n, max, sum, alpha);
+          } else {
+            onlineSoftmaxChunk(l, head.ids, rows, n, max, sum, alpha);
+          }
+          if (c > from) {
+            for (int r = 0; r < rows; r++) {
+              float a = alpha[r];
+              if (a != 1f) {
+                for (int k = r * e, end = k + e; k < end; k++) {
+                  fa.put(k, fa.get(k) * a);
+                }
+              }
+            }
+          }
+          // acc (+)= P [rows, n] x W_c [n, e]
+          openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, e, n, 1f, pl, n, w, e,
+              c == from ? 0f : 1f, pa, e);
         }
       } finally {
-        Reference.reachabilityFence(dh);
+        Reference.reachabilityFence(acc);
         Reference.reachabilityFence(s);
-      }
-      if (from == to) {
-        dh.assign(0);
-      }
-    }
-
-    /** The logits of vocabulary rows [r0, r0 + n) for every row of h, as [rows, n] in row-major order. */
-    private ByteBuffer chunkLogits(Scratch s, int r0, int n) {
-      FloatPointer pl = new FloatPointer(s.logits.data().addressPointer());
-      FloatPointer ph = new FloatPointer(head.h.data().addressPointer());
-      try {
-        // logits [rows, n] = h [rows, e] x W_c^T [e, n]
-        openblas_nolapack.cblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, head.rows, n, head.e, 1f, ph, head.e,
-            weightRows(s, r0, n), head.e, 0f, pl, n);
-      } finally {
         Reference.reachabilityFence(head.h);
       }
-      return s.logits.data().asNio().order(ByteOrder.nativeOrder()).slice(0, head.rows * n * 4)
-          .order(ByteOrder.nativeOrder());
+      if (from == to) {
+        acc.assign(0);
+      }
     }
 
     /** A pointer to rows [r0, r0 + n) of W as float32 [n, e], dequantized when W is held. */
@@ -416,16 +419,21 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
 
     @Override
     public void close() {
-      if (dh != null) {
-        dh.close();
+      if (acc != null) {
+        acc.close();
       }
     }
   }
 
-  /** {@link VectorMath#logSumExpChunk} without the Vector API. */
-  private static void logSumExpChunk(ByteBuffer x, long[] ids, int rows, int cols, float[] max, float[] sum) {
+  /** {@link VectorMath#onlineSoftmaxChunk} without the Vector API. */
+  private static void onlineSoftmaxChunk(ByteBuffer x, long[] ids, int rows, int cols, float[] max,
+      float[] sum, float[] alpha) {
     for (int r = 0, base = 0; r < rows; r++, base += cols) {
       if (ids[r] < 0) {
+        for (int j = 0; j < cols; j++) {
+          x.putFloat((base + j) * 4, 0f);
+        }
+        alpha[r] = 1f;
         continue;
       }
       float m = max[r];
@@ -434,20 +442,13 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
       }
       float s = 0f;
       for (int j = 0; j < cols; j++) {
-        s += (float) Math.exp(x.getFloat((base + j) * 4) - m);
+        float v = (float) Math.exp(x.getFloat((base + j) * 4) - m);
+        x.putFloat((base + j) * 4, v);
+        s += v;
       }
-      sum[r] = (sum[r] == 0f ? 0f : sum[r] * (float) Math.exp(max[r] - m)) + s;
+      alpha[r] = sum[r] == 0f ? 0f : (float) Math.exp(max[r] - m);
+      sum[r] = sum[r] * alpha[r] + s;
       max[r] = m;
-    }
-  }
-
-  /** {@link VectorMath#scaledSoftmaxChunk} without the Vector API. */
-  private static void scaledSoftmaxChunk(ByteBuffer x, long[] ids, int rows, int cols, float[] lse, float scale) {
-    for (int r = 0, base = 0; r < rows; r++, base += cols) {
-      for (int j = 0; j < cols; j++) {
-        int o = (base + j) * 4;
-        x.putFloat(o, ids[r] < 0 ? 0f : (float) Math.exp(x.getFloat(o) - lse[r]) * scale);
-      }
     }
   }
 

@@ -461,51 +461,45 @@ final class VectorMath {
   }
 
   /**
-   * One vocabulary chunk of an online log-sum-exp: for each row r of logits {@code x} [rows, cols]
-   * whose label {@code ids[r]} counts, folds the chunk into the running maximum {@code max[r]} and
-   * the running {@code sum[r] = sum_j exp(x_j - max[r])} over the chunks seen so far
-   * ({@code sum[r] = 0} before the first). Ignored rows are left as they are.
+   * One vocabulary chunk of an online softmax, in place: for each row r of logits {@code x}
+   * [rows, cols] whose label {@code ids[r]} counts, the running maximum becomes
+   * {@code m = max(max[r], max_j x_j)}, {@code alpha[r] = exp(max[r] - m)} (0 before the first
+   * chunk, {@code sum[r] = 0}) rescales what was summed so far, {@code x_j <- exp(x_j - m)} and
+   * {@code sum[r] <- sum[r] alpha[r] + sum_j x_j}. An ignored row becomes zeros, its alpha 1.
    */
-  static void logSumExpChunk(ByteBuffer x, long[] ids, int rows, int cols, float[] max, float[] sum) {
+  static void onlineSoftmaxChunk(ByteBuffer x, long[] ids, int rows, int cols, float[] max, float[] sum,
+      float[] alpha) {
     float[] lanes = new float[S.length()];
     int end = S.loopBound(cols);
+    FloatVector zero = FloatVector.zero(S);
     for (int r = 0, base = 0; r < rows; r++, base += cols) {
+      int j = 0;
       if (ids[r] < 0) {
+        for (; j < end; j += S.length()) {
+          zero.intoByteBuffer(x, (base + j) * 4, NATIVE);
+        }
+        for (; j < cols; j++) {
+          x.putFloat((base + j) * 4, 0f);
+        }
+        alpha[r] = 1f;
         continue;
       }
       float m = Math.max(max[r], rowMax(x, base, cols, end));
       FloatVector acc = FloatVector.zero(S);
-      int j = 0;
       for (; j < end; j += S.length()) {
-        acc = acc.add(exp(load(x, base + j).sub(m)));
+        FloatVector e = exp(load(x, base + j).sub(m));
+        e.intoByteBuffer(x, (base + j) * 4, NATIVE);
+        acc = acc.add(e);
       }
       float s = sum(acc, lanes);
       for (; j < cols; j++) {
-        s += exp(x.getFloat((base + j) * 4) - m);
+        float e = exp(x.getFloat((base + j) * 4) - m);
+        x.putFloat((base + j) * 4, e);
+        s += e;
       }
-      sum[r] = (sum[r] == 0f ? 0f : sum[r] * exp(max[r] - m)) + s;
+      alpha[r] = sum[r] == 0f ? 0f : exp(max[r] - m);
+      sum[r] = sum[r] * alpha[r] + s;
       max[r] = m;
-    }
-  }
-
-  /**
-   * In place, per row r of logits {@code x} [rows, cols]: {@code x_j <- scale exp(x_j - lse[r])}
-   * for a counted row, 0 for an ignored one (label {@code ids[r] < 0}).
-   */
-  static void scaledSoftmaxChunk(ByteBuffer x, long[] ids, int rows, int cols, float[] lse, float scale) {
-    int end = S.loopBound(cols);
-    FloatVector zero = FloatVector.zero(S);
-    for (int r = 0, base = 0; r < rows; r++, base += cols) {
-      boolean counted = ids[r] >= 0;
-      float l = lse[r];
-      int j = 0;
-      for (; j < end; j += S.length()) {
-        (counted ? exp(load(x, base + j).sub(l)).mul(scale) : zero).intoByteBuffer(x, (base + j) * 4, NATIVE);
-      }
-      for (; j < cols; j++) {
-        int o = (base + j) * 4;
-        x.putFloat(o, counted ? exp(x.getFloat(o) - l) * scale : 0f);
-      }
     }
   }
 
