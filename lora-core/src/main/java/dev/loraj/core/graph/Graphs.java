@@ -337,8 +337,7 @@ public final class Graphs {
     long node = rng.nodeState();
     InferenceSession s = session(gradFn);
     s.getMmgr().close();
-    ScratchMemoryMgr scratch = new ScratchMemoryMgr();
-    s.setMmgr(scratch);
+    s.setMmgr(new ScratchMemoryMgr());
     gradFn.setListeners(recorder);
     try {
       for (INDArray a : runGradientFunction(gradFn, placeholders, names).values()) {
@@ -353,10 +352,7 @@ public final class Graphs {
       return ReplayCache.Mode.PLAIN;
     } finally {
       gradFn.setListeners(sd.getListeners());
-      s.getNodeValueOutputs().clear();
-      s.getArrayUseTracker().clear();
-      scratch.close();
-      s.setMmgr(new ArrayCacheMemoryMgr());
+      dropSessionCache(gradFn); // closes the scratch manager: the windows are not read again
       rng.setStates(root, node);
     }
     store(replay, key, gradFn, sd, recorder, placeholders, names);

@@ -215,9 +215,8 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
         }
       }
       float[] dh = new float[rows * e];
-      float[] acc = new float[rows * e];
       for (Part p : parts.values()) {
-        p.acc.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer().get(acc, 0, rows * e);
+        java.nio.FloatBuffer acc = p.acc.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer();
         for (int r = 0; r < rows; r++) {
           if (p.sum[r] == 0f) {
             continue;
@@ -225,7 +224,7 @@ public final class LmHeadCrossEntropy extends JavaComputedOp {
           float f = p.max[r] == max[r] ? 1f : (float) Math.exp(p.max[r] - max[r]);
           sum[r] += p.sum[r] * f;
           for (int k = r * e, end = k + e; k < end; k++) {
-            dh[k] += acc[k] * f;
+            dh[k] += acc.get(k) * f;
           }
         }
       }
