@@ -149,6 +149,13 @@ def torch_step_ms(arch, mode, b, s, rank, threads, steps, warmup, seed, attn=Non
     return statistics.median(timed), timed
 
 
+def torch_blas():
+    """PyTorch's BLAS and the instruction set its kernels use, e.g. 'mkl, AVX512'."""
+    import torch
+    blas = "mkl" if torch.backends.mkl.is_available() else "openblas or other"
+    return "%s, %s" % (blas, torch.backends.cpu.get_cpu_capability())
+
+
 def java_step(arch, mode, b, s, rank, threads, steps, warmup, seed, variant="lora", targets=None):
     # --threads N: GEMMs and the Vector API kernels on N threads; libnd4j's element-wise loops
     # stay on OMP_NUM_THREADS (the launcher's default, 1, unless set in the environment)
@@ -210,10 +217,13 @@ def main():
                 row = dict(arch=arch, mode=mode if variant is None else variant, batch=a.batch, seq=a.seq,
                            rank=a.rank, threads=a.threads, torch_ms=pt, torch_step_ms=pt_all,
                            java_ms=jv["step_ms_median"] if jv else None,
-                           java_step_ms=jv["step_ms"] if jv else None)
+                           java_step_ms=jv["step_ms"] if jv else None,
+                           java_blas_core=jv.get("blas_core") if jv else None,
+                           torch_blas=torch_blas())
                 rows.append(row)
-                print("  %s %s: PyTorch %.1f ms%s" % (arch, row["mode"], pt, "" if jv is None else
-                                                      ", Java %.1f ms" % row["java_ms"]), flush=True)
+                print("  %s %s: PyTorch %.1f ms (%s)%s" % (arch, row["mode"], pt, row["torch_blas"],
+                                                           "" if jv is None else ", Java %.1f ms (OpenBLAS %s)"
+                                                           % (row["java_ms"], row["java_blas_core"])), flush=True)
     print()
     print("| arch | mode or variant | shape (b x s, r) | Java ms | PyTorch ms | Java/PyTorch |")
     print("|---|---|---|---:|---:|---:|")

@@ -177,9 +177,10 @@ final class BenchStepCommand implements Callable<Integer> {
       out.println(StepBench.json(r));
     } else {
       out.printf(Locale.ROOT, "%s %s batch %d seq %d rank %d threads %d: median %.1f ms over %d steps"
-              + " (after %d warm-up), trainable %d%n", arch, s.mode() == StepBench.Mode.LORA ? s.variant() : mode,
-          batch, seq, rank, r.threads().blas(),
-          r.medianMs(), r.stepMs().size(), warmup, r.trainableParameters());
+              + " (after %d warm-up), trainable %d, OpenBLAS kernel %s%n", arch,
+          s.mode() == StepBench.Mode.LORA ? s.variant() : mode, batch, seq, rank, r.threads().blas(),
+          r.medianMs(), r.stepMs().size(), warmup, r.trainableParameters(),
+          dev.loraj.core.engine.BlasCheck.coreName());
       if (!"forward".equalsIgnoreCase(mode)) {
         out.printf(Locale.ROOT, "activations %.1f MiB held by the step (ledger), checkpointing %s"
             + " (%d blocks recomputed)%n", r.activationBytes() / 1048576.0, checkpointing ? "on" : "off",

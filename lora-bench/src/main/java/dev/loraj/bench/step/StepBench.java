@@ -401,6 +401,7 @@ public final class StepBench {
     n.put("seq", s.seq());
     n.put("rank", s.rank());
     n.put("engine", dev.loraj.core.engine.Engine.current().describe());
+    n.put("blas_core", dev.loraj.core.engine.BlasCheck.coreName());
     n.put("threads", s.threads() > 0 ? s.threads() : r.threads().blas());
     n.put("blas_threads", r.threads().blas());
     n.put("kernel_threads", r.threads().kernels());

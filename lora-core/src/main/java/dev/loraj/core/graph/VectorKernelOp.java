@@ -41,7 +41,7 @@ public final class VectorKernelOp extends JavaComputedOp {
 
   /** What the op computes; integer argument 0. */
   enum Kernel { GELU, GELU_BP, SILU, SILU_BP, SOFTMAX, SOFTMAX_BP, EXP, XENT, XENT_BP, COLSUM, COLSUM_PROD,
-    XENT_IDS, XENT_IDS_BP }
+    XENT_IDS, XENT_IDS_BP, NORM, NORM_BP }
 
   /** For SameDiff's reflection (clones). */
   public VectorKernelOp() {}
@@ -52,10 +52,19 @@ public final class VectorKernelOp extends JavaComputedOp {
   }
 
   private static SDVariable of(SameDiff sd, Kernel k, SDVariable... inputs) {
+    return of(sd, k, new long[0], inputs);
+  }
+
+  /** As {@link #of(SameDiff, Kernel, SDVariable...)}, with integer arguments after the kernel's. */
+  private static SDVariable of(SameDiff sd, Kernel k, long[] args, SDVariable... inputs) {
     if (register(OP_NAME, VectorKernelOp::new)) {
       VectorMath.warmUp(); // compiled before the first graph runs
     }
-    return new VectorKernelOp(sd, k, inputs).outputVariable();
+    VectorKernelOp op = new VectorKernelOp(sd, k, inputs);
+    if (args.length > 0) {
+      op.addIArgument(args);
+    }
+    return op.outputVariable();
   }
 
   /** Whether the kernels apply: the Vector API is there and every operand is float32. */
@@ -87,6 +96,23 @@ public final class VectorKernelOp extends JavaComputedOp {
   /** Softmax over the last axis of {@code x} (any rank). */
   public static SDVariable softmaxLastAxis(SameDiff sd, SDVariable x, int rank) {
     return usable(x) ? of(sd, Kernel.SOFTMAX, x) : SoftmaxGrad.apply(sd, x, rank - 1);
+  }
+
+  /**
+   * Row normalisation of x [rows, cols], one op forward and one backward: LayerNorm's
+   * {@code (x - mean) / sqrt(var + eps)} (biased variance) when {@code centred}, else RMSNorm's
+   * {@code x / sqrt(mean(x^2) + eps)}; no gain or bias. The backward op recomputes each row's
+   * statistics from x (a row is a few KiB, read from cache) instead of keeping them; rows are
+   * the last axis of any rank. {@code null} when the kernels do not apply (callers build
+   * {@link RowNorm}'s op chain).
+   */
+  public static SDVariable normRows(SameDiff sd, SDVariable x, double eps, boolean centred) {
+    return usable(x) ? of(sd, Kernel.NORM, normArgs(eps, centred), x) : null;
+  }
+
+  /** The norm kernels' arguments after the kernel: centred (1 or 0), eps as float bits. */
+  private static long[] normArgs(double eps, boolean centred) {
+    return new long[] {centred ? 1 : 0, Float.floatToRawIntBits((float) eps)};
   }
 
   /** {@code exp(x)} elementwise, not differentiable: for values behind a {@link GradientCut}. */
@@ -291,6 +317,21 @@ public final class VectorKernelOp extends JavaComputedOp {
               part(o, f * cols, t * cols), t - f, cols));
         }
       }
+      case NORM, NORM_BP -> {
+        int cols = (int) in.get(0).size(in.get(0).rank() - 1);
+        int rows = n / cols;
+        boolean centred = iArgs()[1] == 1;
+        float eps = Float.intBitsToFloat((int) iArgs()[2]);
+        if (kernel() == Kernel.NORM) {
+          Threads.split(rows, 1, cols, (f, t) -> VectorMath.normRows(part(x, f * cols, t * cols),
+              part(o, f * cols, t * cols), t - f, cols, eps, centred));
+        } else {
+          ByteBuffer dn = data(in.get(1));
+          Threads.split(rows, 1, cols, (f, t) -> VectorMath.normRowsBackward(
+              part(x, f * cols, t * cols), part(dn, f * cols, t * cols), part(o, f * cols, t * cols),
+              t - f, cols, eps, centred));
+        }
+      }
       case SOFTMAX, SOFTMAX_BP -> {
         long[] shape = out.shape();
         int cols = (int) shape[shape.length - 1];
@@ -344,6 +385,8 @@ public final class VectorKernelOp extends JavaComputedOp {
       case GELU -> List.of(of(sameDiff, Kernel.GELU_BP, arg(0), outputVariable(), dy));
       case SILU -> List.of(of(sameDiff, Kernel.SILU_BP, arg(0), dy));
       case SOFTMAX -> List.of(of(sameDiff, Kernel.SOFTMAX_BP, outputVariable(), dy));
+      case NORM -> List.of(of(sameDiff, Kernel.NORM_BP,
+          java.util.Arrays.copyOfRange(iArgs(), 1, iArgs().length), arg(0), dy));
       // the labels are data: their gradient is never requested, so this zeros op never runs
       case XENT -> List.of(of(sameDiff, Kernel.XENT_BP, arg(0), arg(1), outputVariable(), dy),
           sameDiff.zerosLike(arg(1)));

@@ -10,7 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Elementwise and row kernels on float32 native buffers with the JDK's Vector API (incubator
  * module {@code jdk.incubator.vector}, Java 17). Loaded only when that module is present
- * ({@link VectorKernels#AVAILABLE}); nothing else may refer to this class.
+ * ({@link dev.loraj.core.engine.Engine#vectorKernels()}); nothing else may refer to this class.
  *
  * <p>Why: libnd4j 1.0.0-M2.1 computes {@code exp} and {@code erf} one element at a time through
  * libm: 3.5 ms ({@code exp}) and 5-8 ms ({@code erf}) for 1.57 M floats on the benchmark machine,
@@ -61,6 +61,10 @@ final class VectorMath {
       crossEntropyIdsBackward(a, WARM_IDS, 0, d, c, c, rows, cols);
       columnSums(a, b, c, rows, cols, 0, cols);
       columnSums(a, c, rows, cols);
+      normRows(a, c, rows, cols, 1e-5f, true);
+      normRowsBackward(a, b, d, rows, cols, 1e-5f, true);
+      normRows(a, c, rows, cols, 1e-6f, false);
+      normRowsBackward(a, b, d, rows, cols, 1e-6f, false);
     }
   }
 
@@ -534,6 +538,100 @@ final class VectorMath {
       }
       out.putFloat(j * 4, acc);
     }
+  }
+
+  /**
+   * Row normalisation of x [rows, cols] into y: LayerNorm's {@code (x - mean) / sqrt(var + eps)}
+   * (biased variance) when {@code centred}, else RMSNorm's {@code x / sqrt(mean(x^2) + eps)}. Each
+   * row's statistics are taken in two passes over the row (mean, then the centred squares), as
+   * {@link RowNorm}'s op chain takes them.
+   */
+  static void normRows(ByteBuffer x, ByteBuffer y, int rows, int cols, float eps, boolean centred) {
+    float[] lanes = new float[S.length()];
+    int end = S.loopBound(cols);
+    for (int r = 0, base = 0; r < rows; r++, base += cols) {
+      float mean = centred ? rowSum(x, base, cols, end, lanes) / cols : 0f;
+      float inv = 1f / (float) Math.sqrt(centredSquares(x, base, cols, end, mean, lanes) / cols + eps);
+      int j = 0;
+      for (; j < end; j += S.length()) {
+        load(x, base + j).sub(mean).mul(inv).intoByteBuffer(y, (base + j) * 4, NATIVE);
+      }
+      for (; j < cols; j++) {
+        y.putFloat((base + j) * 4, (x.getFloat((base + j) * 4) - mean) * inv);
+      }
+    }
+  }
+
+  /**
+   * The backward pass of {@link #normRows}: with n the normalised row and sigma its divisor
+   * (both recomputed from x), LayerNorm {@code dx = (dn - <dn> - n <dn n>) / sigma}, RMSNorm
+   * {@code dx = (dn - n <dn n>) / sigma}, {@code <.>} the row mean.
+   */
+  static void normRowsBackward(ByteBuffer x, ByteBuffer dn, ByteBuffer dx, int rows, int cols,
+      float eps, boolean centred) {
+    float[] lanes = new float[S.length()];
+    int end = S.loopBound(cols);
+    for (int r = 0, base = 0; r < rows; r++, base += cols) {
+      float mean = centred ? rowSum(x, base, cols, end, lanes) / cols : 0f;
+      float inv = 1f / (float) Math.sqrt(centredSquares(x, base, cols, end, mean, lanes) / cols + eps);
+      FloatVector sumDn = FloatVector.zero(S);
+      FloatVector sumDnN = FloatVector.zero(S);
+      int j = 0;
+      for (; j < end; j += S.length()) {
+        FloatVector g = load(dn, base + j);
+        sumDn = sumDn.add(g);
+        sumDnN = g.fma(load(x, base + j).sub(mean).mul(inv), sumDnN);
+      }
+      float a = sum(sumDn, lanes);
+      float b = sum(sumDnN, lanes);
+      for (; j < cols; j++) {
+        float g = dn.getFloat((base + j) * 4);
+        a += g;
+        b += g * (x.getFloat((base + j) * 4) - mean) * inv;
+      }
+      float meanDn = centred ? a / cols : 0f;
+      float meanDnN = b / cols;
+      for (j = 0; j < end; j += S.length()) {
+        FloatVector n = load(x, base + j).sub(mean).mul(inv);
+        load(dn, base + j).sub(meanDn).sub(n.mul(meanDnN)).mul(inv)
+            .intoByteBuffer(dx, (base + j) * 4, NATIVE);
+      }
+      for (; j < cols; j++) {
+        float n = (x.getFloat((base + j) * 4) - mean) * inv;
+        dx.putFloat((base + j) * 4, (dn.getFloat((base + j) * 4) - meanDn - n * meanDnN) * inv);
+      }
+    }
+  }
+
+  /** Sum of the entries [base, base + cols) of {@code x}. */
+  private static float rowSum(ByteBuffer x, int base, int cols, int end, float[] lanes) {
+    FloatVector acc = FloatVector.zero(S);
+    int j = 0;
+    for (; j < end; j += S.length()) {
+      acc = acc.add(load(x, base + j));
+    }
+    float s = sum(acc, lanes);
+    for (; j < cols; j++) {
+      s += x.getFloat((base + j) * 4);
+    }
+    return s;
+  }
+
+  /** Sum of {@code (x - mean)^2} over the entries [base, base + cols) of {@code x}. */
+  private static float centredSquares(ByteBuffer x, int base, int cols, int end, float mean,
+      float[] lanes) {
+    FloatVector acc = FloatVector.zero(S);
+    int j = 0;
+    for (; j < end; j += S.length()) {
+      FloatVector c = load(x, base + j).sub(mean);
+      acc = c.fma(c, acc);
+    }
+    float s = sum(acc, lanes);
+    for (; j < cols; j++) {
+      float c = x.getFloat((base + j) * 4) - mean;
+      s += c * c;
+    }
+    return s;
   }
 
   /** Floats per vector: parts of a split kernel start at multiples of it. */

@@ -27,10 +27,20 @@ class RowNormTest {
    */
   @Test
   void outputAndGradientMatchTheElementaryForms() {
+    outputAndGradientMatch(9);
+  }
+
+  /** Rows wider than a vector, with a tail: the fused kernel's vector loops and its scalar rest. */
+  @Test
+  void wideRowsMatchTheElementaryForms() {
+    outputAndGradientMatch(39); // two 16-lane vectors and 7 more
+  }
+
+  private static void outputAndGradientMatch(int width) {
     Nd4j.getRandom().setSeed(17);
-    INDArray wv = Nd4j.randn(DataType.FLOAT, 6, 9);
+    INDArray wv = Nd4j.randn(DataType.FLOAT, 6, width);
     INDArray xv = Nd4j.randn(DataType.FLOAT, 5, 6).addi(0.7); // a row mean away from 0
-    INDArray cv = Nd4j.randn(DataType.FLOAT, 5, 9);
+    INDArray cv = Nd4j.randn(DataType.FLOAT, 5, width);
     for (boolean centred : new boolean[] {true, false}) {
       double eps = centred ? 1e-12 : 1e-6;
       INDArray[] out = new INDArray[2];
@@ -51,6 +61,11 @@ class RowNormTest {
       assertThat(grad[1].equalsWithEps(grad[0], 1e-4)).as("dW, centred=%s: %s vs %s", centred, grad[1], grad[0]).isTrue();
       for (String bp : List.of("divide_bp", "multiply_bp", "reduce_mean_bp", "_powderivative")) {
         assertThat(count(graphs[1], bp)).as("%s, centred=%s", bp, centred).isZero();
+      }
+      if (VectorKernelOp.available()) { // one op each way: no divide, square or mean left
+        assertThat(count(graphs[1], VectorKernelOp.OP_NAME)).as("kernels in the gradient graph").isEqualTo(2);
+        assertThat(Arrays.stream(graphs[1].ops()).filter(o -> o.opName().equals("divide")).count())
+            .as("forward chain").isZero();
       }
     }
   }
