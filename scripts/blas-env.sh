@@ -15,12 +15,14 @@
 #   avx                                       -> Sandybridge
 #   otherwise                                 -> left unset (OpenBLAS's own detection)
 #
-# A value already set by the user is kept. On non-Linux systems nothing is done.
+# A value already set by the user is kept. Either way the choice the flags give is exported as
+# LORA_BLAS_CPU_CORETYPE, so that a run can say when a pinned kernel is not the one the CPU
+# could run. On non-Linux systems nothing is done.
 # BLAS_ENV_CPUINFO overrides the cpuinfo path (for tests). POSIX sh; safe under `set -eu`;
-# defines no variables or functions after it returns except OPENBLAS_CORETYPE.
+# defines no variables or functions after it returns except OPENBLAS_CORETYPE and
+# LORA_BLAS_CPU_CORETYPE.
 
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ "$(uname -s 2>/dev/null)" = "Linux" ] \
-    && [ -r "${BLAS_ENV_CPUINFO:-/proc/cpuinfo}" ]; then
+if [ "$(uname -s 2>/dev/null)" = "Linux" ] && [ -r "${BLAS_ENV_CPUINFO:-/proc/cpuinfo}" ]; then
   # first "flags" line (x86 only; other architectures have none, so nothing is chosen)
   _blas_env_flags=" $(sed -n 's/^flags[[:space:]]*:[[:space:]]*//p' \
       "${BLAS_ENV_CPUINFO:-/proc/cpuinfo}" 2>/dev/null | sed -n 1p) "
@@ -42,8 +44,12 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ "$(uname -s 2>/dev/null)" = "Linux" ] \
     case "$_blas_env_flags" in *" avx "*) _blas_env_core=Sandybridge ;; esac
   fi
   if [ -n "$_blas_env_core" ]; then
-    OPENBLAS_CORETYPE=$_blas_env_core
-    export OPENBLAS_CORETYPE
+    LORA_BLAS_CPU_CORETYPE=$_blas_env_core
+    export LORA_BLAS_CPU_CORETYPE
+    if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+      OPENBLAS_CORETYPE=$_blas_env_core
+      export OPENBLAS_CORETYPE
+    fi
   fi
   unset _blas_env_flags _blas_env_core
 fi

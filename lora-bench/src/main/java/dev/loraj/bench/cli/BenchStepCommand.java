@@ -165,6 +165,10 @@ final class BenchStepCommand implements Callable<Integer> {
           + r.threads());
     }
     var out = spec.commandLine().getOut();
+    String pin = dev.loraj.core.engine.BlasCheck.pinNote(System.getenv());
+    if (pin != null) {
+      spec.commandLine().getErr().println("note: " + pin);
+    }
     if (r.notReplayed() != null) {
       spec.commandLine().getErr().println("note: steps run through SameDiff's session, not replayed: " + r.notReplayed());
     }

@@ -68,9 +68,15 @@ public final class LoraCli implements Runnable {
       String jdk = "JDK " + System.getProperty("java.version") + " on " + System.getProperty("os.name")
           + "/" + System.getProperty("os.arch");
       try {
-        return new String[] {"lora " + version(), jdk,
+        String note = dev.loraj.core.engine.BlasCheck.pinNote(System.getenv());
+        java.util.List<String> lines = new java.util.ArrayList<>(java.util.List.of("lora " + version(), jdk,
             "ND4J " + dev.loraj.core.engine.Engine.current().describe(),
-            "devices: " + dev.loraj.core.engine.Engine.devices()};
+            "devices: " + dev.loraj.core.engine.Engine.devices(),
+            "OpenBLAS kernel: " + dev.loraj.core.engine.BlasCheck.coreName()));
+        if (note != null) {
+          lines.add("note: " + note);
+        }
+        return lines.toArray(String[]::new);
       } catch (Throwable e) { // ExceptionInInitializerError, UnsatisfiedLinkError: no usable backend
         Throwable root = e;
         while (root.getCause() != null) {

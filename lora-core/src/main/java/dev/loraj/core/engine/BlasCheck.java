@@ -107,6 +107,24 @@ public final class BlasCheck {
         + " omp.threads=" + env.get("omp.threads");
   }
 
+  /**
+   * A note when the environment pins {@code OPENBLAS_CORETYPE} to a kernel other than the one
+   * the CPU's flags select ({@code LORA_BLAS_CPU_CORETYPE}, exported by
+   * {@code scripts/blas-env.sh}); {@code null} otherwise. On an AVX-512 CPU pinned to
+   * {@code Haswell}, the GEMMs of a training step ran at about half the speed.
+   */
+  public static String pinNote(java.util.Map<String, String> env) {
+    String pinned = env.get("OPENBLAS_CORETYPE");
+    String cpu = env.get("LORA_BLAS_CPU_CORETYPE");
+    if (pinned == null || cpu == null || pinned.isBlank() || cpu.isBlank()
+        || pinned.trim().equalsIgnoreCase(cpu.trim())) {
+      return null;
+    }
+    return "OpenBLAS kernel " + pinned.trim() + " is pinned by OPENBLAS_CORETYPE in the environment;"
+        + " this CPU's flags select " + cpu.trim() + " (scripts/blas-env.sh keeps a pinned value;"
+        + " see docs/engine.md, BLAS kernel and threads)";
+  }
+
   /** The kernel OpenBLAS chose, e.g. "SkylakeX", "Haswell", "Zen", "Prescott"; or "unknown". */
   public static String coreName() {
     try {

@@ -19,6 +19,17 @@ class BlasCheckTest {
   }
 
   @Test
+  void notesAPinnedKernelOtherThanTheFlagsChoice() {
+    assertThat(BlasCheck.pinNote(java.util.Map.of("OPENBLAS_CORETYPE", "Haswell",
+        "LORA_BLAS_CPU_CORETYPE", "SkylakeX")))
+        .startsWith("OpenBLAS kernel Haswell is pinned").contains("select SkylakeX");
+    assertThat(BlasCheck.pinNote(java.util.Map.of("OPENBLAS_CORETYPE", "skylakex",
+        "LORA_BLAS_CPU_CORETYPE", "SkylakeX"))).isNull(); // OpenBLAS reads names in any case
+    assertThat(BlasCheck.pinNote(java.util.Map.of("OPENBLAS_CORETYPE", "Haswell"))).isNull();
+    assertThat(BlasCheck.pinNote(java.util.Map.of())).isNull();
+  }
+
+  @Test
   void describeNamesCoretypeCoreAndThreads() {
     String d = BlasCheck.describe();
     System.out.println("BLAS: " + d);
