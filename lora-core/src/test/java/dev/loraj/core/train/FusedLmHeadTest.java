@@ -16,6 +16,7 @@ import dev.loraj.core.lora.LoraConfig;
 import dev.loraj.core.model.ModelOutput;
 import dev.loraj.core.model.PeftModel;
 import dev.loraj.core.model.Targets;
+import dev.loraj.core.model.gpt2.Gpt2Model;
 import dev.loraj.core.model.llama.LlamaModel;
 import dev.loraj.core.model.llama.RopeScaling;
 import dev.loraj.core.quant.QuantFormat;
@@ -245,6 +246,37 @@ class FusedLmHeadTest {
       }
       assertThat(s.replayUnsupported()).isNull();
       assertThat(s.recomputedBlocks() > 0).isEqualTo(checkpointing);
+    }
+    return losses;
+  }
+
+  /** GPT-2's head, always the token table: fused when the table is frozen, as Llama's tied head. */
+  @Test
+  void gpt2LoraTrainsThroughItsFrozenTableAsThroughTheLogits() {
+    LmHeadCrossEntropy.setChunkRows(20);
+    try (Engine.Scope scope = Engine.use(Engine.Mode.OPTIMIZED)) {
+      List<Double> plain = gpt2Losses(throughLogits());
+      List<Double> fused = gpt2Losses(Objective.tokenCrossEntropy());
+      for (int i = 0; i < plain.size(); i++) {
+        assertThat(Math.abs(fused.get(i) - plain.get(i))).as("step %d: %s vs %s", i + 1, fused.get(i),
+            plain.get(i)).isLessThanOrEqualTo(TOLERANCE * plain.get(i));
+      }
+    }
+  }
+
+  private static List<Double> gpt2Losses(Objective objective) {
+    Gpt2Model.Config c = new Gpt2Model.Config(48, 32, 32, 2, 4, 128, 1e-5, "gelu_new", true, false);
+    PeftModel pm = new PeftModel(new Gpt2Model(c, Gpt2Model.expectedWeights(c).randomInit(0.02, 3)),
+        BlockRecomputeTest.REGISTRY);
+    pm.addAdapter("default", new AdapterSpec(LoraConfig.of(4, 8), Targets.allLinear()), 5);
+    assertThat(pm.build(true, null).head()).as("the frozen table as the head").isNotNull();
+    List<Double> losses = new ArrayList<>();
+    try (Trainer.Session s = new Trainer(TrainConfig.of(4, 1e-2, 5)).start(pm, objective)) {
+      for (long step = 1; step <= 4; step++) {
+        Map<String, INDArray> batch = new java.util.LinkedHashMap<>(BlockRecomputeTest.llamaBatch(step));
+        batch.put(Objective.LABEL_IDS, batch.remove("labels").argMax(1));
+        losses.add(s.step(step, (st, micro) -> batch));
+      }
     }
     return losses;
   }

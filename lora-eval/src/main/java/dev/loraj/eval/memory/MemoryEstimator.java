@@ -180,10 +180,11 @@ public final class MemoryEstimator {
     long act = ActivationModel.stackBytes(m, s.batch(), s.seq(), e, s.checkpointing());
     long adapterAct = adapted.size() * s.batch() * s.seq() * (long) s.rank() * e.bytes();
     boolean lm = !(m.family().equals("roberta") || m.family().equals("deberta-v2") || m.family().equals("bert"));
-    // a LLaMA-family head that stays frozen (tied to the embedding table, or an lm_head no adapter
-    // targets): the loss is computed a vocabulary chunk at a time from the hidden states
-    // (LmHeadCrossEntropy), without the logits
-    boolean fusedHead = lm && m.family().equals("llama") && !s.variant().equals("full")
+    // a LLaMA-family or GPT-2 head that stays frozen (tied to the embedding table, or an lm_head
+    // no adapter targets): the loss is computed a vocabulary chunk at a time from the hidden
+    // states (LmHeadCrossEntropy), without the logits
+    boolean fusedHead = lm && (m.family().equals("llama") || m.family().equals("gpt2"))
+        && !s.variant().equals("full")
         && trainedBaseParams == 0 && adapted.stream().noneMatch(LinearSite::outputHead);
     long logits = !lm ? 0 : fusedHead
         ? ActivationModel.fusedHeadBytes(m, s.batch(), s.seq(), LmHeadCrossEntropy.DEFAULT_CHUNK_ROWS)

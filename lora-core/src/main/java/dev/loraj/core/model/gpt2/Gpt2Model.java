@@ -205,10 +205,14 @@ public final class Gpt2Model implements BaseModel {
     }
     g.endBlock();
     h = norm(g, h, "transformer.ln_f");
-    SDVariable logits = g.isTrainable("transformer.wte.weight")
+    boolean trainable = g.isTrainable("transformer.wte.weight");
+    SDVariable logits = trainable
         ? sd.mmul(h, wte, false, true, false)
         : FrozenMatMul.apply(sd, h, wte, true); // [n, e] x [e, vocab]
-    return new ModelOutput(logits, List.of("input_ids"));
+    // a frozen float32 table lets the loss skip the logits (LmHeadCrossEntropy)
+    ModelOutput.FrozenHead head = trainable || wte.dataType() != DataType.FLOAT ? null
+        : new ModelOutput.FrozenHead(h, null, wte);
+    return new ModelOutput(logits, List.of("input_ids"), head);
   }
 
   private SDVariable norm(ModelGraph g, SDVariable x, String module) {
