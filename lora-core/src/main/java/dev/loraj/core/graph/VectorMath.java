@@ -551,7 +551,7 @@ final class VectorMath {
     int end = S.loopBound(cols);
     for (int r = 0, base = 0; r < rows; r++, base += cols) {
       float mean = centred ? rowSum(x, base, cols, end, lanes) / cols : 0f;
-      float inv = 1f / (float) Math.sqrt(centredSquares(x, base, cols, end, mean, lanes) / cols + eps);
+      float inv = inverseSigma(x, base, cols, end, mean, eps, lanes);
       int j = 0;
       for (; j < end; j += S.length()) {
         load(x, base + j).sub(mean).mul(inv).intoByteBuffer(y, (base + j) * 4, NATIVE);
@@ -573,7 +573,7 @@ final class VectorMath {
     int end = S.loopBound(cols);
     for (int r = 0, base = 0; r < rows; r++, base += cols) {
       float mean = centred ? rowSum(x, base, cols, end, lanes) / cols : 0f;
-      float inv = 1f / (float) Math.sqrt(centredSquares(x, base, cols, end, mean, lanes) / cols + eps);
+      float inv = inverseSigma(x, base, cols, end, mean, eps, lanes);
       FloatVector sumDn = FloatVector.zero(S);
       FloatVector sumDnN = FloatVector.zero(S);
       int j = 0;
@@ -617,8 +617,8 @@ final class VectorMath {
     return s;
   }
 
-  /** Sum of {@code (x - mean)^2} over the entries [base, base + cols) of {@code x}. */
-  private static float centredSquares(ByteBuffer x, int base, int cols, int end, float mean,
+  /** {@code 1 / sqrt(<(x - mean)^2> + eps)} over the entries [base, base + cols) of {@code x}. */
+  private static float inverseSigma(ByteBuffer x, int base, int cols, int end, float mean, float eps,
       float[] lanes) {
     FloatVector acc = FloatVector.zero(S);
     int j = 0;
@@ -631,7 +631,7 @@ final class VectorMath {
       float c = x.getFloat((base + j) * 4) - mean;
       s += c * c;
     }
-    return s;
+    return 1f / (float) Math.sqrt(s / cols + eps);
   }
 
   /** Floats per vector: parts of a split kernel start at multiples of it. */

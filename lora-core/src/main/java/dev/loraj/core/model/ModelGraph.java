@@ -230,6 +230,21 @@ public final class ModelGraph {
   }
 
   /**
+   * The output of a language-model head tied to the token table {@code table}: the logits
+   * {@code h table^T} [n, vocab], and, when the table is a frozen float32 array, the frozen head
+   * a loss may compute in its own way ({@link ModelOutput#head()}).
+   */
+  public ModelOutput tiedHead(String table, SDVariable h, List<String> inputs) {
+    SDVariable w = weight(table);
+    boolean trainable = isTrainable(table);
+    SDVariable logits = trainable
+        ? sd.mmul(h, w, false, true, false)
+        : FrozenMatMul.apply(sd, h, w, true); // [n, e] x [e, vocab]
+    return new ModelOutput(logits, inputs,
+        trainable || w.dataType() != DataType.FLOAT ? null : new ModelOutput.FrozenHead(h, null, w));
+  }
+
+  /**
    * The frozen head behind {@code y = linear(path, x)} when {@code y} is exactly {@code x W^T}
    * for the site's frozen weight W [out, in] (no bias, no adapter, no trainable or replaced
    * computation), so that a loss may compute it in its own way; {@code null} otherwise.

@@ -1,6 +1,5 @@
 package dev.loraj.core.model.gpt2;
 
-import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.HfConfig;
 import dev.loraj.core.model.LinearSite;
@@ -180,7 +179,6 @@ public final class Gpt2Model implements BaseModel {
     SameDiff sd = g.sd();
     SDVariable ids = g.placeholder("input_ids", DataType.INT64, -1, -1);
     Seq seq = Seq.of(sd, ids);
-    SDVariable wte = g.weight("transformer.wte.weight");
     SDVariable h = TransformerOps.addPositions(seq, g.embedding("transformer.wte", ids),
         g.weight("transformer.wpe.weight")); // [n, e]
     SDVariable mask = TransformerOps.causalMask(seq);
@@ -205,14 +203,8 @@ public final class Gpt2Model implements BaseModel {
     }
     g.endBlock();
     h = norm(g, h, "transformer.ln_f");
-    boolean trainable = g.isTrainable("transformer.wte.weight");
-    SDVariable logits = trainable
-        ? sd.mmul(h, wte, false, true, false)
-        : FrozenMatMul.apply(sd, h, wte, true); // [n, e] x [e, vocab]
     // a frozen float32 table lets the loss skip the logits (LmHeadCrossEntropy)
-    ModelOutput.FrozenHead head = trainable || wte.dataType() != DataType.FLOAT ? null
-        : new ModelOutput.FrozenHead(h, null, wte);
-    return new ModelOutput(logits, List.of("input_ids"), head);
+    return g.tiedHead("transformer.wte.weight", h, List.of("input_ids"));
   }
 
   private SDVariable norm(ModelGraph g, SDVariable x, String module) {

@@ -1,7 +1,6 @@
 package dev.loraj.core.model.llama;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.loraj.core.graph.FrozenMatMul;
 import dev.loraj.core.model.BaseModel;
 import dev.loraj.core.model.HfConfig;
 import dev.loraj.core.model.LinearSite;
@@ -254,24 +253,18 @@ public final class LlamaModel implements BaseModel {
     }
     g.endBlock();
     h = rms(g, h, "model.norm.weight");
-    SDVariable logits;
-    ModelOutput.FrozenHead head = null; // lets the loss skip the logits (LmHeadCrossEntropy)
+    // a frozen head lets the loss skip the logits (LmHeadCrossEntropy)
     QuantizedWeight heldTable = quantizedWeights().get("model.embed_tokens.weight");
-    if (config.tieWordEmbeddings() && heldTable != null) {
-      logits = QuantizedLinearOp.apply(sd, h, heldTable); // [n, e] x [e, vocab], 16-bit table
-      head = new ModelOutput.FrozenHead(h, heldTable, null);
-    } else if (config.tieWordEmbeddings()) {
-      SDVariable wte = g.weight("model.embed_tokens.weight");
-      boolean trainable = g.isTrainable("model.embed_tokens.weight");
-      logits = trainable
-          ? sd.mmul(h, wte, false, true, false)
-          : FrozenMatMul.apply(sd, h, wte, true); // [n, e] x [e, vocab]
-      head = trainable || wte.dataType() != DataType.FLOAT ? null : new ModelOutput.FrozenHead(h, null, wte);
-    } else {
-      logits = g.linear("lm_head", h);
-      head = g.frozenHead("lm_head", h, logits); // null with an adapter on it or trained
+    if (config.tieWordEmbeddings() && heldTable != null) { // [n, e] x [e, vocab], 16-bit table
+      return new ModelOutput(QuantizedLinearOp.apply(sd, h, heldTable), List.of("input_ids"),
+          new ModelOutput.FrozenHead(h, heldTable, null));
     }
-    return new ModelOutput(logits, List.of("input_ids"), head);
+    if (config.tieWordEmbeddings()) {
+      return g.tiedHead("model.embed_tokens.weight", h, List.of("input_ids"));
+    }
+    SDVariable logits = g.linear("lm_head", h);
+    // null with an adapter on lm_head or lm_head trained
+    return new ModelOutput(logits, List.of("input_ids"), g.frozenHead("lm_head", h, logits));
   }
 
   private SDVariable rms(ModelGraph g, SDVariable x, String weight) {
